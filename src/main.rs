@@ -1,0 +1,250 @@
+//! The `affinity-sync` command line.
+
+mod demo;
+
+use affinity_mock::{FaultPlan, MockConfig, MockServer, RateLimits, Sizes};
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+
+#[derive(Parser)]
+#[command(
+    name = "affinity-sync",
+    version,
+    about = "Affinity CRM to object storage, one page per step"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the Affinity test double (API v1 and v2) until Ctrl-C.
+    Mock(MockArgs),
+    /// Start the test double in-process, walk every endpoint to its last page and compare
+    /// what was served with the double's ground truth.
+    Demo(DemoArgs),
+}
+
+#[derive(Args)]
+struct MockArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = 18080)]
+    port: u16,
+    /// The API key the double accepts.
+    #[arg(long, default_value = "test-key")]
+    api_key: String,
+    /// Base URL of v2 nextUrls (default: http:// + the request's Host header).
+    #[arg(long)]
+    public_url: Option<String>,
+    #[command(flatten)]
+    data: DataArgs,
+    #[command(flatten)]
+    limits: LimitArgs,
+    #[command(flatten)]
+    faults: FaultArgs,
+}
+
+/// The data set: a seed and sizes (defaults: `Sizes::default()`).
+#[derive(Args)]
+struct DataArgs {
+    /// Seed of the data set: the same seed and sizes always serve the same data.
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    /// Start from the small preset (a few hundred records) instead of the default sizes.
+    #[arg(long)]
+    small: bool,
+    /// External persons.
+    #[arg(long)]
+    persons: Option<usize>,
+    /// Internal persons (Affinity users).
+    #[arg(long)]
+    users: Option<usize>,
+    #[arg(long)]
+    companies: Option<usize>,
+    #[arg(long)]
+    opportunities: Option<usize>,
+    /// Lists (cycling company, person, opportunity; the fourth is empty).
+    #[arg(long)]
+    lists: Option<usize>,
+    #[arg(long)]
+    entries_per_list: Option<usize>,
+    #[arg(long)]
+    notes: Option<usize>,
+    #[arg(long)]
+    interactions: Option<usize>,
+    #[arg(long)]
+    reminders: Option<usize>,
+    #[arg(long)]
+    entity_files: Option<usize>,
+}
+
+impl DataArgs {
+    fn sizes(&self) -> Sizes {
+        let mut s = if self.small {
+            Sizes::small()
+        } else {
+            Sizes::default()
+        };
+        let set = |slot: &mut usize, v: Option<usize>| {
+            if let Some(v) = v {
+                *slot = v;
+            }
+        };
+        set(&mut s.persons, self.persons);
+        set(&mut s.users, self.users);
+        set(&mut s.companies, self.companies);
+        set(&mut s.opportunities, self.opportunities);
+        set(&mut s.lists, self.lists);
+        set(&mut s.entries_per_list, self.entries_per_list);
+        set(&mut s.notes, self.notes);
+        set(&mut s.interactions, self.interactions);
+        set(&mut s.reminders, self.reminders);
+        set(&mut s.entity_files, self.entity_files);
+        s
+    }
+}
+
+#[derive(Args)]
+struct LimitArgs {
+    /// Answer 429 once the per-minute or monthly budget is spent (headers are always sent).
+    #[arg(long)]
+    enforce_rate_limit: bool,
+    /// Requests per user per minute.
+    #[arg(long, default_value_t = 900)]
+    per_minute: u64,
+    /// Requests per account per month.
+    #[arg(long, default_value_t = 100_000)]
+    monthly: u64,
+    /// Speed of the double's clock: 60 makes a rate-limit minute last one second.
+    #[arg(long, default_value_t = 1.0)]
+    clock_scale: f64,
+    /// Concurrent requests allowed before 429.
+    #[arg(long)]
+    max_concurrent: Option<usize>,
+}
+
+#[derive(Args)]
+struct FaultArgs {
+    /// Probability that a request gets a fault from --fault-kinds.
+    #[arg(long, default_value_t = 0.0)]
+    fault_rate: f64,
+    /// Fault kinds to draw from: 429,500,503,slow,drop,truncated,malformed.
+    #[arg(long, default_value = "429,500,503,slow,drop,truncated,malformed")]
+    fault_kinds: String,
+    /// Faults for given request numbers, e.g. `3=429,4-6=500,9=drop`.
+    #[arg(long, default_value = "")]
+    fault_script: String,
+    /// Seed of the fault draw.
+    #[arg(long, default_value_t = 1)]
+    fault_seed: u64,
+    /// Delay of `slow` faults in milliseconds.
+    #[arg(long, default_value_t = 2_000)]
+    slow_ms: u64,
+}
+
+impl FaultArgs {
+    fn plan(&self) -> Result<FaultPlan> {
+        if !(0.0..=1.0).contains(&self.fault_rate) {
+            anyhow::bail!(
+                "--fault-rate must be between 0 and 1, got {}",
+                self.fault_rate
+            );
+        }
+        Ok(FaultPlan {
+            probability: self.fault_rate,
+            kinds: FaultPlan::parse_kinds(&self.fault_kinds).map_err(anyhow::Error::msg)?,
+            script: FaultPlan::parse_script(&self.fault_script).map_err(anyhow::Error::msg)?,
+            seed: self.fault_seed,
+            slow_ms: self.slow_ms,
+        })
+    }
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    #[command(flatten)]
+    data: DataArgs,
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("AFFINITY_SYNC_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    if let Err(e) = run(cli) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    match cli.command {
+        Command::Mock(args) => rt.block_on(mock(args)),
+        Command::Demo(args) => rt.block_on(demo::run(args.data.seed, args.data.sizes())),
+    }
+}
+
+async fn mock(args: MockArgs) -> Result<()> {
+    let addr: SocketAddr = format!("{}:{}", args.host, args.port)
+        .parse()
+        .with_context(|| {
+            format!(
+                "--host {:?} --port {} is not a socket address",
+                args.host, args.port
+            )
+        })?;
+    let config = MockConfig {
+        api_key: args.api_key.clone(),
+        seed: args.data.seed,
+        sizes: args.data.sizes(),
+        limits: RateLimits {
+            per_minute: args.limits.per_minute,
+            monthly: args.limits.monthly,
+            enforce: args.limits.enforce_rate_limit,
+            clock_scale: args.limits.clock_scale,
+            max_concurrent: args.limits.max_concurrent,
+        },
+        faults: args.faults.plan()?,
+        public_url: args.public_url.clone(),
+    };
+    let server = MockServer::start(config, addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}: is the port in use? Try --port 0"))?;
+    let ds = server.dataset();
+    let url = server.base_url();
+    println!("Affinity test double listening on {url}");
+    println!("  API key:  {} (the double's own test key)", args.api_key);
+    println!(
+        "  data:     seed {}: {} persons, {} companies, {} opportunities, {} lists, {} list entries, {} notes, {} interactions",
+        ds.seed,
+        ds.persons.len(),
+        ds.companies.len(),
+        ds.opportunities.len(),
+        ds.lists.len(),
+        ds.list_entries.len(),
+        ds.notes.len(),
+        ds.interactions.len()
+    );
+    println!(
+        "  try:      curl -u :{} '{url}/persons?page_size=2'",
+        args.api_key
+    );
+    println!(
+        "            curl -H 'Authorization: Bearer {}' '{url}/v2/persons?limit=2&fieldTypes=enriched'",
+        args.api_key
+    );
+    println!("  truth:    curl {url}/__truth   stats: curl {url}/__stats");
+    println!("Ctrl-C stops it.");
+    server.run_until_ctrl_c().await;
+    Ok(())
+}
