@@ -5,6 +5,7 @@ mod demo;
 use affinity_mock::{FaultPlan, MockConfig, MockServer, RateLimits, Sizes};
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
+use std::io::Write;
 use std::net::SocketAddr;
 
 #[derive(Parser)]
@@ -222,29 +223,45 @@ async fn mock(args: MockArgs) -> Result<()> {
         .with_context(|| format!("cannot listen on {addr}: is the port in use? Try --port 0"))?;
     let ds = server.dataset();
     let url = server.base_url();
-    println!("Affinity test double listening on {url}");
-    println!("  API key:  {} (the double's own test key)", args.api_key);
-    println!(
-        "  data:     seed {}: {} persons, {} companies, {} opportunities, {} lists, {} list entries, {} notes, {} interactions",
-        ds.seed,
-        ds.persons.len(),
-        ds.companies.len(),
-        ds.opportunities.len(),
-        ds.lists.len(),
-        ds.list_entries.len(),
-        ds.notes.len(),
-        ds.interactions.len()
-    );
-    println!(
-        "  try:      curl -u :{} '{url}/persons?page_size=2'",
-        args.api_key
-    );
-    println!(
-        "            curl -H 'Authorization: Bearer {}' '{url}/v2/persons?limit=2&fieldTypes=enriched'",
-        args.api_key
-    );
-    println!("  truth:    curl {url}/__truth   stats: curl {url}/__stats");
-    println!("Ctrl-C stops it.");
+    // The banner is best-effort: a closed stdout (`mock | head -1`) must not stop the server.
+    let mut out = std::io::stdout().lock();
+    let _ = (|| -> std::io::Result<()> {
+        writeln!(out, "Affinity test double listening on {url}")?;
+        writeln!(
+            out,
+            "  API key:  {} (the double's own test key)",
+            args.api_key
+        )?;
+        writeln!(
+            out,
+            "  data:     seed {}: {} persons, {} companies, {} opportunities, {} lists, {} list entries, {} notes, {} interactions",
+            ds.seed,
+            ds.persons.len(),
+            ds.companies.len(),
+            ds.opportunities.len(),
+            ds.lists.len(),
+            ds.list_entries.len(),
+            ds.notes.len(),
+            ds.interactions.len()
+        )?;
+        writeln!(
+            out,
+            "  try:      curl -u :{} '{url}/persons?page_size=2'",
+            args.api_key
+        )?;
+        writeln!(
+            out,
+            "            curl -H 'Authorization: Bearer {}' '{url}/v2/persons?limit=2&fieldTypes=enriched'",
+            args.api_key
+        )?;
+        writeln!(
+            out,
+            "  truth:    curl {url}/__truth   stats: curl {url}/__stats"
+        )?;
+        writeln!(out, "Ctrl-C stops it.")?;
+        out.flush()
+    })();
+    drop(out);
     server.run_until_ctrl_c().await;
     Ok(())
 }

@@ -12,22 +12,29 @@ use std::fmt;
 use std::str::FromStr;
 
 /// One way a response can go wrong.
+/// Serialized by the names the CLI takes (`429`, `500`, `503`, `slow`, `drop`, ...).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
 pub enum Fault {
     /// 429 with the rate-limit headers showing nothing left until the reset.
+    #[serde(rename = "429")]
     RateLimited,
     /// 500 with a `server` error body.
+    #[serde(rename = "500")]
     ServerError,
     /// 503 with a `server` error body.
+    #[serde(rename = "503")]
     Unavailable,
     /// The right answer, after `slow_ms`.
+    #[serde(rename = "slow")]
     Slow,
     /// 200 and a Content-Length, then the connection closes halfway through the body.
+    #[serde(rename = "drop")]
     Drop,
     /// 200 with a well-formed HTTP body that is only the first half of the JSON.
+    #[serde(rename = "truncated")]
     Truncated,
     /// 200 with a body that is not JSON at all (an HTML error page).
+    #[serde(rename = "malformed")]
     Malformed,
 }
 
@@ -154,7 +161,7 @@ impl Faults {
     }
 
     /// Numbers the next request and decides its fault, if any.
-    pub fn next(&mut self) -> Option<Fault> {
+    pub fn next_fault(&mut self) -> Option<Fault> {
         self.requests += 1;
         if let Some(f) = self.plan.script.get(&self.requests) {
             return Some(*f);
@@ -187,14 +194,25 @@ mod tests {
     }
 
     #[test]
+    fn fault_names_are_the_same_in_json_and_on_the_command_line() {
+        for f in Fault::ALL {
+            assert_eq!(
+                serde_json::to_value(f).unwrap(),
+                serde_json::json!(f.name())
+            );
+            assert_eq!(f.name().parse::<Fault>().unwrap(), f);
+        }
+    }
+
+    #[test]
     fn scripted_faults_hit_exactly_their_requests() {
         let mut f = Faults::new(FaultPlan {
             script: FaultPlan::parse_script("2=503").unwrap(),
             ..Default::default()
         });
-        assert_eq!(f.next(), None);
-        assert_eq!(f.next(), Some(Fault::Unavailable));
-        assert_eq!(f.next(), None);
+        assert_eq!(f.next_fault(), None);
+        assert_eq!(f.next_fault(), Some(Fault::Unavailable));
+        assert_eq!(f.next_fault(), None);
     }
 
     #[test]
@@ -207,11 +225,11 @@ mod tests {
         };
         let a: Vec<_> = {
             let mut f = Faults::new(plan.clone());
-            (0..200).map(|_| f.next()).collect()
+            (0..200).map(|_| f.next_fault()).collect()
         };
         let b: Vec<_> = {
             let mut f = Faults::new(plan);
-            (0..200).map(|_| f.next()).collect()
+            (0..200).map(|_| f.next_fault()).collect()
         };
         assert_eq!(a, b);
         let hits = a.iter().filter(|x| x.is_some()).count();

@@ -351,7 +351,8 @@ impl Generator {
             let parts = self.rng.random_range(2..=3);
             let mut name = String::new();
             for _ in 0..parts {
-                name.push_str(*self.pick(SYLLABLES));
+                let syllable = self.pick::<&str>(SYLLABLES);
+                name.push_str(syllable);
             }
             let domain = format!("{name}{id}.com");
             let mut chars = name.chars();

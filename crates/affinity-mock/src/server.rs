@@ -333,7 +333,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
 
     let (fault, slow_ms) = {
         let mut f = shared.faults.lock().expect("faults");
-        (f.next(), f.slow_ms())
+        (f.next_fault(), f.slow_ms())
     };
     if let Some(fault) = fault {
         *shared
@@ -440,14 +440,17 @@ fn broken_body(
     let bytes = serde_json::to_vec(body).expect("json");
     let half = Bytes::copy_from_slice(&bytes[..bytes.len() / 2]);
     let mut res = if drop_connection {
-        let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
-            Ok(half),
+        use futures_util::StreamExt;
+        // The headers and the first half go out; a moment later the connection is reset.
+        let first = futures_util::stream::iter([Ok::<Bytes, std::io::Error>(half)]);
+        let reset = futures_util::stream::once(async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
             Err(std::io::Error::new(
                 std::io::ErrorKind::ConnectionReset,
                 "fault: drop",
-            )),
-        ];
-        let mut res = Response::new(Body::from_stream(futures_util::stream::iter(chunks)));
+            ))
+        });
+        let mut res = Response::new(Body::from_stream(first.chain(reset)));
         res.headers_mut()
             .insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
         res

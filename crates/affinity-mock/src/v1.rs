@@ -1048,7 +1048,13 @@ fn reminders(store: &Store, req: &Req) -> Reply {
                     "owner": person_short(store, r.owner_id),
                     "completer": r.completer_id.map(|c| person_short(store, c)),
                     "person": r.person_id.map(|p| person_short(store, p)),
-                    "organization": r.company_id.and_then(|c| store.company(c)).map(company_short),
+                    // The reminder example documents `crunchbase_uuid`; Affinity never
+                    // exposes Crunchbase data through the API, so it is always null.
+                    "organization": r.company_id.and_then(|c| store.company(c)).map(|c| {
+                        let mut o = company_short(c);
+                        o["crunchbase_uuid"] = Json::Null;
+                        o
+                    }),
                     "opportunity": r.opportunity_id.and_then(|o| store.opportunity(o)).map(|o| json!({ "id": o.id, "name": o.name })),
                 })
             })

@@ -443,12 +443,12 @@ fn selected_fields<'a>(
         .collect())
 }
 
-fn entity_field_values<'a>(
-    store: &'a Store,
+fn entity_field_values(
+    store: &Store,
     kind: EntityKind,
     id: Id,
     entry: Option<Id>,
-) -> Vec<&'a FieldValue> {
+) -> Vec<&FieldValue> {
     let mut values: Vec<&FieldValue> = store.entity_values(kind, id).collect();
     if let Some(e) = entry {
         values.extend(store.entry_values(e));

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The project's test command: what a newcomer types and what CI (.ci/run) runs.
+# It installs what it needs itself, then checks formatting, lints and runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\n==> %s\n' "$*"; }
+
+# CI reuses one target dir between runs on the same machine (a fresh clone has none);
+# a brand-new machine simply starts it empty.
+if [ "${CI:-}" = "true" ] && [ -z "${CARGO_TARGET_DIR:-}" ]; then
+  export CARGO_TARGET_DIR="${HOME}/.cache/affinity-sync/ci-target"
+  mkdir -p "$CARGO_TARGET_DIR"
+fi
+
+say "toolchain (rust-toolchain.toml)"
+rustc --version
+installed_targets=$(rustup target list --installed)
+grep -qx wasm32-wasip2 <<<"$installed_targets" || rustup target add wasm32-wasip2
+installed_components=$(rustup component list --installed)
+for c in rustfmt clippy; do
+  grep -q "^$c" <<<"$installed_components" || rustup component add "$c"
+done
+
+say "system tools"
+need_apt=()
+command -v curl >/dev/null || need_apt+=(curl)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
+  else
+    echo "missing: ${need_apt[*]} (install them with apt-get, or run this script as root)" >&2
+    exit 1
+  fi
+fi
+echo "curl: $(curl --version | head -1)"
+
+say "cargo fmt --check"
+cargo fmt --all -- --check
+
+say "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+say "cargo test"
+cargo test --workspace --locked
