@@ -41,5 +41,8 @@ cargo fmt --all -- --check
 say "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+say "the core builds for wasm32-wasip2"
+cargo build --lib --locked --target wasm32-wasip2
+
 say "cargo test"
 cargo test --workspace --locked

@@ -1,0 +1,847 @@
+//! The catalog of Affinity streams, declared as data.
+//!
+//! Each stream says where its pages come from (API version, path, fixed parameters, page
+//! size: always the API maximum), how they are paged, where the records sit in a page, which
+//! tables its records become, and which streams fan out from its records (lists → the
+//! entries of each list). Adding a stream is adding one entry here and its test.
+
+use crate::field_values::{self, ENTITY_FIELD_VALUE_COLUMNS, ENTRY_FIELD_VALUE_COLUMNS};
+use crate::table::{Column, SYNC_ID, Source, Table, Ty, col, each_record};
+use serde_json::Value;
+use std::borrow::Cow;
+
+/// Which Affinity API a stream reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    /// `/...`, Basic auth, snake_case.
+    V1,
+    /// `/v2/...`, Bearer auth, camelCase.
+    V2,
+}
+
+/// How a stream's pages are chained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Paging {
+    /// v2: `limit` + the cursor of `pagination.nextUrl`.
+    Cursor,
+    /// v1: `page_size` + `page_token` / `next_page_token`.
+    Token,
+    /// One response holds everything (v1 endpoints that return a bare array).
+    None,
+}
+
+/// A stream whose jobs are made from the records of another stream.
+#[derive(Debug, Clone, Copy)]
+pub struct Parent {
+    pub stream: &'static str,
+    /// Parent ids the child job gets: (name, JSON pointer into the parent record). The
+    /// parent job's own parent ids are passed down too.
+    pub keys: &'static [(&'static str, &'static str)],
+    /// Only records for which this holds fan out (e.g. notes that have replies).
+    pub when: Option<fn(&Value) -> bool>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Stream {
+    pub name: &'static str,
+    pub doc: &'static str,
+    pub api: Api,
+    /// Path with `{parent}` placeholders, e.g. `/v2/lists/{list_id}/list-entries`.
+    pub path: &'static str,
+    /// Query parameters sent on every page (field selection, includes).
+    pub params: &'static [(&'static str, &'static str)],
+    pub paging: Paging,
+    /// `limit` / `page_size`: the API maximum.
+    pub page_size: u32,
+    /// Key of the records in a page (`data`, `persons`); `None` when the page is a bare array.
+    pub records_at: Option<&'static str>,
+    pub parent: Option<Parent>,
+    pub tables: &'static [Table],
+    /// In a sync when no streams are named.
+    pub default: bool,
+}
+
+impl Stream {
+    /// Parent ids a job of this stream must carry, in path order.
+    pub fn parent_keys(&self) -> Vec<&'static str> {
+        let mut keys = vec![];
+        let mut rest = self.path;
+        while let Some(start) = rest.find('{') {
+            let end = rest[start..].find('}').expect("closed placeholder") + start;
+            keys.push(&rest[start + 1..end]);
+            rest = &rest[end + 1..];
+        }
+        keys
+    }
+}
+
+const V2_ENTITY_FIELDS: &[(&str, &str)] = &[
+    ("fieldTypes", "enriched"),
+    ("fieldTypes", "global"),
+    ("fieldTypes", "relationship-intelligence"),
+];
+const V2_LIST_FIELDS: &[(&str, &str)] = &[
+    ("fieldTypes", "enriched"),
+    ("fieldTypes", "global"),
+    ("fieldTypes", "list"),
+    ("fieldTypes", "relationship-intelligence"),
+];
+
+const FIELD_METADATA: &[Column] = &[
+    SYNC_ID,
+    col("id", Ty::Utf8, "/id", "v2 field id."),
+    col("name", Ty::Utf8, "/name", "Field name."),
+    col(
+        "type",
+        Ty::Utf8,
+        "/type",
+        "`enriched`, `global`, `list` or `relationship-intelligence`.",
+    ),
+    col(
+        "enrichment_source",
+        Ty::Utf8,
+        "/enrichmentSource",
+        "`affinity-data`, `dealroom`, or null.",
+    ),
+    col("value_type", Ty::Utf8, "/valueType", "v2 value type."),
+];
+
+fn has_replies(note: &Value) -> bool {
+    note.get("repliesCount")
+        .and_then(Value::as_i64)
+        .unwrap_or(0)
+        > 0
+}
+
+/// Dropdown options of every field, from v1 `GET /fields` (v2 field metadata has none).
+fn dropdown_option_rows(field: &Value) -> Result<Vec<Cow<'_, Value>>, String> {
+    let Some(options) = field.get("dropdown_options").filter(|o| !o.is_null()) else {
+        return Ok(vec![]);
+    };
+    let options = options
+        .as_array()
+        .ok_or("`dropdown_options` is not an array")?;
+    Ok(options
+        .iter()
+        .map(|o| {
+            let mut row = o.clone();
+            row["field_id"] = field.get("id").cloned().unwrap_or_default();
+            row["field_v2_id"] = field
+                .get("id")
+                .and_then(Value::as_i64)
+                .map(|id| format!("field-{id}"))
+                .into();
+            Cow::Owned(row)
+        })
+        .collect())
+}
+
+pub static STREAMS: &[Stream] = &[
+    Stream {
+        name: "persons",
+        doc: "Every person (v2), with enriched, global and relationship-intelligence field values.",
+        api: Api::V2,
+        path: "/v2/persons",
+        params: V2_ENTITY_FIELDS,
+        paging: Paging::Cursor,
+        page_size: 100,
+        records_at: Some("data"),
+        parent: None,
+        default: true,
+        tables: &[
+            Table {
+                name: "persons",
+                doc: "One row per person.",
+                rows: each_record,
+                primary_key: &["id"],
+                columns: &[
+                    SYNC_ID,
+                    col("id", Ty::Int64, "/id", "Person id."),
+                    col("first_name", Ty::Utf8, "/firstName", ""),
+                    col("last_name", Ty::Utf8, "/lastName", ""),
+                    col(
+                        "primary_email_address",
+                        Ty::Utf8,
+                        "/primaryEmailAddress",
+                        "",
+                    ),
+                    col("email_addresses", Ty::Utf8List, "/emailAddresses", ""),
+                    col(
+                        "type",
+                        Ty::Utf8,
+                        "/type",
+                        "`internal` (a user of your Affinity) or `external`.",
+                    ),
+                ],
+            },
+            Table {
+                name: "persons_field_values",
+                doc: "One row per person and field with a value.",
+                rows: field_values::of_entity,
+                primary_key: &["entity_id", "field_id"],
+                columns: &ENTITY_FIELD_VALUE_COLUMNS,
+            },
+        ],
+    },
+    Stream {
+        name: "companies",
+        doc: "Every company (v2; organizations in v1), with enriched, global and relationship-intelligence field values.",
+        api: Api::V2,
+        path: "/v2/companies",
+        params: V2_ENTITY_FIELDS,
+        paging: Paging::Cursor,
+        page_size: 100,
+        records_at: Some("data"),
+        parent: None,
+        default: true,
+        tables: &[
+            Table {
+                name: "companies",
+                doc: "One row per company.",
+                rows: each_record,
+                primary_key: &["id"],
+                columns: &[
+                    SYNC_ID,
+                    col("id", Ty::Int64, "/id", "Company id."),
+                    col("name", Ty::Utf8, "/name", ""),
+                    col("domain", Ty::Utf8, "/domain", "Primary domain."),
+                    col("domains", Ty::Utf8List, "/domains", ""),
+                    col(
+                        "is_global",
+                        Ty::Bool,
+                        "/isGlobal",
+                        "Part of Affinity's global company data set.",
+                    ),
+                ],
+            },
+            Table {
+                name: "companies_field_values",
+                doc: "One row per company and field with a value.",
+                rows: field_values::of_entity,
+                primary_key: &["entity_id", "field_id"],
+                columns: &ENTITY_FIELD_VALUE_COLUMNS,
+            },
+        ],
+    },
+    Stream {
+        name: "opportunities",
+        doc: "Every opportunity (v2). Their field values come with the entries of opportunity lists.",
+        api: Api::V2,
+        path: "/v2/opportunities",
+        params: &[],
+        paging: Paging::Cursor,
+        page_size: 100,
+        records_at: Some("data"),
+        parent: None,
+        default: true,
+        tables: &[Table {
+            name: "opportunities",
+            doc: "One row per opportunity.",
+            rows: each_record,
+            primary_key: &["id"],
+            columns: &[
+                SYNC_ID,
+                col("id", Ty::Int64, "/id", "Opportunity id."),
+                col("name", Ty::Utf8, "/name", ""),
+                col(
+                    "list_id",
+                    Ty::Int64,
+                    "/listId",
+                    "The one list the opportunity lives on.",
+                ),
+            ],
+        }],
+    },
+    Stream {
+        name: "person_fields",
+        doc: "Metadata of the fields persons have outside lists (v2).",
+        api: Api::V2,
+        path: "/v2/persons/fields",
+        params: &[],
+        paging: Paging::Cursor,
+        page_size: 100,
+        records_at: Some("data"),
+        parent: None,
+        default: true,
+        tables: &[Table {
+            name: "person_fields",
+            doc: "One row per field.",
+            rows: each_record,
+            primary_key: &["id"],
+            columns: FIELD_METADATA,
+        }],
+    },
+    Stream {
+        name: "company_fields",
+        doc: "Metadata of the fields companies have outside lists (v2).",
+        api: Api::V2,
+        path: "/v2/companies/fields",
+        params: &[],
+        paging: Paging::Cursor,
+        page_size: 100,
+        records_at: Some("data"),
+        parent: None,
+        default: true,
+        tables: &[Table {
+            name: "company_fields",
+            doc: "One row per field.",
+            rows: each_record,
+            primary_key: &["id"],
+            columns: FIELD_METADATA,
+        }],
+    },
+    Stream {
+        name: "dropdown_options",
+        doc: "The options of every dropdown and ranked-dropdown field (v1 `GET /fields`).",
+        api: Api::V1,
+        path: "/fields",
+        params: &[],
+        paging: Paging::None,
+        page_size: 0,
+        records_at: None,
+        parent: None,
+        default: true,
+        tables: &[Table {
+            name: "dropdown_options",
+            doc: "One row per option of a ranked dropdown field.",
+            rows: dropdown_option_rows,
+            primary_key: &["field_id", "id"],
+            columns: &[
+                SYNC_ID,
+                col("field_id", Ty::Int64, "/field_id", "v1 field id."),
+                col(
+                    "field_v2_id",
+                    Ty::Utf8,
+                    "/field_v2_id",
+                    "The same field's v2 id (`field-<id>`).",
+                ),
+                col("id", Ty::Int64, "/id", "Option id (v2 `dropdownOptionId`)."),
+                col("text", Ty::Utf8, "/text", ""),
+                col("rank", Ty::Int64, "/rank", ""),
+                col("color", Ty::Int64, "/color", "v1 colour index."),
+            ],
+        }],
+    },
+    Stream {
+        name: "lists",
+        doc: "Every list visible to the key (v2).",
+        api: Api::V2,
+        path: "/v2/lists",
+        params: &[],
+        paging: Paging::Cursor,
+        page_size: 100,
+        records_at: Some("data"),
+        parent: None,
+        default: true,
+        tables: &[Table {
+            name: "lists",
+            doc: "One row per list.",
+            rows: each_record,
+            primary_key: &["id"],
+            columns: &[
+                SYNC_ID,
+                col("id", Ty::Int64, "/id", "List id."),
+                col("name", Ty::Utf8, "/name", ""),
+                col(
+                    "type",
+                    Ty::Utf8,
+                    "/type",
+                    "`company`, `person` or `opportunity`.",
+                ),
+                col("is_public", Ty::Bool, "/isPublic", ""),
+                col("owner_id", Ty::Int64, "/ownerId", ""),
+                col("creator_id", Ty::Int64, "/creatorId", ""),
+            ],
+        }],
+    },
+    Stream {
+        name: "list_fields",
+        doc: "Metadata of every field of each list, list-specific ones included (v2).",
+        api: Api::V2,
+        path: "/v2/lists/{list_id}/fields",
+        params: &[],
+        paging: Paging::Cursor,
+        page_size: 100,
+        records_at: Some("data"),
+        parent: Some(Parent {
+            stream: "lists",
+            keys: &[("list_id", "/id")],
+            when: None,
+        }),
+        default: true,
+        tables: &[Table {
+            name: "list_fields",
+            doc: "One row per list and field.",
+            rows: each_record,
+            primary_key: &["list_id", "id"],
+            columns: &[
+                SYNC_ID,
+                Column {
+                    name: "list_id",
+                    ty: Ty::Int64,
+                    source: Source::Parent("list_id"),
+                    doc: "The list.",
+                },
+                FIELD_METADATA[1],
+                FIELD_METADATA[2],
+                FIELD_METADATA[3],
+                FIELD_METADATA[4],
+                FIELD_METADATA[5],
+            ],
+        }],
+    },
+    Stream {
+        name: "list_entries",
+        doc: "The entries (rows) of every list with all their field values, list-specific ones included (v2).",
+        api: Api::V2,
+        path: "/v2/lists/{list_id}/list-entries",
+        params: V2_LIST_FIELDS,
+        paging: Paging::Cursor,
+        page_size: 100,
+        records_at: Some("data"),
+        parent: Some(Parent {
+            stream: "lists",
+            keys: &[("list_id", "/id")],
+            when: None,
+        }),
+        default: true,
+        tables: &[
+            Table {
+                name: "list_entries",
+                doc: "One row per list entry.",
+                rows: each_record,
+                primary_key: &["id"],
+                columns: &[
+                    SYNC_ID,
+                    col("id", Ty::Int64, "/id", "List entry id."),
+                    col("list_id", Ty::Int64, "/listId", ""),
+                    col(
+                        "type",
+                        Ty::Utf8,
+                        "/type",
+                        "`company`, `person` or `opportunity`.",
+                    ),
+                    col(
+                        "entity_id",
+                        Ty::Int64,
+                        "/entity/id",
+                        "The person, company or opportunity.",
+                    ),
+                    col(
+                        "entity_name",
+                        Ty::Utf8,
+                        "/entity/name",
+                        "Company or opportunity name (persons: see `persons`).",
+                    ),
+                    col("creator_id", Ty::Int64, "/creatorId", ""),
+                    col("created_at", Ty::Timestamp, "/createdAt", ""),
+                ],
+            },
+            Table {
+                name: "list_entries_field_values",
+                doc: "One row per list entry and field with a value.",
+                rows: field_values::of_list_entry,
+                primary_key: &["list_entry_id", "field_id"],
+                columns: &ENTRY_FIELD_VALUE_COLUMNS,
+            },
+        ],
+    },
+    Stream {
+        name: "saved_views",
+        doc: "The saved views of every list (v2).",
+        api: Api::V2,
+        path: "/v2/lists/{list_id}/saved-views",
+        params: &[],
+        paging: Paging::Cursor,
+        page_size: 100,
+        records_at: Some("data"),
+        parent: Some(Parent {
+            stream: "lists",
+            keys: &[("list_id", "/id")],
+            when: None,
+        }),
+        default: true,
+        tables: &[Table {
+            name: "saved_views",
+            doc: "One row per saved view.",
+            rows: each_record,
+            primary_key: &["id"],
+            columns: &[
+                SYNC_ID,
+                col("id", Ty::Int64, "/id", "Saved view id."),
+                Column {
+                    name: "list_id",
+                    ty: Ty::Int64,
+                    source: Source::Parent("list_id"),
+                    doc: "The list.",
+                },
+                col("name", Ty::Utf8, "/name", ""),
+                col(
+                    "type",
+                    Ty::Utf8,
+                    "/type",
+                    "`sheet`, `board` or `dashboard`.",
+                ),
+                col("created_at", Ty::Timestamp, "/createdAt", ""),
+            ],
+        }],
+    },
+    Stream {
+        name: "saved_view_entries",
+        doc: "Which list entries each saved view shows, after its filters (v2). Field values: see list_entries.",
+        api: Api::V2,
+        path: "/v2/lists/{list_id}/saved-views/{view_id}/list-entries",
+        params: &[],
+        paging: Paging::Cursor,
+        page_size: 100,
+        records_at: Some("data"),
+        parent: Some(Parent {
+            stream: "saved_views",
+            keys: &[("view_id", "/id")],
+            when: None,
+        }),
+        default: true,
+        tables: &[Table {
+            name: "saved_view_entries",
+            doc: "One row per saved view and list entry it shows.",
+            rows: each_record,
+            primary_key: &["view_id", "list_entry_id"],
+            columns: &[
+                SYNC_ID,
+                Column {
+                    name: "view_id",
+                    ty: Ty::Int64,
+                    source: Source::Parent("view_id"),
+                    doc: "The saved view.",
+                },
+                col("list_entry_id", Ty::Int64, "/id", "The list entry."),
+                col("list_id", Ty::Int64, "/listId", ""),
+                col("entity_id", Ty::Int64, "/entity/id", ""),
+                col("type", Ty::Utf8, "/type", ""),
+            ],
+        }],
+    },
+    Stream {
+        name: "notes",
+        doc: "Every note (v2), with its associated persons, companies and opportunities.",
+        api: Api::V2,
+        path: "/v2/notes",
+        params: &[
+            ("includes", "personsPreview"),
+            ("includes", "companiesPreview"),
+            ("includes", "opportunitiesPreview"),
+            ("includes", "repliesCount"),
+        ],
+        paging: Paging::Cursor,
+        page_size: 100,
+        records_at: Some("data"),
+        parent: None,
+        default: true,
+        tables: &[Table {
+            name: "notes",
+            doc: "One row per note (replies are in note_replies).",
+            rows: note_rows,
+            primary_key: &["id"],
+            columns: &[
+                SYNC_ID,
+                col("id", Ty::Int64, "/id", "Note id."),
+                col(
+                    "type",
+                    Ty::Utf8,
+                    "/type",
+                    "`entities`, `interaction` or `ai-notetaker`.",
+                ),
+                col("content_html", Ty::Utf8, "/content/html", ""),
+                col("creator_id", Ty::Int64, "/creator/id", ""),
+                col("created_at", Ty::Timestamp, "/createdAt", ""),
+                col("updated_at", Ty::Timestamp, "/updatedAt", ""),
+                col(
+                    "interaction_id",
+                    Ty::Int64,
+                    "/interaction/id",
+                    "The interaction the note was taken on.",
+                ),
+                col("interaction_type", Ty::Utf8, "/interaction/type", ""),
+                col(
+                    "sharing_type",
+                    Ty::Utf8,
+                    "/permissions/sharingType",
+                    "`public`, `private` or `custom`.",
+                ),
+                col("replies_count", Ty::Int64, "/repliesCount", ""),
+                col(
+                    "person_ids",
+                    Ty::Int64List,
+                    "/person_ids",
+                    "Associated persons (first 100; see persons_total).",
+                ),
+                col("persons_total", Ty::Int64, "/personsPreview/totalCount", ""),
+                col(
+                    "company_ids",
+                    Ty::Int64List,
+                    "/company_ids",
+                    "Associated companies (first 100; see companies_total).",
+                ),
+                col(
+                    "companies_total",
+                    Ty::Int64,
+                    "/companiesPreview/totalCount",
+                    "",
+                ),
+                col(
+                    "opportunity_ids",
+                    Ty::Int64List,
+                    "/opportunity_ids",
+                    "Associated opportunities.",
+                ),
+                col(
+                    "mentioned_person_ids",
+                    Ty::Int64List,
+                    "/mentioned_person_ids",
+                    "Persons @-mentioned.",
+                ),
+            ],
+        }],
+    },
+    Stream {
+        name: "note_replies",
+        doc: "Replies to notes (v2), fetched only for notes that have replies.",
+        api: Api::V2,
+        path: "/v2/notes/{note_id}/replies",
+        params: &[],
+        paging: Paging::Cursor,
+        page_size: 100,
+        records_at: Some("data"),
+        parent: Some(Parent {
+            stream: "notes",
+            keys: &[("note_id", "/id")],
+            when: Some(has_replies),
+        }),
+        default: true,
+        tables: &[Table {
+            name: "note_replies",
+            doc: "One row per reply.",
+            rows: note_rows,
+            primary_key: &["id"],
+            columns: &[
+                SYNC_ID,
+                col("id", Ty::Int64, "/id", "Reply id."),
+                col("parent_id", Ty::Int64, "/parent/id", "The note replied to."),
+                col(
+                    "type",
+                    Ty::Utf8,
+                    "/type",
+                    "`user-reply` or `ai-notetaker-reply`.",
+                ),
+                col("content_html", Ty::Utf8, "/content/html", ""),
+                col("creator_id", Ty::Int64, "/creator/id", ""),
+                col("created_at", Ty::Timestamp, "/createdAt", ""),
+                col("updated_at", Ty::Timestamp, "/updatedAt", ""),
+                col("interaction_id", Ty::Int64, "/interaction/id", ""),
+                col(
+                    "mentioned_person_ids",
+                    Ty::Int64List,
+                    "/mentioned_person_ids",
+                    "",
+                ),
+            ],
+        }],
+    },
+    Stream {
+        name: "reminders",
+        doc: "Every reminder (v1).",
+        api: Api::V1,
+        path: "/reminders",
+        params: &[],
+        paging: Paging::Token,
+        page_size: 500,
+        records_at: Some("reminders"),
+        parent: None,
+        default: true,
+        tables: &[Table {
+            name: "reminders",
+            doc: "One row per reminder.",
+            rows: each_record,
+            primary_key: &["id"],
+            columns: &[
+                SYNC_ID,
+                col("id", Ty::Int64, "/id", "Reminder id."),
+                col("type", Ty::Int64, "/type", "0 one-time, 1 recurring."),
+                col(
+                    "status",
+                    Ty::Int64,
+                    "/status",
+                    "0 completed, 1 active, 2 overdue.",
+                ),
+                col("content", Ty::Utf8, "/content", ""),
+                col("created_at", Ty::Timestamp, "/created_at", ""),
+                col("due_date", Ty::Timestamp, "/due_date", ""),
+                col("completed_at", Ty::Timestamp, "/completed_at", ""),
+                col(
+                    "reset_type",
+                    Ty::Int64,
+                    "/reset_type",
+                    "0 interaction, 1 email, 2 meeting.",
+                ),
+                col("reminder_days", Ty::Int64, "/reminder_days", ""),
+                col("creator_id", Ty::Int64, "/creator/id", ""),
+                col("owner_id", Ty::Int64, "/owner/id", ""),
+                col("completer_id", Ty::Int64, "/completer/id", ""),
+                col("person_id", Ty::Int64, "/person/id", ""),
+                col("company_id", Ty::Int64, "/organization/id", ""),
+                col("opportunity_id", Ty::Int64, "/opportunity/id", ""),
+            ],
+        }],
+    },
+    Stream {
+        name: "entity_files",
+        doc: "Metadata of every file attached to a person, company or opportunity (v1).",
+        api: Api::V1,
+        path: "/entity-files",
+        params: &[],
+        paging: Paging::Token,
+        page_size: 500,
+        records_at: Some("entity_files"),
+        parent: None,
+        default: true,
+        tables: &[Table {
+            name: "entity_files",
+            doc: "One row per file.",
+            rows: each_record,
+            primary_key: &["id"],
+            columns: &[
+                SYNC_ID,
+                col("id", Ty::Int64, "/id", "File id."),
+                col("name", Ty::Utf8, "/name", ""),
+                col("size", Ty::Int64, "/size", "Bytes."),
+                col("person_id", Ty::Int64, "/person_id", ""),
+                col("company_id", Ty::Int64, "/organization_id", ""),
+                col("opportunity_id", Ty::Int64, "/opportunity_id", ""),
+                col("uploader_id", Ty::Int64, "/uploader_id", ""),
+                col("created_at", Ty::Timestamp, "/created_at", ""),
+            ],
+        }],
+    },
+    Stream {
+        name: "webhook_subscriptions",
+        doc: "The account's webhook subscriptions (v1).",
+        api: Api::V1,
+        path: "/webhook",
+        params: &[],
+        paging: Paging::None,
+        page_size: 0,
+        records_at: None,
+        parent: None,
+        default: true,
+        tables: &[Table {
+            name: "webhook_subscriptions",
+            doc: "One row per subscription.",
+            rows: each_record,
+            primary_key: &["id"],
+            columns: &[
+                SYNC_ID,
+                col("id", Ty::Int64, "/id", "Subscription id."),
+                col(
+                    "webhook_url",
+                    Ty::Utf8,
+                    "/webhook_url",
+                    "Where events are sent. May carry a secret token: treat as sensitive.",
+                ),
+                col(
+                    "subscriptions",
+                    Ty::Utf8List,
+                    "/subscriptions",
+                    "Events; empty means all.",
+                ),
+                col("disabled", Ty::Bool, "/disabled", ""),
+                col("created_by", Ty::Int64, "/created_by", ""),
+            ],
+        }],
+    },
+];
+
+/// Notes and replies: the id lists of their previews and mentions, lifted to the top level.
+fn note_rows(note: &Value) -> Result<Vec<Cow<'_, Value>>, String> {
+    let ids = |pointer: &str| -> Value {
+        match note.pointer(pointer).and_then(Value::as_array) {
+            Some(items) => {
+                Value::Array(items.iter().filter_map(|x| x.get("id").cloned()).collect())
+            }
+            None => Value::Null,
+        }
+    };
+    let mut row = note.clone();
+    row["person_ids"] = ids("/personsPreview/data");
+    row["company_ids"] = ids("/companiesPreview/data");
+    row["opportunity_ids"] = ids("/opportunitiesPreview/data");
+    row["mentioned_person_ids"] = match note.get("mentions").and_then(Value::as_array) {
+        Some(m) => Value::Array(
+            m.iter()
+                .filter_map(|x| x.pointer("/person/id").cloned())
+                .collect(),
+        ),
+        None => Value::Null,
+    };
+    Ok(vec![Cow::Owned(row)])
+}
+
+/// Looks a stream up by name.
+pub fn stream(name: &str) -> Option<&'static Stream> {
+    STREAMS.iter().find(|s| s.name == name)
+}
+
+/// The streams that fan out from `parent`'s records.
+pub fn children_of(parent: &str) -> impl Iterator<Item = &'static Stream> + '_ {
+    STREAMS
+        .iter()
+        .filter(move |s| s.parent.is_some_and(|p| p.stream == parent))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn the_catalog_is_consistent() {
+        let mut names = BTreeSet::new();
+        let mut tables = BTreeSet::new();
+        for s in STREAMS {
+            assert!(names.insert(s.name), "stream {} declared twice", s.name);
+            for t in s.tables {
+                assert!(tables.insert(t.name), "table {} declared twice", t.name);
+                assert_eq!(
+                    t.columns[0].name, "_sync_id",
+                    "{} starts with _sync_id",
+                    t.name
+                );
+                let cols: BTreeSet<&str> = t.columns.iter().map(|c| c.name).collect();
+                assert_eq!(cols.len(), t.columns.len(), "{}: duplicate column", t.name);
+                for k in t.primary_key {
+                    assert!(cols.contains(k), "{}: key {k} is a column", t.name);
+                }
+            }
+            match s.paging {
+                Paging::Cursor => assert_eq!((s.api, s.page_size), (Api::V2, 100), "{}", s.name),
+                Paging::Token => assert_eq!((s.api, s.page_size), (Api::V1, 500), "{}", s.name),
+                Paging::None => assert_eq!(s.api, Api::V1),
+            }
+            // A child's path placeholders are its parent's keys plus the parent's own.
+            if let Some(p) = s.parent {
+                let parent = stream(p.stream).expect("parent exists");
+                let mut expected: Vec<&str> = parent.parent_keys();
+                expected.extend(p.keys.iter().map(|(k, _)| *k));
+                let mut got = s.parent_keys();
+                got.sort();
+                expected.sort();
+                assert_eq!(got, expected, "{} path placeholders", s.name);
+            } else {
+                assert!(
+                    s.parent_keys().is_empty(),
+                    "{} has placeholders but no parent",
+                    s.name
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,271 @@
+//! The job: the continuation token that travels through the queue.
+//!
+//! A job names one page to fetch: the sync it belongs to, the stream, the parent ids that
+//! fill the stream's path (`list_id`), and the page's cursor (v2) or page token (v1). It is
+//! a small versioned JSON document. It never holds the API key or a URL: a v2 `nextUrl` is
+//! reduced to its cursor and rebuilt on the configured base URL, so a job cannot point the
+//! key anywhere else. Decoding is strict, because queue messages are input like any other.
+
+use crate::catalog::{self, Stream};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The job format this build writes and reads.
+pub const VERSION: u32 = 1;
+/// Largest encoded job accepted.
+pub const MAX_JOB_BYTES: usize = 4096;
+/// Longest cursor or page token accepted.
+pub const MAX_CURSOR_LEN: usize = 2048;
+/// More pages than this in one chain means something is looping.
+pub const MAX_PAGE: u32 = 1_000_000;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Job {
+    /// Format version, [`VERSION`].
+    pub v: u32,
+    /// The sync this page belongs to (see [`sync_id`]).
+    pub sync: String,
+    pub stream: String,
+    /// Ids filling the stream's path, e.g. `{"list_id": 3001}`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub parents: BTreeMap<String, i64>,
+    /// v2 cursor or v1 page token of this page; `None` for a chain's first page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+    /// Page number in the chain, from 0. Part of the batch's object key.
+    pub page: u32,
+    /// Records the chain wrote before this page (for the chain's completion manifest).
+    #[serde(default)]
+    pub records: u64,
+}
+
+/// Why a job was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JobError {
+    #[error("job is {0} bytes; the limit is {MAX_JOB_BYTES}")]
+    TooLarge(usize),
+    #[error("job is not valid JSON of the job format: {0}")]
+    Malformed(String),
+    #[error("job version {0} is not supported (this build reads version {VERSION})")]
+    UnknownVersion(u32),
+    #[error("job names unknown stream {0:?}")]
+    UnknownStream(String),
+    #[error("job sync id {0:?} is invalid: 1 to 64 characters of A-Z a-z 0-9 - _")]
+    BadSyncId(String),
+    #[error("job for stream {stream} must carry parent ids {expected:?}, has {got:?}")]
+    BadParents {
+        stream: String,
+        expected: Vec<String>,
+        got: Vec<String>,
+    },
+    #[error("job parent id {0} must be a positive integer")]
+    BadParentId(String),
+    #[error(
+        "job cursor is invalid: at most {MAX_CURSOR_LEN} characters of base64 / URL-safe base64"
+    )]
+    BadCursor,
+    #[error("job page {0} is out of range (at most {MAX_PAGE})")]
+    BadPage(u32),
+    #[error("a first page (page 0) has no cursor, and a later page must have one")]
+    CursorPageMismatch,
+}
+
+/// Whether `s` can be a sync id.
+pub fn valid_sync_id(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// A sync id that sorts by start time: `20261124T065900Z-<suffix>`. The caller supplies the
+/// clock and the randomness (the core does no I/O).
+pub fn sync_id(unix_seconds: i64, suffix: &str) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp(unix_seconds)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let fmt = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+    format!("{}-{suffix}", t.format(&fmt).expect("formattable"))
+}
+
+fn valid_cursor(c: &str) -> bool {
+    !c.is_empty()
+        && c.len() <= MAX_CURSOR_LEN
+        && c.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'-' | b'_' | b'.')
+        })
+}
+
+impl Job {
+    /// The first page of a stream's chain.
+    pub fn first(sync: &str, stream: &str, parents: BTreeMap<String, i64>) -> Job {
+        Job {
+            v: VERSION,
+            sync: sync.to_string(),
+            stream: stream.to_string(),
+            parents,
+            cursor: None,
+            page: 0,
+            records: 0,
+        }
+    }
+
+    /// The job's stream in the catalog (decoded jobs always have one).
+    pub fn stream(&self) -> Result<&'static Stream, JobError> {
+        catalog::stream(&self.stream).ok_or_else(|| JobError::UnknownStream(self.stream.clone()))
+    }
+
+    pub fn encode(&self) -> String {
+        serde_json::to_string(self).expect("a job always serializes")
+    }
+
+    /// Decodes and validates a job from a queue message.
+    pub fn decode(bytes: &[u8]) -> Result<Job, JobError> {
+        if bytes.len() > MAX_JOB_BYTES {
+            return Err(JobError::TooLarge(bytes.len()));
+        }
+        // Read the version first, so a future format gets a precise error.
+        let version = serde_json::from_slice::<serde_json::Value>(bytes)
+            .map_err(|e| JobError::Malformed(e.to_string()))?
+            .get("v")
+            .and_then(serde_json::Value::as_u64);
+        match version {
+            Some(v) if v == VERSION as u64 => {}
+            Some(v) => return Err(JobError::UnknownVersion(v as u32)),
+            None => return Err(JobError::Malformed("missing version field `v`".into())),
+        }
+        let job: Job =
+            serde_json::from_slice(bytes).map_err(|e| JobError::Malformed(e.to_string()))?;
+        job.validate()?;
+        Ok(job)
+    }
+
+    /// Checks every field against the catalog and the format's limits.
+    pub fn validate(&self) -> Result<(), JobError> {
+        if self.v != VERSION {
+            return Err(JobError::UnknownVersion(self.v));
+        }
+        if !valid_sync_id(&self.sync) {
+            return Err(JobError::BadSyncId(self.sync.chars().take(80).collect()));
+        }
+        let stream = self.stream()?;
+        let mut expected: Vec<String> =
+            stream.parent_keys().into_iter().map(String::from).collect();
+        expected.sort();
+        let got: Vec<String> = self.parents.keys().cloned().collect();
+        if got != expected {
+            return Err(JobError::BadParents {
+                stream: stream.name.into(),
+                expected,
+                got,
+            });
+        }
+        if let Some((k, _)) = self.parents.iter().find(|(_, v)| **v < 1) {
+            return Err(JobError::BadParentId(k.clone()));
+        }
+        if let Some(c) = &self.cursor
+            && !valid_cursor(c)
+        {
+            return Err(JobError::BadCursor);
+        }
+        if self.page > MAX_PAGE {
+            return Err(JobError::BadPage(self.page));
+        }
+        if (self.page == 0) != self.cursor.is_none() {
+            return Err(JobError::CursorPageMismatch);
+        }
+        Ok(())
+    }
+
+    /// The job of the page after this one.
+    pub fn next(&self, cursor: String, records_so_far: u64) -> Job {
+        Job {
+            cursor: Some(cursor),
+            page: self.page + 1,
+            records: records_so_far,
+            ..self.clone()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entries(list: i64) -> Job {
+        Job::first(
+            "20261124T000000Z-ab12",
+            "list_entries",
+            BTreeMap::from([("list_id".to_string(), list)]),
+        )
+    }
+
+    #[test]
+    fn jobs_round_trip() {
+        let j = entries(3001).next("YWZ0ZXI6OjozMDA".into(), 100);
+        let text = j.encode();
+        assert!(!text.contains("http"), "no URL in a job: {text}");
+        assert_eq!(Job::decode(text.as_bytes()).unwrap(), j);
+    }
+
+    #[test]
+    fn bad_jobs_are_refused_with_the_reason() {
+        let ok = entries(3001).encode();
+        let edit = |from: &str, to: &str| Job::decode(ok.replace(from, to).as_bytes());
+        assert_eq!(edit("\"v\":1", "\"v\":2"), Err(JobError::UnknownVersion(2)));
+        assert!(matches!(
+            edit("list_entries", "secrets"),
+            Err(JobError::UnknownStream(_))
+        ));
+        assert!(matches!(edit("ab12", "ab 12"), Err(JobError::BadSyncId(_))));
+        assert!(matches!(
+            edit("list_id", "view_id"),
+            Err(JobError::BadParents { .. })
+        ));
+        assert!(matches!(edit("3001", "-1"), Err(JobError::BadParentId(_))));
+        assert!(matches!(
+            edit("3001", "\"3001\""),
+            Err(JobError::Malformed(_))
+        ));
+        assert!(matches!(
+            edit("\"page\":0", "\"page\":0,\"url\":\"http://evil\""),
+            Err(JobError::Malformed(_))
+        ));
+        assert!(matches!(
+            Job::decode(b"not json"),
+            Err(JobError::Malformed(_))
+        ));
+        assert!(matches!(
+            Job::decode(&vec![b' '; 5000]),
+            Err(JobError::TooLarge(5000))
+        ));
+        let mut j = entries(1).next("ok".into(), 0);
+        j.cursor = Some("../../etc?x=<script>".into());
+        assert_eq!(Job::decode(j.encode().as_bytes()), Err(JobError::BadCursor));
+        j.cursor = Some("a".repeat(MAX_CURSOR_LEN + 1));
+        assert_eq!(j.validate(), Err(JobError::BadCursor));
+        let mut first_with_cursor = entries(1);
+        first_with_cursor.cursor = Some("abc".into());
+        assert_eq!(
+            first_with_cursor.validate(),
+            Err(JobError::CursorPageMismatch)
+        );
+        let persons_with_parent = Job::first(
+            "s1",
+            "persons",
+            BTreeMap::from([("list_id".to_string(), 1)]),
+        );
+        assert!(matches!(
+            persons_with_parent.validate(),
+            Err(JobError::BadParents { .. })
+        ));
+    }
+
+    #[test]
+    fn sync_ids_sort_by_time() {
+        let a = sync_id(1_780_000_000, "x1");
+        let b = sync_id(1_780_000_060, "a0");
+        assert!(a < b);
+        assert!(valid_sync_id(&a));
+        assert_eq!(a, "20260528T202640Z-x1");
+    }
+}

@@ -1,0 +1,572 @@
+//! The page step: a protocol state machine with no I/O.
+//!
+//! [`request`] turns a job into the one HTTP request to make; the caller performs it and
+//! hands status and body to [`handle`], which returns the batches to write (with their object
+//! keys), the next job of the chain, the child jobs that fan out from this page, and, when
+//! the chain ends, its completion manifest. The CLI, the Lambda function and the WebAssembly
+//! component are drivers around these two functions; tests drive them directly.
+
+use crate::batch::{self, Format, Rows};
+use crate::catalog::{self, Api, Paging, Stream};
+use crate::job::{Job, JobError};
+use crate::layout::{self, ChainManifest};
+use crate::table::{self, Cell};
+use serde_json::Value;
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use url::Url;
+
+/// What every step of a sync shares: where Affinity is, where objects go, in which format.
+#[derive(Debug, Clone)]
+pub struct Config {
+    base: Url,
+    prefix: String,
+    pub format: Format,
+}
+
+/// How the driver must authenticate the request (it holds the key; the core never does).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Auth {
+    /// v1: HTTP Basic, empty user, the key as password.
+    Basic,
+    /// v2: `Authorization: Bearer <key>`.
+    Bearer,
+}
+
+/// The one request a job needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub url: String,
+    pub auth: Auth,
+}
+
+/// One object to write.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    pub key: String,
+    /// The table, or `None` for a manifest.
+    pub table: Option<&'static str>,
+    pub rows: usize,
+    pub bytes: Vec<u8>,
+    pub content_type: &'static str,
+}
+
+/// Everything one page produced.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// One batch per table of the stream (empty pages too, so every table exists).
+    pub batches: Vec<Batch>,
+    /// The next page of this chain.
+    pub next: Option<Job>,
+    /// First pages of the chains that fan out from this page's records.
+    pub children: Vec<Job>,
+    /// The chain's completion manifest, when this was its last page. Write it after the batches.
+    pub manifest: Option<Batch>,
+    /// Records in this page.
+    pub records: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("base URL {0:?} is not a URL like https://api.affinity.co")]
+    BadBaseUrl(String),
+    #[error("base URL must be http or https, got {0:?}")]
+    BadScheme(String),
+    #[error(
+        "base URL must be just scheme, host and port (no user, path, query or fragment), got {0:?}"
+    )]
+    NotAnOrigin(String),
+}
+
+/// Why a step failed. [`StepError::retryable`] says whether trying the same job again can help.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum StepError {
+    #[error("Affinity rejected the API key (401 Unauthorized)")]
+    Unauthorized,
+    #[error("the API key may not read {0} (403 Forbidden)")]
+    Forbidden(String),
+    #[error("{0} does not exist (404 Not Found)")]
+    NotFound(String),
+    #[error("Affinity's rate limit was hit (429)")]
+    RateLimited,
+    #[error("Affinity answered {0} (server error)")]
+    Server(u16),
+    #[error("Affinity refused {path} ({status}): {message}")]
+    Rejected {
+        path: String,
+        status: u16,
+        message: String,
+    },
+    #[error("unexpected status {0}")]
+    Unexpected(u16),
+    #[error("the response to {path} is not what the API documents: {reason}")]
+    Malformed { path: String, reason: String },
+    #[error(
+        "refused to follow a next-page URL on another origin or path ({0}): only the configured Affinity base URL is trusted"
+    )]
+    OffOrigin(String),
+    #[error(transparent)]
+    Job(#[from] JobError),
+}
+
+impl StepError {
+    /// Rate limits, server errors and broken bodies are worth retrying; the rest are not.
+    pub fn retryable(&self) -> bool {
+        matches!(
+            self,
+            StepError::RateLimited
+                | StepError::Server(_)
+                | StepError::Malformed { .. }
+                | StepError::Unexpected(_)
+        )
+    }
+}
+
+impl Config {
+    pub fn new(base_url: &str, prefix: &str, format: Format) -> Result<Config, ConfigError> {
+        let base = Url::parse(base_url).map_err(|_| ConfigError::BadBaseUrl(base_url.into()))?;
+        if base.scheme() != "http" && base.scheme() != "https" {
+            return Err(ConfigError::BadScheme(base.scheme().into()));
+        }
+        if base.host().is_none()
+            || !base.username().is_empty()
+            || base.password().is_some()
+            || (base.path() != "/" && !base.path().is_empty())
+            || base.query().is_some()
+            || base.fragment().is_some()
+        {
+            return Err(ConfigError::NotAnOrigin(base_url.into()));
+        }
+        Ok(Config {
+            base,
+            prefix: prefix.trim_matches('/').to_string(),
+            format,
+        })
+    }
+
+    pub fn base_url(&self) -> &str {
+        self.base.as_str().trim_end_matches('/')
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+}
+
+/// The stream's path with the job's parent ids filled in.
+fn path(stream: &Stream, job: &Job) -> String {
+    let mut p = stream.path.to_string();
+    for (k, v) in &job.parents {
+        p = p.replace(&format!("{{{k}}}"), &v.to_string());
+    }
+    p
+}
+
+/// The request for `job`.
+pub fn request(cfg: &Config, job: &Job) -> Result<Request, StepError> {
+    job.validate()?;
+    let stream = job.stream()?;
+    let mut url = cfg
+        .base
+        .join(&path(stream, job))
+        .expect("catalog paths are valid");
+    {
+        let mut q = url.query_pairs_mut();
+        for (k, v) in stream.params {
+            q.append_pair(k, v);
+        }
+        match stream.paging {
+            Paging::Cursor => {
+                q.append_pair("limit", &stream.page_size.to_string());
+                if let Some(c) = &job.cursor {
+                    q.append_pair("cursor", c);
+                }
+            }
+            Paging::Token => {
+                q.append_pair("page_size", &stream.page_size.to_string());
+                if let Some(c) = &job.cursor {
+                    q.append_pair("page_token", c);
+                }
+            }
+            Paging::None => {}
+        }
+    }
+    let mut url = url.to_string();
+    if url.ends_with('?') {
+        url.pop();
+    }
+    let auth = match stream.api {
+        Api::V1 => Auth::Basic,
+        Api::V2 => Auth::Bearer,
+    };
+    Ok(Request { url, auth })
+}
+
+/// The first message of an Affinity error body, if any.
+fn error_message(body: &[u8]) -> String {
+    let parsed: Option<Value> = serde_json::from_slice(body).ok();
+    let msg = parsed
+        .as_ref()
+        .and_then(|v| {
+            v.pointer("/errors/0/message")
+                .or_else(|| v.get("message"))
+                .or_else(|| v.get("error"))
+        })
+        .and_then(Value::as_str)
+        .unwrap_or("no error message");
+    msg.chars().take(300).collect()
+}
+
+/// The cursor of a v2 `nextUrl`, after checking it points back at the configured base URL
+/// and the same path: a hostile response must not be able to send the key elsewhere.
+fn cursor_of_next_url(cfg: &Config, expected_path: &str, next: &str) -> Result<String, StepError> {
+    let off = || StepError::OffOrigin(next.chars().take(200).collect());
+    let url = Url::parse(next).map_err(|_| off())?;
+    if url.scheme() != cfg.base.scheme()
+        || url.host_str() != cfg.base.host_str()
+        || url.port_or_known_default() != cfg.base.port_or_known_default()
+        || url.path() != expected_path
+        || !url.username().is_empty()
+        || url.password().is_some()
+    {
+        return Err(off());
+    }
+    url.query_pairs()
+        .find(|(k, _)| k == "cursor")
+        .map(|(_, v)| v.into_owned())
+        .ok_or_else(|| StepError::Malformed {
+            path: expected_path.into(),
+            reason: "nextUrl has no cursor".into(),
+        })
+}
+
+/// Turns the response to `job`'s request into batches, the next job and child jobs.
+pub fn handle(cfg: &Config, job: &Job, status: u16, body: &[u8]) -> Result<Outcome, StepError> {
+    job.validate()?;
+    let stream = job.stream()?;
+    let path = path(stream, job);
+    match status {
+        200 => {}
+        401 => return Err(StepError::Unauthorized),
+        403 => return Err(StepError::Forbidden(path)),
+        404 => return Err(StepError::NotFound(path)),
+        429 => return Err(StepError::RateLimited),
+        400 | 405 | 422 => {
+            return Err(StepError::Rejected {
+                path,
+                status,
+                message: error_message(body),
+            });
+        }
+        500..=599 => return Err(StepError::Server(status)),
+        other => return Err(StepError::Unexpected(other)),
+    }
+    let malformed = |reason: String| StepError::Malformed {
+        path: path.clone(),
+        reason,
+    };
+    let page: Value = serde_json::from_slice(body)
+        .map_err(|e| malformed(format!("the body is not JSON ({e})")))?;
+    let records: &[Value] = match stream.records_at {
+        Some(key) => page
+            .get(key)
+            .and_then(Value::as_array)
+            .ok_or_else(|| malformed(format!("no `{key}` array")))?,
+        None => page
+            .as_array()
+            .ok_or_else(|| malformed("the body is not an array".into()))?,
+    };
+    if stream.paging != Paging::None && records.len() > stream.page_size as usize {
+        return Err(malformed(format!(
+            "{} records in a page of at most {}",
+            records.len(),
+            stream.page_size
+        )));
+    }
+    let next_cursor = match stream.paging {
+        Paging::Cursor => match page.pointer("/pagination/nextUrl") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(next)) => Some(cursor_of_next_url(cfg, &path, next)?),
+            Some(other) => return Err(malformed(format!("pagination.nextUrl is {other}"))),
+        },
+        Paging::Token => match page.get("next_page_token") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(t)) => Some(t.clone()),
+            Some(other) => return Err(malformed(format!("next_page_token is {other}"))),
+        },
+        Paging::None => None,
+    };
+    if next_cursor.is_some() && next_cursor == job.cursor {
+        return Err(malformed(
+            "the API returned the same page token again".into(),
+        ));
+    }
+
+    let mut batches = Vec::with_capacity(stream.tables.len());
+    for t in stream.tables {
+        let mut rows: Vec<Cow<Value>> = vec![];
+        for r in records {
+            rows.extend((t.rows)(r).map_err(&malformed)?);
+        }
+        let parent = |k: &str| job.parents.get(k).copied();
+        let mut cells: Vec<Vec<Cell>> = vec![Vec::with_capacity(rows.len()); t.columns.len()];
+        for row in &rows {
+            for (c, column) in t.columns.iter().enumerate() {
+                cells[c].push(table::cell(column, row, &job.sync, parent).map_err(&malformed)?);
+            }
+        }
+        let encoded = batch::encode(
+            &Rows {
+                table: t,
+                cells,
+                len: rows.len(),
+            },
+            cfg.format,
+        );
+        batches.push(Batch {
+            key: layout::batch_key(&cfg.prefix, t.name, stream, job, cfg.format),
+            table: Some(t.name),
+            rows: rows.len(),
+            bytes: encoded,
+            content_type: cfg.format.content_type(),
+        });
+    }
+
+    let mut children = vec![];
+    for child in catalog::children_of(stream.name) {
+        let link = child.parent.expect("children have a parent");
+        for r in records {
+            if link.when.is_some_and(|when| !when(r)) {
+                continue;
+            }
+            let mut parents: BTreeMap<String, i64> = job.parents.clone();
+            for (name, pointer) in link.keys {
+                let id = r
+                    .pointer(pointer)
+                    .and_then(Value::as_i64)
+                    .filter(|id| *id > 0)
+                    .ok_or_else(|| {
+                        malformed(format!("a record has no positive integer at {pointer}"))
+                    })?;
+                parents.insert(name.to_string(), id);
+            }
+            children.push(Job::first(&job.sync, child.name, parents));
+        }
+    }
+
+    let total = job.records + records.len() as u64;
+    let next = next_cursor.map(|c| job.next(c, total));
+    if let Some(n) = &next {
+        n.validate().map_err(|_| {
+            malformed("the next page token is not one the job format can carry".into())
+        })?;
+    }
+    let manifest = next.is_none().then(|| {
+        let m = ChainManifest {
+            version: 1,
+            sync_id: job.sync.clone(),
+            stream: stream.name.into(),
+            parents: job.parents.clone(),
+            pages: job.page + 1,
+            records: total,
+            format: cfg.format.name().into(),
+            tables: stream.tables.iter().map(|t| t.name.to_string()).collect(),
+        };
+        Batch {
+            key: layout::chain_manifest_key(&cfg.prefix, stream, job),
+            table: None,
+            rows: 0,
+            bytes: serde_json::to_vec_pretty(&m).expect("manifest json"),
+            content_type: "application/json",
+        }
+    });
+    Ok(Outcome {
+        batches,
+        next,
+        children,
+        manifest,
+        records: records.len(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn cfg() -> Config {
+        Config::new("https://api.affinity.co", "out", Format::Ndjson).unwrap()
+    }
+
+    fn lists_job() -> Job {
+        Job::first("s1", "lists", BTreeMap::new())
+    }
+
+    #[test]
+    fn base_urls_must_be_plain_origins() {
+        assert!(Config::new("https://api.affinity.co", "", Format::Parquet).is_ok());
+        assert!(Config::new("http://127.0.0.1:18080/", "", Format::Parquet).is_ok());
+        assert!(matches!(
+            Config::new("ftp://x", "", Format::Parquet),
+            Err(ConfigError::BadScheme(_))
+        ));
+        assert!(matches!(
+            Config::new("https://u:p@api.affinity.co", "", Format::Parquet),
+            Err(ConfigError::NotAnOrigin(_))
+        ));
+        assert!(matches!(
+            Config::new("https://api.affinity.co/v2", "", Format::Parquet),
+            Err(ConfigError::NotAnOrigin(_))
+        ));
+        assert!(matches!(
+            Config::new("api.affinity.co", "", Format::Parquet),
+            Err(ConfigError::BadBaseUrl(_))
+        ));
+    }
+
+    #[test]
+    fn requests_ask_for_the_largest_page_with_the_right_auth() {
+        let r = request(&cfg(), &lists_job()).unwrap();
+        assert_eq!(
+            r,
+            Request {
+                url: "https://api.affinity.co/v2/lists?limit=100".into(),
+                auth: Auth::Bearer
+            }
+        );
+        let entries = Job::first(
+            "s1",
+            "list_entries",
+            BTreeMap::from([("list_id".into(), 42)]),
+        )
+        .next("abc+/=".into(), 100);
+        let r = request(&cfg(), &entries).unwrap();
+        assert_eq!(
+            r.url,
+            "https://api.affinity.co/v2/lists/42/list-entries?fieldTypes=enriched&fieldTypes=global&fieldTypes=list&fieldTypes=relationship-intelligence&limit=100&cursor=abc%2B%2F%3D"
+        );
+        let v1 = request(
+            &cfg(),
+            &Job::first("s1", "reminders", BTreeMap::new()).next("eyJ+x=".into(), 0),
+        )
+        .unwrap();
+        assert_eq!(
+            v1,
+            Request {
+                url: "https://api.affinity.co/reminders?page_size=500&page_token=eyJ%2Bx%3D".into(),
+                auth: Auth::Basic
+            }
+        );
+        let single = request(
+            &cfg(),
+            &Job::first("s1", "webhook_subscriptions", BTreeMap::new()),
+        )
+        .unwrap();
+        assert_eq!(single.url, "https://api.affinity.co/webhook");
+    }
+
+    fn lists_page(next: Value) -> Vec<u8> {
+        serde_json::to_vec(&json!({
+            "data": [
+                { "id": 7, "name": "Deals", "type": "company", "isPublic": true, "ownerId": 1, "creatorId": 1 },
+                { "id": 9, "name": "People", "type": "person", "isPublic": false, "ownerId": 1, "creatorId": 2 },
+            ],
+            "pagination": { "nextUrl": next, "prevUrl": null }
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_page_becomes_batches_the_next_job_and_children() {
+        let body = lists_page(json!(
+            "https://api.affinity.co/v2/lists?limit=100&cursor=YWZ0ZXI"
+        ));
+        let out = handle(&cfg(), &lists_job(), 200, &body).unwrap();
+        assert_eq!(out.records, 2);
+        assert_eq!(out.batches.len(), 1);
+        assert_eq!(
+            out.batches[0].key,
+            "out/lists/sync_id=s1/part-000000.ndjson.gz"
+        );
+        let next = out.next.unwrap();
+        assert_eq!(
+            (next.cursor.as_deref(), next.page, next.records),
+            (Some("YWZ0ZXI"), 1, 2)
+        );
+        assert!(out.manifest.is_none());
+        // Each list fans out to its fields, entries and saved views.
+        let mut kids: Vec<(String, i64)> = out
+            .children
+            .iter()
+            .map(|j| (j.stream.clone(), j.parents["list_id"]))
+            .collect();
+        kids.sort();
+        assert_eq!(kids.len(), 6);
+        assert!(kids.contains(&("list_entries".into(), 9)));
+    }
+
+    #[test]
+    fn the_last_page_writes_the_chain_manifest() {
+        let job = lists_job().next("YWZ0ZXI".into(), 100);
+        let out = handle(&cfg(), &job, 200, &lists_page(Value::Null)).unwrap();
+        assert!(out.next.is_none());
+        let m: ChainManifest = serde_json::from_slice(&out.manifest.unwrap().bytes).unwrap();
+        assert_eq!((m.pages, m.records), (2, 102));
+    }
+
+    #[test]
+    fn next_urls_off_the_configured_origin_are_refused() {
+        for evil in [
+            "https://evil.example/v2/lists?cursor=abc",
+            "http://api.affinity.co/v2/lists?cursor=abc",
+            "https://api.affinity.co:8443/v2/lists?cursor=abc",
+            "https://api.affinity.co/v2/persons?cursor=abc",
+            "https://user:pw@api.affinity.co/v2/lists?cursor=abc",
+            "not a url",
+        ] {
+            let err = handle(&cfg(), &lists_job(), 200, &lists_page(json!(evil))).unwrap_err();
+            assert!(matches!(err, StepError::OffOrigin(_)), "{evil}: {err:?}");
+            assert!(!err.retryable());
+        }
+    }
+
+    #[test]
+    fn statuses_and_broken_bodies_map_to_clear_errors() {
+        let c = cfg();
+        let j = lists_job();
+        assert_eq!(
+            handle(&c, &j, 401, b"{}").unwrap_err(),
+            StepError::Unauthorized
+        );
+        assert!(!handle(&c, &j, 401, b"").unwrap_err().retryable());
+        assert!(handle(&c, &j, 429, b"").unwrap_err().retryable());
+        assert!(handle(&c, &j, 503, b"").unwrap_err().retryable());
+        let rejected = handle(
+            &c,
+            &j,
+            400,
+            br#"{"errors":[{"code":"validation","message":"limit too big"}]}"#,
+        )
+        .unwrap_err();
+        assert_eq!(
+            rejected.to_string(),
+            "Affinity refused /v2/lists (400): limit too big"
+        );
+        let truncated = handle(&c, &j, 200, br#"{"data": [{"id": 1"#).unwrap_err();
+        assert!(truncated.retryable() && truncated.to_string().contains("not JSON"));
+        let wrong_type =
+            handle(&c, &j, 200, br#"{"data": [{"id": "x"}], "pagination": {}}"#).unwrap_err();
+        assert!(wrong_type.to_string().contains("column id"), "{wrong_type}");
+        let no_data = handle(&c, &j, 200, br#"{"pagination": {}}"#).unwrap_err();
+        assert!(no_data.to_string().contains("no `data` array"));
+        let same = lists_job().next("YWZ0ZXI".into(), 0);
+        let looping = handle(
+            &c,
+            &same,
+            200,
+            &lists_page(json!("https://api.affinity.co/v2/lists?cursor=YWZ0ZXI")),
+        )
+        .unwrap_err();
+        assert!(looping.to_string().contains("same page token"));
+    }
+}
