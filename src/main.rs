@@ -1,5 +1,6 @@
 //! The `affinity-sync` command line.
 
+mod cli;
 mod demo;
 
 use affinity_mock::{FaultPlan, MockConfig, MockServer, RateLimits, Sizes};
@@ -7,6 +8,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use std::io::Write;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 #[derive(Parser)]
 #[command(
@@ -21,6 +23,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Sync Affinity into a directory of Parquet or NDJSON batches.
+    Sync(SyncArgs),
     /// Serve the Affinity test double (API v1 and v2) until Ctrl-C.
     Mock(MockArgs),
     /// Start the test double in-process, walk every endpoint to its last page and compare
@@ -167,7 +171,42 @@ impl FaultArgs {
 }
 
 #[derive(Args)]
+struct SyncArgs {
+    /// Affinity's base URL (http is allowed for local test doubles).
+    #[arg(
+        long,
+        env = "AFFINITY_BASE_URL",
+        default_value = "https://api.affinity.co"
+    )]
+    base_url: String,
+    /// Read the API key from this file (otherwise AFFINITY_API_KEY, then .dlt/secrets.toml).
+    #[arg(long)]
+    api_key_file: Option<PathBuf>,
+    /// Comma-separated streams (default: all default streams); parents are added as needed.
+    #[arg(long)]
+    streams: Option<String>,
+    /// Batch format: parquet or ndjson (gzip).
+    #[arg(long, default_value = "parquet")]
+    format: String,
+    /// Output directory.
+    #[arg(long, default_value = "./affinity-data")]
+    out: PathBuf,
+    /// Pages fetched at once (sharing one rate budget).
+    #[arg(long, default_value_t = 4)]
+    concurrency: usize,
+    /// Retries of a page after rate limits, server errors and broken responses.
+    #[arg(long, default_value_t = 6)]
+    max_retries: u32,
+    /// No progress bars.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Args)]
 struct DemoArgs {
+    /// Where the demo writes its batches.
+    #[arg(long, default_value = "./affinity-demo")]
+    out: PathBuf,
     #[command(flatten)]
     data: DataArgs,
 }
@@ -191,7 +230,8 @@ fn run(cli: Cli) -> Result<()> {
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     match cli.command {
         Command::Mock(args) => rt.block_on(mock(args)),
-        Command::Demo(args) => rt.block_on(demo::run(args.data.seed, args.data.sizes())),
+        Command::Sync(args) => rt.block_on(sync(args)),
+        Command::Demo(args) => rt.block_on(demo::run(args.data.seed, args.data.sizes(), args.out)),
     }
 }
 
@@ -263,5 +303,31 @@ async fn mock(args: MockArgs) -> Result<()> {
     })();
     drop(out);
     server.run_until_ctrl_c().await;
+    Ok(())
+}
+
+async fn sync(args: SyncArgs) -> Result<()> {
+    let format = affinity_sync::Format::parse(&args.format)
+        .with_context(|| format!("--format must be parquet or ndjson, got {:?}", args.format))?;
+    let streams = cli::sync::select_streams(args.streams.as_deref())?;
+    let key = cli::api_key::resolve(
+        args.api_key_file.as_deref(),
+        std::env::var("AFFINITY_API_KEY").ok(),
+        &std::env::current_dir().unwrap_or_default(),
+    )?;
+    let sink = cli::sink::LocalDir::open(&args.out)?;
+    let options = cli::sync::Options {
+        base_url: args.base_url,
+        key: key.key,
+        key_source: key.source,
+        streams,
+        format,
+        concurrency: args.concurrency.max(1),
+        max_retries: args.max_retries,
+        progress: !args.quiet,
+    };
+    let report = cli::sync::run(options, sink).await?;
+    println!("{}", report.table());
+    println!("batches in {}", args.out.display());
     Ok(())
 }

@@ -1,0 +1,5 @@
+//! The command line's I/O: the pieces the core leaves to its drivers.
+
+pub mod api_key;
+pub mod sink;
+pub mod sync;
