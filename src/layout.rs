@@ -2,13 +2,16 @@
 //! the same objects and nothing else.
 //!
 //! ```text
-//! <prefix>/<table>/sync_id=<sync>/[<parent>=<id>/]part-<page>.<parquet|ndjson.gz>
+//! <prefix>/<table>/sync_id=<sync>/part-[<parent>-<id>-]<page>.<parquet|ndjson.gz>
 //! <prefix>/_manifests/sync_id=<sync>/chains/<stream>[__<parent>=<id>].json   a finished chain
 //! <prefix>/_manifests/sync_id=<sync>/sync.json                              the finished sync
 //! ```
 //!
-//! The `key=value` folders are Hive-style partitions that DuckDB, Spark, BigQuery, Snowflake
-//! and Athena discover. Loaders read a sync only once its `sync.json` exists.
+//! `sync_id=` is a Hive-style partition that DuckDB, Spark, BigQuery, Snowflake and Athena
+//! discover. Parent ids (a list entry's `list_id`) are columns of the rows already, so they go
+//! into the file name, not into `list_id=` folders: an engine would infer such a folder as a
+//! second, differently typed `list_id` (pyarrow refuses the merge). Loaders read a sync only
+//! once its `sync.json` exists.
 
 use crate::batch::Format;
 use crate::catalog::Stream;
@@ -25,25 +28,24 @@ fn join(prefix: &str, rest: String) -> String {
     }
 }
 
-/// `list_id=3001/` partitions, in the order of the stream's path.
-fn partitions(stream: &Stream, job: &Job) -> String {
+/// `list_id-3001-` for a chain under list 3001, in the order of the stream's path.
+fn chain_name(stream: &Stream, job: &Job) -> String {
     stream
         .parent_keys()
         .iter()
-        .filter_map(|k| job.parents.get(*k).map(|v| format!("{k}={v}/")))
+        .filter_map(|k| job.parents.get(*k).map(|v| format!("{k}-{v}-")))
         .collect()
 }
 
 /// The object key of one page of one table.
 pub fn batch_key(prefix: &str, table: &str, stream: &Stream, job: &Job, format: Format) -> String {
+    let chain = chain_name(stream, job);
+    let ext = format.extension();
     join(
         prefix,
         format!(
-            "{table}/sync_id={}/{}part-{:06}.{}",
-            job.sync,
-            partitions(stream, job),
-            job.page,
-            format.extension()
+            "{table}/sync_id={}/part-{chain}{:06}.{ext}",
+            job.sync, job.page
         ),
     )
 }
@@ -112,7 +114,7 @@ mod tests {
     use crate::catalog;
 
     #[test]
-    fn keys_are_deterministic_and_hive_partitioned() {
+    fn keys_are_deterministic_and_partitioned_by_sync() {
         let s = catalog::stream("list_entries").unwrap();
         let mut job = Job::first(
             "20260101T000000Z-a1",
@@ -128,11 +130,11 @@ mod tests {
                 &job,
                 Format::Parquet
             ),
-            "exports/affinity/list_entries/sync_id=20260101T000000Z-a1/list_id=3001/part-000007.parquet"
+            "exports/affinity/list_entries/sync_id=20260101T000000Z-a1/part-list_id-3001-000007.parquet"
         );
         assert_eq!(
             batch_key("", "list_entries_field_values", s, &job, Format::Ndjson),
-            "list_entries_field_values/sync_id=20260101T000000Z-a1/list_id=3001/part-000007.ndjson.gz"
+            "list_entries_field_values/sync_id=20260101T000000Z-a1/part-list_id-3001-000007.ndjson.gz"
         );
         assert_eq!(
             chain_manifest_key("p", s, &job),

@@ -19,7 +19,8 @@ pub struct RateLimits {
     pub monthly: u64,
     /// Answer 429 once a budget is spent (otherwise only count).
     pub enforce: bool,
-    /// Double-clock seconds per real second: 60.0 makes a "minute" last one real second.
+    /// Double-clock seconds per real second: 60.0 makes a "minute" last one real second
+    /// (reset headers stay in real seconds).
     pub clock_scale: f64,
     /// Concurrent requests allowed before 429 (Affinity's account-level concurrency cap).
     pub max_concurrent: Option<usize>,
@@ -125,10 +126,13 @@ impl Limiter {
         ]
     }
 
-    /// Whole seconds (double clock) until the minute and month windows reset.
+    /// Whole real seconds until the minute and month windows reset. They are real seconds
+    /// even on a scaled clock, so a client that waits what the header says waits just long
+    /// enough.
     fn resets(&self, t: f64) -> (u64, u64) {
-        let user = (60.0 - (t - self.window_start)).ceil().max(0.0) as u64;
-        let org = (MONTH_SECS - t % MONTH_SECS).ceil() as u64;
+        let scale = self.cfg.clock_scale;
+        let user = ((60.0 - (t - self.window_start)) / scale).ceil().max(0.0) as u64;
+        let org = ((MONTH_SECS - t % MONTH_SECS) / scale).ceil() as u64;
         (user, org)
     }
 

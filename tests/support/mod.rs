@@ -1,0 +1,198 @@
+//! Helpers for end-to-end tests of `affinity-sync`: run the binary, and read what a sync
+//! wrote back into plain JSON rows (the same normal form from Parquet and from NDJSON).
+#![allow(dead_code)]
+
+use affinity_sync::catalog;
+use affinity_sync::table::{Ty, parse_timestamp};
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float64Type, Int64Type, TimestampMicrosecondType};
+use arrow_array::{Array, ArrayRef};
+use arrow_schema::DataType;
+use serde_json::{Map, Value, json};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub type Row = Map<String, Value>;
+
+/// Runs `affinity-sync` with `args` and the API key in the environment.
+pub fn affinity_sync(args: &[&str], key: Option<&str>, cwd: &Path) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_affinity-sync"));
+    cmd.args(args)
+        .current_dir(cwd)
+        .env_remove("AFFINITY_API_KEY")
+        .env_remove("AFFINITY_BASE_URL");
+    if let Some(k) = key {
+        cmd.env("AFFINITY_API_KEY", k);
+    }
+    cmd.output().expect("run affinity-sync")
+}
+
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "affinity-sync-test-{name}-{}-{}",
+        std::process::id(),
+        rand_suffix()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn rand_suffix() -> u64 {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        % 1_000_000_007
+}
+
+/// The sync ids that have a sync manifest (complete syncs).
+pub fn complete_syncs(out: &Path) -> Vec<String> {
+    let mut ids = vec![];
+    if let Ok(entries) = std::fs::read_dir(out.join("_manifests")) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            if let Some(id) = name.strip_prefix("sync_id=")
+                && e.path().join("sync.json").is_file()
+            {
+                ids.push(id.to_string());
+            }
+        }
+    }
+    ids.sort();
+    ids
+}
+
+fn files(dir: &Path, out: &mut Vec<PathBuf>) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                files(&p, out);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+}
+
+/// Every batch file of `table` in sync `sync_id`, sorted.
+pub fn batch_files(out: &Path, table: &str, sync_id: &str) -> Vec<PathBuf> {
+    let mut all = vec![];
+    files(
+        &out.join(table).join(format!("sync_id={sync_id}")),
+        &mut all,
+    );
+    all.retain(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.'));
+    all.sort();
+    all
+}
+
+fn column_types(table: &str) -> Vec<(&'static str, Ty)> {
+    let t = catalog::STREAMS
+        .iter()
+        .flat_map(|s| s.tables.iter())
+        .find(|t| t.name == table)
+        .expect("known table");
+    t.columns.iter().map(|c| (c.name, c.ty)).collect()
+}
+
+/// Normal form of a cell: timestamps as UTC microseconds, JSON columns as JSON (Parquet keeps
+/// them as JSON text, NDJSON nests them).
+fn normal(ty: Ty, v: Value, json_as_text: bool) -> Value {
+    match (ty, v) {
+        (_, Value::Null) => Value::Null,
+        (Ty::Timestamp, Value::String(s)) => json!(parse_timestamp(&s).expect("timestamp")),
+        (Ty::Json, Value::String(s)) if json_as_text => {
+            serde_json::from_str(&s).expect("json column")
+        }
+        (_, v) => v,
+    }
+}
+
+fn arrow_value(a: &ArrayRef, i: usize) -> Value {
+    if a.is_null(i) {
+        return Value::Null;
+    }
+    match a.data_type() {
+        DataType::Int64 => json!(a.as_primitive::<Int64Type>().value(i)),
+        DataType::Float64 => json!(a.as_primitive::<Float64Type>().value(i)),
+        DataType::Utf8 => json!(a.as_string::<i32>().value(i)),
+        DataType::Boolean => json!(a.as_boolean().value(i)),
+        DataType::Timestamp(_, _) => json!(a.as_primitive::<TimestampMicrosecondType>().value(i)),
+        DataType::List(_) => {
+            let items = a.as_list::<i32>().value(i);
+            Value::Array((0..items.len()).map(|k| arrow_value(&items, k)).collect())
+        }
+        other => panic!("unexpected column type {other}"),
+    }
+}
+
+/// Reads one batch file (Parquet or gzip NDJSON) into normal-form rows.
+pub fn read_batch(path: &Path, table: &str) -> Vec<Row> {
+    let types = column_types(table);
+    let name = path.to_string_lossy();
+    let mut rows = vec![];
+    if name.ends_with(".parquet") {
+        let file = std::fs::File::open(path).unwrap();
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .unwrap()
+            .build()
+            .unwrap();
+        for batch in reader {
+            let batch = batch.unwrap();
+            let names: Vec<String> = batch
+                .schema_ref()
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect();
+            assert_eq!(
+                names,
+                types.iter().map(|(n, _)| n.to_string()).collect::<Vec<_>>(),
+                "{name}: columns as declared"
+            );
+            for i in 0..batch.num_rows() {
+                let mut row = Row::new();
+                for (c, (col, ty)) in types.iter().enumerate() {
+                    row.insert(
+                        col.to_string(),
+                        normal(*ty, arrow_value(batch.column(c), i), true),
+                    );
+                }
+                rows.push(row);
+            }
+        }
+    } else if name.ends_with(".ndjson.gz") {
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap())
+            .read_to_string(&mut text)
+            .unwrap();
+        for line in text.lines() {
+            let v: Row = serde_json::from_str(line).unwrap();
+            let keys: Vec<&str> = v.keys().map(String::as_str).collect();
+            let mut want: Vec<&str> = types.iter().map(|(n, _)| *n).collect();
+            want.sort();
+            let mut keys = keys;
+            keys.sort();
+            assert_eq!(keys, want, "{name}: columns as declared");
+            let mut row = Row::new();
+            for (col, ty) in &types {
+                row.insert(col.to_string(), normal(*ty, v[*col].clone(), false));
+            }
+            rows.push(row);
+        }
+    } else {
+        panic!("unexpected file {name}");
+    }
+    rows
+}
+
+/// Every row of `table` in sync `sync_id`.
+pub fn read_table(out: &Path, table: &str, sync_id: &str) -> Vec<Row> {
+    batch_files(out, table, sync_id)
+        .iter()
+        .flat_map(|p| read_batch(p, table))
+        .collect()
+}
