@@ -845,3 +845,82 @@ mod tests {
         }
     }
 }
+
+/// A column type as the schema docs name it.
+fn type_name(ty: crate::table::Ty) -> &'static str {
+    use crate::table::Ty;
+    match ty {
+        Ty::Int64 => "INT64",
+        Ty::Float64 => "DOUBLE",
+        Ty::Utf8 => "STRING",
+        Ty::Bool => "BOOLEAN",
+        Ty::Timestamp => "TIMESTAMP (µs, UTC)",
+        Ty::Json => "STRING (JSON)",
+        Ty::Utf8List => "LIST<STRING>",
+        Ty::Int64List => "LIST<INT64>",
+    }
+}
+
+/// The catalog as Markdown: every stream, where it comes from, and its tables' columns.
+/// `docs/streams.md` is this text (a test keeps them equal).
+pub fn markdown() -> String {
+    let mut out = String::from(
+        "# Streams and tables\n\n\
+         Generated from the catalog (`src/catalog.rs`) by `affinity-sync schema`; do not edit by hand.\n\n\
+         Every table's batches have exactly these columns and types, whatever a page holds. \
+         Parquet types: INT64 is signed 64-bit, TIMESTAMP is microseconds in UTC, STRING (JSON) holds JSON text \
+         (NDJSON batches nest it as JSON). Every table has `_sync_id`; batches live under \
+         `<table>/sync_id=<sync>/` (a Hive partition).\n",
+    );
+    for s in STREAMS {
+        let api = match s.api {
+            Api::V1 => "v1",
+            Api::V2 => "v2",
+        };
+        let params: Vec<String> = s.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let paging = match s.paging {
+            Paging::Cursor => format!("`limit={}` + cursor", s.page_size),
+            Paging::Token => format!("`page_size={}` + page token", s.page_size),
+            Paging::None => "one response".to_string(),
+        };
+        out.push_str(&format!("\n## `{}`\n\n{}\n\n", s.name, s.doc));
+        out.push_str(&format!("- Source: {api} `GET {}`", s.path));
+        if !params.is_empty() {
+            out.push_str(&format!(" with `{}`", params.join("&")));
+        }
+        out.push_str(&format!("; {paging}.\n"));
+        if let Some(p) = s.parent {
+            let when = if p.when.is_some() {
+                " (only those that have some)"
+            } else {
+                ""
+            };
+            out.push_str(&format!("- One chain per `{}` record{when}.\n", p.stream));
+        }
+        out.push_str(&format!(
+            "- In a default sync: {}.\n",
+            if s.default {
+                "yes"
+            } else {
+                "no (opt in with --streams)"
+            }
+        ));
+        for t in s.tables {
+            out.push_str(&format!(
+                "\n### table `{}`\n\n{} Primary key: `{}`.\n\n| column | type | meaning |\n| --- | --- | --- |\n",
+                t.name,
+                t.doc,
+                t.primary_key.join("`, `")
+            ));
+            for c in t.columns {
+                out.push_str(&format!(
+                    "| `{}` | {} | {} |\n",
+                    c.name,
+                    type_name(c.ty),
+                    c.doc.replace('|', "\\|")
+                ));
+            }
+        }
+    }
+    out
+}

@@ -25,6 +25,8 @@ struct Cli {
 enum Command {
     /// Sync Affinity into a directory of Parquet or NDJSON batches.
     Sync(SyncArgs),
+    /// Print every stream and the columns of its tables (Markdown).
+    Schema,
     /// Serve the Affinity test double (API v1 and v2) until Ctrl-C.
     Mock(MockArgs),
     /// Start the test double in-process, walk every endpoint to its last page and compare
@@ -231,6 +233,10 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Mock(args) => rt.block_on(mock(args)),
         Command::Sync(args) => rt.block_on(sync(args)),
+        Command::Schema => {
+            print!("{}", affinity_sync::catalog::markdown());
+            Ok(())
+        }
         Command::Demo(args) => rt.block_on(demo::run(args.data.seed, args.data.sizes(), args.out)),
     }
 }
