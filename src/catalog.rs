@@ -797,55 +797,6 @@ pub fn children_of(parent: &str) -> impl Iterator<Item = &'static Stream> + '_ {
         .filter(move |s| s.parent.is_some_and(|p| p.stream == parent))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::BTreeSet;
-
-    #[test]
-    fn the_catalog_is_consistent() {
-        let mut names = BTreeSet::new();
-        let mut tables = BTreeSet::new();
-        for s in STREAMS {
-            assert!(names.insert(s.name), "stream {} declared twice", s.name);
-            for t in s.tables {
-                assert!(tables.insert(t.name), "table {} declared twice", t.name);
-                assert_eq!(
-                    t.columns[0].name, "_sync_id",
-                    "{} starts with _sync_id",
-                    t.name
-                );
-                let cols: BTreeSet<&str> = t.columns.iter().map(|c| c.name).collect();
-                assert_eq!(cols.len(), t.columns.len(), "{}: duplicate column", t.name);
-                for k in t.primary_key {
-                    assert!(cols.contains(k), "{}: key {k} is a column", t.name);
-                }
-            }
-            match s.paging {
-                Paging::Cursor => assert_eq!((s.api, s.page_size), (Api::V2, 100), "{}", s.name),
-                Paging::Token => assert_eq!((s.api, s.page_size), (Api::V1, 500), "{}", s.name),
-                Paging::None => assert_eq!(s.api, Api::V1),
-            }
-            // A child's path placeholders are its parent's keys plus the parent's own.
-            if let Some(p) = s.parent {
-                let parent = stream(p.stream).expect("parent exists");
-                let mut expected: Vec<&str> = parent.parent_keys();
-                expected.extend(p.keys.iter().map(|(k, _)| *k));
-                let mut got = s.parent_keys();
-                got.sort();
-                expected.sort();
-                assert_eq!(got, expected, "{} path placeholders", s.name);
-            } else {
-                assert!(
-                    s.parent_keys().is_empty(),
-                    "{} has placeholders but no parent",
-                    s.name
-                );
-            }
-        }
-    }
-}
-
 /// A column type as the schema docs name it.
 fn type_name(ty: crate::table::Ty) -> &'static str {
     use crate::table::Ty;
@@ -923,4 +874,53 @@ pub fn markdown() -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn the_catalog_is_consistent() {
+        let mut names = BTreeSet::new();
+        let mut tables = BTreeSet::new();
+        for s in STREAMS {
+            assert!(names.insert(s.name), "stream {} declared twice", s.name);
+            for t in s.tables {
+                assert!(tables.insert(t.name), "table {} declared twice", t.name);
+                assert_eq!(
+                    t.columns[0].name, "_sync_id",
+                    "{} starts with _sync_id",
+                    t.name
+                );
+                let cols: BTreeSet<&str> = t.columns.iter().map(|c| c.name).collect();
+                assert_eq!(cols.len(), t.columns.len(), "{}: duplicate column", t.name);
+                for k in t.primary_key {
+                    assert!(cols.contains(k), "{}: key {k} is a column", t.name);
+                }
+            }
+            match s.paging {
+                Paging::Cursor => assert_eq!((s.api, s.page_size), (Api::V2, 100), "{}", s.name),
+                Paging::Token => assert_eq!((s.api, s.page_size), (Api::V1, 500), "{}", s.name),
+                Paging::None => assert_eq!(s.api, Api::V1),
+            }
+            // A child's path placeholders are its parent's keys plus the parent's own.
+            if let Some(p) = s.parent {
+                let parent = stream(p.stream).expect("parent exists");
+                let mut expected: Vec<&str> = parent.parent_keys();
+                expected.extend(p.keys.iter().map(|(k, _)| *k));
+                let mut got = s.parent_keys();
+                got.sort();
+                expected.sort();
+                assert_eq!(got, expected, "{} path placeholders", s.name);
+            } else {
+                assert!(
+                    s.parent_keys().is_empty(),
+                    "{} has placeholders but no parent",
+                    s.name
+                );
+            }
+        }
+    }
 }
