@@ -6,9 +6,11 @@
 //! entries of each list). Adding a stream is adding one entry here and its test.
 
 use crate::field_values::{self, ENTITY_FIELD_VALUE_COLUMNS, ENTRY_FIELD_VALUE_COLUMNS};
+use crate::interactions;
 use crate::table::{Column, SYNC_ID, Source, Table, Ty, col, each_record};
 use serde_json::Value;
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 
 /// Which Affinity API a stream reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +41,35 @@ pub struct Parent {
     pub keys: &'static [(&'static str, &'static str)],
     /// Only records for which this holds fan out (e.g. notes that have replies).
     pub when: Option<fn(&Value) -> bool>,
+    /// Several chains per record, each with its own parent ids (replaces `keys`): e.g. one
+    /// interactions chain per type and year a person has interactions in.
+    pub expand: Option<ExpandFn>,
+}
+
+/// Parent ids of the chains one record fans out to.
+pub type ExpandFn = fn(&Value) -> Vec<Vec<(&'static str, i64)>>;
+
+/// Whether a chain (given its parent ids) keeps a record.
+pub type KeepFn = fn(&Value, &BTreeMap<String, i64>) -> bool;
+
+/// Where a page's records are.
+#[derive(Debug, Clone, Copy)]
+pub enum Records {
+    /// Under this key (`data`, `persons`).
+    Key(&'static str),
+    /// The page is a bare array.
+    Root,
+    /// Under a key chosen by a parent id: v1 interactions put emails under `emails`,
+    /// meetings and calls under `events`, chat messages under `chat_messages`.
+    KeyByParent(&'static str, &'static [(i64, &'static str)]),
+}
+
+/// How a parent id becomes a query parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamFormat {
+    Int,
+    /// Unix seconds, sent as RFC 3339 UTC.
+    UnixTime,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -53,8 +84,13 @@ pub struct Stream {
     pub paging: Paging,
     /// `limit` / `page_size`: the API maximum.
     pub page_size: u32,
-    /// Key of the records in a page (`data`, `persons`); `None` when the page is a bare array.
-    pub records_at: Option<&'static str>,
+    /// Where the records sit in a page.
+    pub records_at: Records,
+    /// Query parameters taken from the job's parent ids (`person_id`, `start_time`, ...).
+    pub query_parents: &'static [(&'static str, &'static str, ParamFormat)],
+    /// Which records of a page the stream keeps (given the job's parent ids); the others
+    /// belong to another chain (see `interactions`).
+    pub keep: Option<KeepFn>,
     pub parent: Option<Parent>,
     pub tables: &'static [Table],
     /// In a sync when no streams are named.
@@ -62,8 +98,15 @@ pub struct Stream {
 }
 
 impl Stream {
-    /// Parent ids a job of this stream must carry, in path order.
+    /// Parent ids a job of this stream must carry: path placeholders, then query parents.
     pub fn parent_keys(&self) -> Vec<&'static str> {
+        let mut keys = self.path_keys();
+        keys.extend(self.query_parents.iter().map(|(_, k, _)| *k));
+        keys
+    }
+
+    /// The `{placeholders}` of the path, in order.
+    pub fn path_keys(&self) -> Vec<&'static str> {
         let mut keys = vec![];
         let mut rest = self.path;
         while let Some(start) = rest.find('{') {
@@ -143,9 +186,11 @@ pub static STREAMS: &[Stream] = &[
         api: Api::V2,
         path: "/v2/persons",
         params: V2_ENTITY_FIELDS,
+        query_parents: &[],
+        keep: None,
         paging: Paging::Cursor,
         page_size: 100,
-        records_at: Some("data"),
+        records_at: Records::Key("data"),
         parent: None,
         default: true,
         tables: &[
@@ -189,9 +234,11 @@ pub static STREAMS: &[Stream] = &[
         api: Api::V2,
         path: "/v2/companies",
         params: V2_ENTITY_FIELDS,
+        query_parents: &[],
+        keep: None,
         paging: Paging::Cursor,
         page_size: 100,
-        records_at: Some("data"),
+        records_at: Records::Key("data"),
         parent: None,
         default: true,
         tables: &[
@@ -229,9 +276,11 @@ pub static STREAMS: &[Stream] = &[
         api: Api::V2,
         path: "/v2/opportunities",
         params: &[],
+        query_parents: &[],
+        keep: None,
         paging: Paging::Cursor,
         page_size: 100,
-        records_at: Some("data"),
+        records_at: Records::Key("data"),
         parent: None,
         default: true,
         tables: &[Table {
@@ -258,9 +307,11 @@ pub static STREAMS: &[Stream] = &[
         api: Api::V2,
         path: "/v2/persons/fields",
         params: &[],
+        query_parents: &[],
+        keep: None,
         paging: Paging::Cursor,
         page_size: 100,
-        records_at: Some("data"),
+        records_at: Records::Key("data"),
         parent: None,
         default: true,
         tables: &[Table {
@@ -277,9 +328,11 @@ pub static STREAMS: &[Stream] = &[
         api: Api::V2,
         path: "/v2/companies/fields",
         params: &[],
+        query_parents: &[],
+        keep: None,
         paging: Paging::Cursor,
         page_size: 100,
-        records_at: Some("data"),
+        records_at: Records::Key("data"),
         parent: None,
         default: true,
         tables: &[Table {
@@ -296,9 +349,11 @@ pub static STREAMS: &[Stream] = &[
         api: Api::V1,
         path: "/fields",
         params: &[],
+        query_parents: &[],
+        keep: None,
         paging: Paging::None,
         page_size: 0,
-        records_at: None,
+        records_at: Records::Root,
         parent: None,
         default: true,
         tables: &[Table {
@@ -328,9 +383,11 @@ pub static STREAMS: &[Stream] = &[
         api: Api::V2,
         path: "/v2/lists",
         params: &[],
+        query_parents: &[],
+        keep: None,
         paging: Paging::Cursor,
         page_size: 100,
-        records_at: Some("data"),
+        records_at: Records::Key("data"),
         parent: None,
         default: true,
         tables: &[Table {
@@ -360,13 +417,16 @@ pub static STREAMS: &[Stream] = &[
         api: Api::V2,
         path: "/v2/lists/{list_id}/fields",
         params: &[],
+        query_parents: &[],
+        keep: None,
         paging: Paging::Cursor,
         page_size: 100,
-        records_at: Some("data"),
+        records_at: Records::Key("data"),
         parent: Some(Parent {
             stream: "lists",
             keys: &[("list_id", "/id")],
             when: None,
+            expand: None,
         }),
         default: true,
         tables: &[Table {
@@ -396,13 +456,16 @@ pub static STREAMS: &[Stream] = &[
         api: Api::V2,
         path: "/v2/lists/{list_id}/list-entries",
         params: V2_LIST_FIELDS,
+        query_parents: &[],
+        keep: None,
         paging: Paging::Cursor,
         page_size: 100,
-        records_at: Some("data"),
+        records_at: Records::Key("data"),
         parent: Some(Parent {
             stream: "lists",
             keys: &[("list_id", "/id")],
             when: None,
+            expand: None,
         }),
         default: true,
         tables: &[
@@ -452,13 +515,16 @@ pub static STREAMS: &[Stream] = &[
         api: Api::V2,
         path: "/v2/lists/{list_id}/saved-views",
         params: &[],
+        query_parents: &[],
+        keep: None,
         paging: Paging::Cursor,
         page_size: 100,
-        records_at: Some("data"),
+        records_at: Records::Key("data"),
         parent: Some(Parent {
             stream: "lists",
             keys: &[("list_id", "/id")],
             when: None,
+            expand: None,
         }),
         default: true,
         tables: &[Table {
@@ -492,13 +558,16 @@ pub static STREAMS: &[Stream] = &[
         api: Api::V2,
         path: "/v2/lists/{list_id}/saved-views/{view_id}/list-entries",
         params: &[],
+        query_parents: &[],
+        keep: None,
         paging: Paging::Cursor,
         page_size: 100,
-        records_at: Some("data"),
+        records_at: Records::Key("data"),
         parent: Some(Parent {
             stream: "saved_views",
             keys: &[("view_id", "/id")],
             when: None,
+            expand: None,
         }),
         default: true,
         tables: &[Table {
@@ -532,9 +601,11 @@ pub static STREAMS: &[Stream] = &[
             ("includes", "opportunitiesPreview"),
             ("includes", "repliesCount"),
         ],
+        query_parents: &[],
+        keep: None,
         paging: Paging::Cursor,
         page_size: 100,
-        records_at: Some("data"),
+        records_at: Records::Key("data"),
         parent: None,
         default: true,
         tables: &[Table {
@@ -609,13 +680,16 @@ pub static STREAMS: &[Stream] = &[
         api: Api::V2,
         path: "/v2/notes/{note_id}/replies",
         params: &[],
+        query_parents: &[],
+        keep: None,
         paging: Paging::Cursor,
         page_size: 100,
-        records_at: Some("data"),
+        records_at: Records::Key("data"),
         parent: Some(Parent {
             stream: "notes",
             keys: &[("note_id", "/id")],
             when: Some(has_replies),
+            expand: None,
         }),
         default: true,
         tables: &[Table {
@@ -653,9 +727,11 @@ pub static STREAMS: &[Stream] = &[
         api: Api::V1,
         path: "/reminders",
         params: &[],
+        query_parents: &[],
+        keep: None,
         paging: Paging::Token,
         page_size: 500,
-        records_at: Some("reminders"),
+        records_at: Records::Key("reminders"),
         parent: None,
         default: true,
         tables: &[Table {
@@ -699,9 +775,11 @@ pub static STREAMS: &[Stream] = &[
         api: Api::V1,
         path: "/entity-files",
         params: &[],
+        query_parents: &[],
+        keep: None,
         paging: Paging::Token,
         page_size: 500,
-        records_at: Some("entity_files"),
+        records_at: Records::Key("entity_files"),
         parent: None,
         default: true,
         tables: &[Table {
@@ -728,9 +806,11 @@ pub static STREAMS: &[Stream] = &[
         api: Api::V1,
         path: "/webhook",
         params: &[],
+        query_parents: &[],
+        keep: None,
         paging: Paging::None,
         page_size: 0,
-        records_at: None,
+        records_at: Records::Root,
         parent: None,
         default: true,
         tables: &[Table {
@@ -758,7 +838,196 @@ pub static STREAMS: &[Stream] = &[
             ],
         }],
     },
+    Stream {
+        name: "interactions",
+        doc: "Emails, meetings, calls and chat messages (v1), one chain per external person, type and year with interactions. \
+              Opt in: it costs requests per person. The years come from the person's relationship-intelligence dates \
+              (first/last email, event and chat message) that the persons stream already fetched, so persons and years \
+              without interactions cost nothing. An interaction with several external persons is written once, by the \
+              chain of the one with the lowest id.",
+        api: Api::V1,
+        path: "/interactions",
+        params: &[],
+        query_parents: &[
+            ("type", "type", ParamFormat::Int),
+            ("person_id", "person_id", ParamFormat::Int),
+            ("start_time", "start", ParamFormat::UnixTime),
+            ("end_time", "end", ParamFormat::UnixTime),
+        ],
+        keep: Some(interactions::owned_by_chain),
+        paging: Paging::Token,
+        page_size: 100,
+        records_at: Records::KeyByParent(
+            "type",
+            &[
+                (0, "events"),
+                (1, "events"),
+                (2, "chat_messages"),
+                (3, "emails"),
+            ],
+        ),
+        parent: Some(Parent {
+            stream: "persons",
+            keys: &[],
+            when: None,
+            expand: Some(interactions::windows),
+        }),
+        default: false,
+        tables: &[Table {
+            name: "interactions",
+            doc: "One row per interaction.",
+            rows: interactions::rows,
+            primary_key: &["type", "id"],
+            columns: &[
+                SYNC_ID,
+                col(
+                    "type",
+                    Ty::Int64,
+                    "/type",
+                    "0 meeting, 1 call, 2 chat message, 3 email (ids are unique per type).",
+                ),
+                col("id", Ty::Int64, "/id", "Interaction id."),
+                col("date", Ty::Timestamp, "/date", "When it happened."),
+                col("end_time", Ty::Timestamp, "/end_time", "Meetings."),
+                col("title", Ty::Utf8, "/title", "Meetings and calls."),
+                col("subject", Ty::Utf8, "/subject", "Emails."),
+                col(
+                    "direction",
+                    Ty::Int64,
+                    "/direction",
+                    "Emails and chats: 0 sent, 1 received.",
+                ),
+                col(
+                    "manual_creator_id",
+                    Ty::Int64,
+                    "/manual_creator_id",
+                    "Who logged it, for manually logged ones.",
+                ),
+                col(
+                    "person_ids",
+                    Ty::Int64List,
+                    "/person_ids",
+                    "Everyone involved.",
+                ),
+                col("from_person_id", Ty::Int64, "/from/id", "Emails."),
+                col("to_person_ids", Ty::Int64List, "/to_person_ids", "Emails."),
+                col("cc_person_ids", Ty::Int64List, "/cc_person_ids", "Emails."),
+                col(
+                    "attendee_emails",
+                    Ty::Utf8List,
+                    "/attendees",
+                    "Meetings and calls.",
+                ),
+                col("note_ids", Ty::Int64List, "/notes", "Notes taken on it."),
+            ],
+        }],
+    },
+    Stream {
+        name: "relationship_strengths",
+        doc: "Relationship strength between each external person with interactions and your team's members (v1). \
+              Opt in: one request per such person (persons without interactions have no strengths and are skipped).",
+        api: Api::V1,
+        path: "/relationships-strengths",
+        params: &[],
+        query_parents: &[("external_id", "external_id", ParamFormat::Int)],
+        keep: None,
+        paging: Paging::None,
+        page_size: 0,
+        records_at: Records::Root,
+        parent: Some(Parent {
+            stream: "persons",
+            keys: &[("external_id", "/id")],
+            when: Some(interactions::has_interactions),
+            expand: None,
+        }),
+        default: false,
+        tables: &[Table {
+            name: "relationship_strengths",
+            doc: "One row per (internal, external) person pair.",
+            rows: each_record,
+            primary_key: &["internal_id", "external_id"],
+            columns: &[
+                SYNC_ID,
+                col(
+                    "internal_id",
+                    Ty::Int64,
+                    "/internal_id",
+                    "A member of your team.",
+                ),
+                col(
+                    "external_id",
+                    Ty::Int64,
+                    "/external_id",
+                    "The external person.",
+                ),
+                col(
+                    "strength",
+                    Ty::Float64,
+                    "/strength",
+                    "0 to 1; recalculated daily by Affinity.",
+                ),
+            ],
+        }],
+    },
+    Stream {
+        name: "field_value_changes",
+        doc: "The history of every field that tracks changes (v1): one request per such field.",
+        api: Api::V1,
+        path: "/field-value-changes",
+        params: &[],
+        query_parents: &[("field_id", "field_id", ParamFormat::Int)],
+        keep: None,
+        paging: Paging::None,
+        page_size: 0,
+        records_at: Records::Root,
+        parent: Some(Parent {
+            stream: "dropdown_options",
+            keys: &[("field_id", "/id")],
+            when: Some(tracks_changes),
+            expand: None,
+        }),
+        default: false,
+        tables: &[Table {
+            name: "field_value_changes",
+            doc: "One row per change.",
+            rows: each_record,
+            primary_key: &["id"],
+            columns: &[
+                SYNC_ID,
+                col("id", Ty::Int64, "/id", "Change id."),
+                col(
+                    "field_id",
+                    Ty::Int64,
+                    "/field_id",
+                    "v1 field id (v2: `field-<id>`).",
+                ),
+                col("entity_id", Ty::Int64, "/entity_id", ""),
+                col("list_entry_id", Ty::Int64, "/list_entry_id", ""),
+                col(
+                    "action_type",
+                    Ty::Int64,
+                    "/action_type",
+                    "0 create, 1 delete, 2 update.",
+                ),
+                col("changer_id", Ty::Int64, "/changer/id", "Who changed it."),
+                col("changed_at", Ty::Timestamp, "/changed_at", ""),
+                col(
+                    "value_json",
+                    Ty::Json,
+                    "/value",
+                    "The new value (the old one for deletes), as v1 returns it.",
+                ),
+            ],
+        }],
+    },
 ];
+
+fn tracks_changes(field: &Value) -> bool {
+    field
+        .get("track_changes")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+}
 
 /// Notes and replies: the id lists of their previews and mentions, lifted to the top level.
 fn note_rows(note: &Value) -> Result<Vec<Cow<'_, Value>>, String> {
@@ -902,11 +1171,17 @@ mod tests {
             }
             match s.paging {
                 Paging::Cursor => assert_eq!((s.api, s.page_size), (Api::V2, 100), "{}", s.name),
-                Paging::Token => assert_eq!((s.api, s.page_size), (Api::V1, 500), "{}", s.name),
+                Paging::Token => assert!(
+                    s.api == Api::V1 && [100, 500].contains(&s.page_size),
+                    "{}",
+                    s.name
+                ),
                 Paging::None => assert_eq!(s.api, Api::V1),
             }
             // A child's path placeholders are its parent's keys plus the parent's own.
-            if let Some(p) = s.parent {
+            if let Some(p) = s.parent
+                && p.expand.is_none()
+            {
                 let parent = stream(p.stream).expect("parent exists");
                 let mut expected: Vec<&str> = parent.parent_keys();
                 expected.extend(p.keys.iter().map(|(k, _)| *k));
@@ -914,7 +1189,7 @@ mod tests {
                 got.sort();
                 expected.sort();
                 assert_eq!(got, expected, "{} path placeholders", s.name);
-            } else {
+            } else if s.parent.is_none() {
                 assert!(
                     s.parent_keys().is_empty(),
                     "{} has placeholders but no parent",

@@ -59,7 +59,7 @@ pub enum JobError {
         expected: Vec<String>,
         got: Vec<String>,
     },
-    #[error("job parent id {0} must be a positive integer")]
+    #[error("job parent id {0} must be a non-negative integer")]
     BadParentId(String),
     #[error(
         "job cursor is invalid: at most {MAX_CURSOR_LEN} characters of base64 / URL-safe base64"
@@ -159,7 +159,7 @@ impl Job {
                 got,
             });
         }
-        if let Some((k, _)) = self.parents.iter().find(|(_, v)| **v < 1) {
+        if let Some((k, _)) = self.parents.iter().find(|(_, v)| **v < 0) {
             return Err(JobError::BadParentId(k.clone()));
         }
         if let Some(c) = &self.cursor

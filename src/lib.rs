@@ -17,6 +17,7 @@
 pub mod batch;
 pub mod catalog;
 pub mod field_values;
+pub mod interactions;
 pub mod job;
 pub mod layout;
 pub mod step;

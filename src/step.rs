@@ -7,7 +7,7 @@
 //! component are drivers around these two functions; tests drive them directly.
 
 use crate::batch::{self, Format, Rows};
-use crate::catalog::{self, Api, Paging, Stream};
+use crate::catalog::{self, Api, Paging, ParamFormat, Records, Stream};
 use crate::job::{Job, JobError};
 use crate::layout::{self, ChainManifest};
 use crate::table::{self, Cell};
@@ -175,6 +175,15 @@ pub fn request(cfg: &Config, job: &Job) -> Result<Request, StepError> {
         for (k, v) in stream.params {
             q.append_pair(k, v);
         }
+        for (name, parent, format) in stream.query_parents {
+            let v = job.parents[*parent];
+            match format {
+                ParamFormat::Int => q.append_pair(name, &v.to_string()),
+                ParamFormat::UnixTime => {
+                    q.append_pair(name, &crate::table::format_timestamp(v * 1_000_000))
+                }
+            };
+        }
         match stream.paging {
             Paging::Cursor => {
                 q.append_pair("limit", &stream.page_size.to_string());
@@ -267,7 +276,20 @@ pub fn handle(cfg: &Config, job: &Job, status: u16, body: &[u8]) -> Result<Outco
     };
     let page: Value = serde_json::from_slice(body)
         .map_err(|e| malformed(format!("the body is not JSON ({e})")))?;
-    let records: &[Value] = match stream.records_at {
+    let key = match stream.records_at {
+        Records::Key(k) => Some(k),
+        Records::Root => None,
+        Records::KeyByParent(parent, keys) => {
+            let v = job.parents[parent];
+            Some(
+                keys.iter()
+                    .find(|(x, _)| *x == v)
+                    .map(|(_, k)| *k)
+                    .ok_or_else(|| malformed(format!("no record key for {parent}={v}")))?,
+            )
+        }
+    };
+    let all: &[Value] = match key {
         Some(key) => page
             .get(key)
             .and_then(Value::as_array)
@@ -276,13 +298,19 @@ pub fn handle(cfg: &Config, job: &Job, status: u16, body: &[u8]) -> Result<Outco
             .as_array()
             .ok_or_else(|| malformed("the body is not an array".into()))?,
     };
-    if stream.paging != Paging::None && records.len() > stream.page_size as usize {
+    if stream.paging != Paging::None && all.len() > stream.page_size as usize {
         return Err(malformed(format!(
             "{} records in a page of at most {}",
-            records.len(),
+            all.len(),
             stream.page_size
         )));
     }
+    // Records another chain owns are left to it (each record lands exactly once).
+    let kept: Vec<&Value> = match stream.keep {
+        Some(keep) => all.iter().filter(|r| keep(r, &job.parents)).collect(),
+        None => all.iter().collect(),
+    };
+    let records: &[&Value] = &kept;
     let next_cursor = match stream.paging {
         Paging::Cursor => match page.pointer("/pagination/nextUrl") {
             None | Some(Value::Null) => None,
@@ -337,6 +365,14 @@ pub fn handle(cfg: &Config, job: &Job, status: u16, body: &[u8]) -> Result<Outco
         let link = child.parent.expect("children have a parent");
         for r in records {
             if link.when.is_some_and(|when| !when(r)) {
+                continue;
+            }
+            if let Some(expand) = link.expand {
+                for extra in expand(r) {
+                    let mut parents: BTreeMap<String, i64> = job.parents.clone();
+                    parents.extend(extra.into_iter().map(|(k, v)| (k.to_string(), v)));
+                    children.push(Job::first(&job.sync, child.name, parents));
+                }
                 continue;
             }
             let mut parents: BTreeMap<String, i64> = job.parents.clone();

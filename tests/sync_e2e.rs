@@ -726,3 +726,178 @@ async fn a_sync_through_faults_still_equals_the_ground_truth() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// The opt-in, per-entity streams: every interaction exactly once (though it comes back in
+/// the chain of every external participant), strengths and change history as in the truth,
+/// and exactly one request per pruned window page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_entity_streams_land_every_record_exactly_once() {
+    // Over 900 requests: a scaled clock makes the rate-limit minute a second.
+    let limits = RateLimits {
+        clock_scale: 60.0,
+        ..RateLimits::default()
+    };
+    let d = double(MockConfig {
+        seed: 17,
+        sizes: Sizes::small(),
+        limits,
+        ..MockConfig::default()
+    })
+    .await;
+    let ds = d.dataset();
+    let dir = temp_dir("per-entity");
+    let out = dir.join("out");
+    ok(&sync(
+        &d.base_url(),
+        &out,
+        &[
+            "--streams",
+            "interactions,relationship_strengths,field_value_changes",
+        ],
+        Some("test-key"),
+    )
+    .await);
+    let id = complete_syncs(&out).remove(0);
+
+    let rows = read_table(&out, "interactions", &id);
+    let got: Vec<(i64, i64)> = rows
+        .iter()
+        .map(|r| (r["type"].as_i64().unwrap(), r["id"].as_i64().unwrap()))
+        .collect();
+    let unique: BTreeSet<(i64, i64)> = got.iter().copied().collect();
+    assert_eq!(unique.len(), got.len(), "no interaction is written twice");
+    let want: BTreeSet<(i64, i64)> = ds
+        .interactions
+        .iter()
+        .map(|i| (i.kind.v1_code(), i.id))
+        .collect();
+    assert_eq!(
+        unique, want,
+        "every interaction, of every type, past and upcoming"
+    );
+    for i in &ds.interactions {
+        let row = rows
+            .iter()
+            .find(|r| r["type"] == i.kind.v1_code() && r["id"] == i.id)
+            .unwrap();
+        assert_eq!(row["date"], json!(i.date * 1000));
+        let mut people = row["person_ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_i64().unwrap())
+            .collect::<Vec<_>>();
+        people.sort();
+        assert_eq!(
+            people,
+            sorted(i.person_ids.clone()),
+            "{:?} {}",
+            i.kind,
+            i.id
+        );
+    }
+
+    let strengths: Vec<(i64, i64, f64)> = read_table(&out, "relationship_strengths", &id)
+        .iter()
+        .map(|r| {
+            (
+                r["internal_id"].as_i64().unwrap(),
+                r["external_id"].as_i64().unwrap(),
+                r["strength"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    let mut want: Vec<(i64, i64, f64)> = ds
+        .relationship_strengths
+        .iter()
+        .map(|r| (r.internal_id, r.external_id, r.strength))
+        .collect();
+    let key = |a: &(i64, i64, f64)| (a.0, a.1);
+    want.sort_by_key(key);
+    let mut strengths = strengths;
+    strengths.sort_by_key(key);
+    assert_eq!(strengths, want);
+
+    let changes = read_table(&out, "field_value_changes", &id);
+    assert_eq!(
+        ints(&changes, "id"),
+        sorted(ds.field_value_changes.iter().map(|c| c.id).collect())
+    );
+    for c in &ds.field_value_changes {
+        let row = changes.iter().find(|r| r["id"] == c.id).unwrap();
+        assert_eq!(
+            (&row["field_id"], &row["entity_id"], &row["action_type"]),
+            (
+                &json!(c.field_id),
+                &json!(c.entity_id),
+                &json!(c.action_type)
+            )
+        );
+        assert_eq!(row["changed_at"], json!(c.changed_at * 1000));
+    }
+
+    // Requests: persons pages, one /fields, one page per tracked field, one per person with
+    // interactions, and per interaction window the pages its person's interactions fill.
+    let http = reqwest::Client::new();
+    let mut windows = 0u64;
+    let mut window_pages = 0u64;
+    let mut with_interactions = 0u64;
+    for p in ds
+        .persons
+        .iter()
+        .filter(|p| p.kind == affinity_mock::model::PersonKind::External)
+    {
+        let person: Value = http
+            .get(format!(
+                "{}/v2/persons/{}?fieldTypes=relationship-intelligence",
+                d.base_url(),
+                p.id
+            ))
+            .bearer_auth("test-key")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if affinity_sync::interactions::has_interactions(&person) {
+            with_interactions += 1;
+        }
+        for w in affinity_sync::interactions::windows(&person) {
+            let get = |k: &str| w.iter().find(|(n, _)| *n == k).unwrap().1;
+            let (ty, start, end) = (get("type"), get("start") * 1000, get("end") * 1000);
+            let n = ds
+                .interactions
+                .iter()
+                .filter(|i| {
+                    i.kind.v1_code() == ty
+                        && i.person_ids.contains(&p.id)
+                        && i.date >= start
+                        && i.date <= end
+                })
+                .count();
+            windows += 1;
+            window_pages += (n / 100 + 1) as u64;
+        }
+    }
+    assert!(windows > 0);
+    let tracked = ds
+        .fields
+        .iter()
+        .filter(|f| f.in_v1() && f.track_changes)
+        .count() as u64;
+    let persons_pages = ds.persons.len().div_ceil(100) as u64;
+    let stats = d.stats();
+    // The sync's requests: all of them but the one per external person made above.
+    let during_sync = stats.requests
+        - ds.persons
+            .iter()
+            .filter(|p| p.kind == affinity_mock::model::PersonKind::External)
+            .count() as u64;
+    assert_eq!(
+        during_sync,
+        persons_pages + 1 + tracked + with_interactions + window_pages,
+        "{windows} windows"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

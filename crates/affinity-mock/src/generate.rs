@@ -986,10 +986,17 @@ impl Generator {
                 let found = match key {
                     "first-email" => pick(&of(InteractionKind::Email), false),
                     "last-email" => pick(&of(InteractionKind::Email), true),
-                    "first-event" => pick(&of(InteractionKind::Meeting), false),
-                    "last-event" => pick(&of(InteractionKind::Meeting), true),
+                    // Events are meetings and calls (v1 serves both as `events`).
+                    "first-event" => pick(
+                        &|i: &&&Interaction| i.kind.is_event() && i.date <= NOW,
+                        false,
+                    ),
+                    "last-event" => pick(
+                        &|i: &&&Interaction| i.kind.is_event() && i.date <= NOW,
+                        true,
+                    ),
                     "next-event" => pick(
-                        &|i: &&&Interaction| i.kind == InteractionKind::Meeting && i.date > NOW,
+                        &|i: &&&Interaction| i.kind.is_event() && i.date > NOW,
                         false,
                     ),
                     "first-chat-message" => pick(&of(InteractionKind::ChatMessage), false),

@@ -338,6 +338,12 @@ impl InteractionKind {
         }
     }
 
+    /// Meetings and calls are "events" (v1 serves both under `events`; the event dates of
+    /// v1 interaction dates and v2 relationship intelligence cover both).
+    pub fn is_event(self) -> bool {
+        matches!(self, InteractionKind::Meeting | InteractionKind::Call)
+    }
+
     /// The key v1 `GET /interactions` puts the page under.
     pub fn v1_collection(self) -> &'static str {
         match self {

@@ -213,11 +213,22 @@ fn interaction_summary(
         return None;
     }
     let now = crate::generate::NOW;
-    let pick = |k: Option<InteractionKind>, future: bool, latest: bool| -> Option<&Interaction> {
+    // Events are meetings and calls (served together as `events`).
+    let pick = |events: bool,
+                k: Option<InteractionKind>,
+                future: bool,
+                latest: bool|
+     -> Option<&Interaction> {
         let it = all
             .iter()
             .copied()
-            .filter(|i| k.is_none_or(|k| i.kind == k))
+            .filter(|i| {
+                if events {
+                    i.kind.is_event()
+                } else {
+                    k.is_none_or(|k| i.kind == k)
+                }
+            })
             .filter(|i| if future { i.date > now } else { i.date <= now });
         if latest {
             it.max_by_key(|i| (i.date, i.id))
@@ -228,29 +239,20 @@ fn interaction_summary(
     let slots = [
         (
             "first_email",
-            pick(Some(InteractionKind::Email), false, false),
+            pick(false, Some(InteractionKind::Email), false, false),
         ),
         (
             "last_email",
-            pick(Some(InteractionKind::Email), false, true),
+            pick(false, Some(InteractionKind::Email), false, true),
         ),
-        (
-            "last_event",
-            pick(Some(InteractionKind::Meeting), false, true),
-        ),
+        ("last_event", pick(true, None, false, true)),
         (
             "last_chat_message",
-            pick(Some(InteractionKind::ChatMessage), false, true),
+            pick(false, Some(InteractionKind::ChatMessage), false, true),
         ),
-        ("last_interaction", pick(None, false, true)),
-        (
-            "next_event",
-            pick(Some(InteractionKind::Meeting), true, false),
-        ),
-        (
-            "first_event",
-            pick(Some(InteractionKind::Meeting), false, false),
-        ),
+        ("last_interaction", pick(false, None, false, true)),
+        ("next_event", pick(true, None, true, false)),
+        ("first_event", pick(true, None, false, false)),
     ];
     let mut dates = serde_json::Map::new();
     let mut details = serde_json::Map::new();

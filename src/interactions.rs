@@ -1,0 +1,233 @@
+//! v1 interactions: which chains to run, which records each chain owns, and their rows.
+//!
+//! v1 `GET /interactions` takes one person, one interaction type and a window of at most a
+//! year per request, so a naive sync costs persons × types × years requests. Two things keep
+//! it near the minimum:
+//!
+//! - **Pruning from data already fetched.** The v2 persons stream asks for the
+//!   relationship-intelligence fields (first/last email, first/last/next event, first/last
+//!   chat message). A person gets chains only for the types and years between those dates;
+//!   persons with no interactions get none. (Calls count as events, as v1 groups meetings and
+//!   calls under `events`.)
+//! - **Each interaction once.** An email with three external recipients comes back in three
+//!   persons' chains. A chain keeps an interaction only if its person is the interaction's
+//!   external participant with the lowest id, and only if it falls in the chain's half-open
+//!   window `[start, end)` (windows meet at their edges, where v1 is inclusive on both sides).
+
+use crate::table::parse_timestamp;
+use serde_json::{Value, json};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+/// v1's longest window: one year.
+pub const YEAR_SECS: i64 = 365 * 86_400;
+
+/// The time of a person's relationship-intelligence field `key`, in Unix seconds.
+fn ri_time(person: &Value, key: &str) -> Option<i64> {
+    let field = person
+        .get("fields")?
+        .as_array()?
+        .iter()
+        .find(|f| f.get("id").and_then(Value::as_str) == Some(key))?;
+    let data = field.pointer("/value/data")?;
+    let when = data
+        .get("sentAt")
+        .or_else(|| data.get("startTime"))?
+        .as_str()?;
+    parse_timestamp(when).map(|us| us.div_euclid(1_000_000))
+}
+
+fn is_external(person: &Value) -> bool {
+    person.get("type").and_then(Value::as_str) == Some("external")
+}
+
+/// Whether a v2 person has any interaction (and so relationship strengths).
+pub fn has_interactions(person: &Value) -> bool {
+    is_external(person)
+        && ["last-contact", "next-event"]
+            .iter()
+            .any(|k| ri_time(person, k).is_some())
+}
+
+/// The interaction types (v1 codes) and the RI fields that bound them.
+const GROUPS: [(&[i64], &[&str]); 3] = [
+    (&[0, 1], &["first-event", "last-event", "next-event"]),
+    (&[3], &["first-email", "last-email"]),
+    (&[2], &["first-chat-message", "last-chat-message"]),
+];
+
+/// The chains of one v2 person: (person, type, window) for every type and year with
+/// interactions.
+pub fn windows(person: &Value) -> Vec<Vec<(&'static str, i64)>> {
+    let Some(id) = person
+        .get("id")
+        .and_then(Value::as_i64)
+        .filter(|_| is_external(person))
+    else {
+        return vec![];
+    };
+    let mut out = vec![];
+    for (types, keys) in GROUPS {
+        let times: Vec<i64> = keys.iter().filter_map(|k| ri_time(person, k)).collect();
+        let (Some(&lo), Some(&hi)) = (times.iter().min(), times.iter().max()) else {
+            continue;
+        };
+        let end = hi + 1;
+        let mut start = lo;
+        while start < end {
+            let stop = (start + YEAR_SECS).min(end);
+            for t in types {
+                out.push(vec![
+                    ("person_id", id),
+                    ("type", *t),
+                    ("start", start),
+                    ("end", stop),
+                ]);
+            }
+            start = stop;
+        }
+    }
+    out
+}
+
+/// Everyone on a v1 interaction, with their person objects.
+fn participants(record: &Value) -> Vec<&Value> {
+    let mut out: Vec<&Value> = vec![];
+    if let Some(ps) = record.get("persons").and_then(Value::as_array) {
+        out.extend(ps);
+    }
+    if let Some(from) = record.get("from").filter(|f| f.is_object()) {
+        out.push(from);
+    }
+    for key in ["to", "cc"] {
+        if let Some(ps) = record.get(key).and_then(Value::as_array) {
+            out.extend(ps);
+        }
+    }
+    out
+}
+
+fn ids(people: &[&Value]) -> Vec<i64> {
+    let mut v: Vec<i64> = people
+        .iter()
+        .filter_map(|p| p.get("id").and_then(Value::as_i64))
+        .collect();
+    v.dedup();
+    v
+}
+
+/// Whether the chain `parents` (person, type, window) is the one that writes `record`.
+pub fn owned_by_chain(record: &Value, parents: &BTreeMap<String, i64>) -> bool {
+    let (Some(&person), Some(&start), Some(&end)) = (
+        parents.get("person_id"),
+        parents.get("start"),
+        parents.get("end"),
+    ) else {
+        return false;
+    };
+    let Some(date) = record
+        .get("date")
+        .and_then(Value::as_str)
+        .and_then(parse_timestamp)
+    else {
+        return false;
+    };
+    if date < start * 1_000_000 || date >= end * 1_000_000 {
+        return false;
+    }
+    let owner = participants(record)
+        .into_iter()
+        .filter(|p| p.get("type").and_then(Value::as_i64) == Some(0))
+        .filter_map(|p| p.get("id").and_then(Value::as_i64))
+        .min();
+    owner == Some(person)
+}
+
+/// An interaction row: the participant id lists lifted to the top level.
+pub fn rows(record: &Value) -> Result<Vec<Cow<'_, Value>>, String> {
+    let mut row = record.clone();
+    row["person_ids"] = json!(ids(&participants(record)));
+    for key in ["to", "cc"] {
+        if let Some(ps) = record.get(key).and_then(Value::as_array) {
+            let people: Vec<&Value> = ps.iter().collect();
+            row[format!("{key}_person_ids")] = json!(ids(&people));
+        }
+    }
+    Ok(vec![Cow::Owned(row)])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ri(key: &str, kind: &str, when: &str) -> Value {
+        let at = if kind == "email" || kind == "chat-message" {
+            "sentAt"
+        } else {
+            "startTime"
+        };
+        json!({ "id": key, "name": key, "type": "relationship-intelligence", "enrichmentSource": null,
+                "value": { "type": "interaction", "data": { "type": kind, "id": 1, at: when } } })
+    }
+
+    #[test]
+    fn windows_cover_exactly_the_years_with_interactions() {
+        let person = json!({ "id": 42, "type": "external", "fields": [
+            ri("first-email", "email", "2020-01-01T00:00:00Z"),
+            ri("last-email", "email", "2022-06-01T00:00:00Z"),
+            ri("next-event", "meeting", "2026-07-01T00:00:00Z"),
+        ]});
+        let w = windows(&person);
+        let emails: Vec<&Vec<(&str, i64)>> = w.iter().filter(|c| c[1].1 == 3).collect();
+        assert_eq!(
+            emails.len(),
+            3,
+            "2020-01-01 to 2022-06-01 is three year-windows"
+        );
+        assert!(
+            emails.windows(2).all(|p| p[0][3].1 == p[1][2].1),
+            "windows meet edge to edge"
+        );
+        let last = emails.last().unwrap();
+        assert_eq!(
+            last[3].1,
+            parse_timestamp("2022-06-01T00:00:00Z").unwrap() / 1_000_000 + 1
+        );
+        // Only a future meeting: one window for meetings and one for calls; no chats.
+        assert_eq!(w.iter().filter(|c| c[1].1 == 0 || c[1].1 == 1).count(), 2);
+        assert!(w.iter().all(|c| c[1].1 != 2));
+        assert!(windows(&json!({ "id": 1, "type": "internal", "fields": [] })).is_empty());
+        assert!(windows(&json!({ "id": 2, "type": "external", "fields": [] })).is_empty());
+    }
+
+    #[test]
+    fn an_interaction_belongs_to_its_lowest_external_participant_and_one_window() {
+        let email = json!({ "id": 9, "type": 3, "date": "2021-03-01T00:00:00.000-08:00",
+            "from": { "id": 1, "type": 1 }, "to": [{ "id": 30, "type": 0 }, { "id": 20, "type": 0 }], "cc": [] });
+        let t = parse_timestamp("2021-03-01T08:00:00Z").unwrap() / 1_000_000;
+        let chain = |person: i64, start: i64, end: i64| {
+            BTreeMap::from([
+                ("person_id".to_string(), person),
+                ("start".into(), start),
+                ("end".into(), end),
+                ("type".into(), 3),
+            ])
+        };
+        assert!(owned_by_chain(&email, &chain(20, t - 10, t + 10)));
+        assert!(
+            !owned_by_chain(&email, &chain(30, t - 10, t + 10)),
+            "30 is not the lowest external id"
+        );
+        assert!(
+            owned_by_chain(&email, &chain(20, t, t + 10)),
+            "start is inclusive"
+        );
+        assert!(
+            !owned_by_chain(&email, &chain(20, t - 10, t)),
+            "end is exclusive"
+        );
+        let row = rows(&email).unwrap();
+        assert_eq!(row[0]["person_ids"], json!([1, 30, 20]));
+        assert_eq!(row[0]["to_person_ids"], json!([30, 20]));
+    }
+}
