@@ -100,7 +100,12 @@ async fn pyarrow_and_duckdb_read_what_we_wrote() {
     let seen: Value = serde_json::from_slice(&read.stdout).unwrap();
 
     let mut checked = 0;
-    for table in STREAMS.iter().flat_map(|s| s.tables.iter()) {
+    // A default sync: the opt-in streams' tables are not written.
+    for table in STREAMS
+        .iter()
+        .filter(|s| s.default)
+        .flat_map(|s| s.tables.iter())
+    {
         let got = &seen[table.name];
         assert!(got.is_object(), "{} was read", table.name);
         let ours = read_table(&out, table.name, &sync_id);
