@@ -20,6 +20,7 @@ pub mod field_values;
 pub mod interactions;
 pub mod job;
 pub mod layout;
+pub mod plan;
 pub mod step;
 pub mod table;
 

@@ -25,6 +25,8 @@ struct Cli {
 enum Command {
     /// Sync Affinity into a directory of Parquet or NDJSON batches.
     Sync(SyncArgs),
+    /// Print what a sync of the selected streams will cost against the rate limits.
+    Plan(PlanArgs),
     /// Print every stream and the columns of its tables (Markdown).
     Schema,
     /// Serve the Affinity test double (API v1 and v2) until Ctrl-C.
@@ -172,8 +174,9 @@ impl FaultArgs {
     }
 }
 
+/// Where to read from and write to, shared by `sync` and `plan`.
 #[derive(Args)]
-struct SyncArgs {
+struct Target {
     /// Affinity's base URL (http is allowed for local test doubles).
     #[arg(
         long,
@@ -185,23 +188,49 @@ struct SyncArgs {
     #[arg(long)]
     api_key_file: Option<PathBuf>,
     /// Comma-separated streams (default: all default streams); parents are added as needed.
+    /// Opt-in streams: interactions, relationship_strengths, field_value_changes.
     #[arg(long)]
     streams: Option<String>,
-    /// Batch format: parquet or ndjson (gzip).
-    #[arg(long, default_value = "parquet")]
-    format: String,
     /// Output directory.
     #[arg(long, default_value = "./affinity-data")]
     out: PathBuf,
+}
+
+impl Target {
+    fn key(&self) -> Result<cli::api_key::Resolved> {
+        cli::api_key::resolve(
+            self.api_key_file.as_deref(),
+            std::env::var("AFFINITY_API_KEY").ok(),
+            &std::env::current_dir().unwrap_or_default(),
+        )
+    }
+}
+
+#[derive(Args)]
+struct SyncArgs {
+    #[command(flatten)]
+    target: Target,
+    /// Batch format: parquet or ndjson (gzip).
+    #[arg(long, default_value = "parquet")]
+    format: String,
     /// Pages fetched at once (sharing one rate budget).
     #[arg(long, default_value_t = 4)]
     concurrency: usize,
     /// Retries of a page after rate limits, server errors and broken responses.
     #[arg(long, default_value_t = 6)]
     max_retries: u32,
+    /// Start even when the plan needs more requests than the monthly quota has left.
+    #[arg(long)]
+    ignore_quota: bool,
     /// No progress bars.
     #[arg(long)]
     quiet: bool,
+}
+
+#[derive(Args)]
+struct PlanArgs {
+    #[command(flatten)]
+    target: Target,
 }
 
 #[derive(Args)]
@@ -233,6 +262,7 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Mock(args) => rt.block_on(mock(args)),
         Command::Sync(args) => rt.block_on(sync(args)),
+        Command::Plan(args) => rt.block_on(plan(args)),
         Command::Schema => {
             print!("{}", affinity_sync::catalog::markdown());
             Ok(())
@@ -312,18 +342,65 @@ async fn mock(args: MockArgs) -> Result<()> {
     Ok(())
 }
 
+async fn plan(args: PlanArgs) -> Result<()> {
+    let t = &args.target;
+    let streams = cli::sync::select_streams(t.streams.as_deref())?;
+    let key = t.key()?;
+    let http = reqwest::Client::new();
+    let plan = cli::plan::make(
+        &http,
+        &t.base_url,
+        &key.key,
+        &key.source,
+        &streams,
+        &t.out,
+        true,
+    )
+    .await?;
+    println!("{}", plan.table());
+    Ok(())
+}
+
 async fn sync(args: SyncArgs) -> Result<()> {
+    let t = &args.target;
     let format = affinity_sync::Format::parse(&args.format)
         .with_context(|| format!("--format must be parquet or ndjson, got {:?}", args.format))?;
-    let streams = cli::sync::select_streams(args.streams.as_deref())?;
-    let key = cli::api_key::resolve(
-        args.api_key_file.as_deref(),
-        std::env::var("AFFINITY_API_KEY").ok(),
-        &std::env::current_dir().unwrap_or_default(),
-    )?;
-    let sink = cli::sink::LocalDir::open(&args.out)?;
+    let streams = cli::sync::select_streams(t.streams.as_deref())?;
+    affinity_sync::Config::new(&t.base_url, "", format)
+        .map_err(|e| anyhow::anyhow!("--base-url: {e}"))?;
+    let key = t.key()?;
+    let sink = cli::sink::LocalDir::open(&t.out)?;
+    // The bill first: refuse a sync the monthly quota cannot pay for.
+    let http = reqwest::Client::new();
+    let plan = cli::plan::make(
+        &http,
+        &t.base_url,
+        &key.key,
+        &key.source,
+        &streams,
+        &t.out,
+        false,
+    )
+    .await?;
+    let (need, left) = (plan.total(), plan.quota.monthly_remaining);
+    let at_least = if plan.exact() { "" } else { "at least " };
+    if need > left && !args.ignore_quota {
+        anyhow::bail!(
+            "this sync needs {at_least}{need} requests but only {left} of the monthly quota of {} remain \
+             (it resets in {:.1} days); run `affinity-sync plan` for the breakdown, sync fewer --streams, \
+             or pass --ignore-quota to start anyway",
+            plan.quota.monthly_limit,
+            plan.quota.monthly_reset_secs as f64 / 86_400.0
+        );
+    }
+    if !args.quiet {
+        eprintln!(
+            "plan: {at_least}{need} requests; {left} of {} monthly requests left",
+            plan.quota.monthly_limit
+        );
+    }
     let options = cli::sync::Options {
-        base_url: args.base_url,
+        base_url: t.base_url.clone(),
         key: key.key,
         key_source: key.source,
         streams,
@@ -334,6 +411,6 @@ async fn sync(args: SyncArgs) -> Result<()> {
     };
     let report = cli::sync::run(options, sink).await?;
     println!("{}", report.table());
-    println!("batches in {}", args.out.display());
+    println!("batches in {}", t.out.display());
     Ok(())
 }

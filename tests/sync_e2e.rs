@@ -404,7 +404,7 @@ fn check_against_truth(ds: &Dataset, out: &Path, sync_id: &str) {
 fn minimum_requests(ds: &Dataset) -> u64 {
     let v2 = |n: usize| n.div_ceil(100).max(1) as u64;
     let v1 = |n: usize| (n / 500 + 1) as u64; // a full last page is followed by an empty one
-    let mut total = 0;
+    let mut total = 1; // the quota check's /rate-limit (free of the monthly quota)
     total += v2(ds.persons.len()) + v2(ds.companies.len()) + v2(ds.opportunities.len());
     total += v2(ds
         .fields
@@ -583,7 +583,6 @@ async fn a_rejected_key_stops_the_sync_naming_where_the_key_came_from() {
         err.contains("401") && err.contains("AFFINITY_API_KEY"),
         "{err}"
     );
-    assert!(err.contains("incomplete"), "{err}");
     assert!(
         !err.contains("not-the-key"),
         "the key never appears in errors"
@@ -896,8 +895,116 @@ async fn per_entity_streams_land_every_record_exactly_once() {
             .count() as u64;
     assert_eq!(
         during_sync,
-        persons_pages + 1 + tracked + with_interactions + window_pages,
+        1 + persons_pages + 1 + tracked + with_interactions + window_pages,
         "{windows} windows"
     );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The bill before the sync: `plan` predicts a scheduled sync from the previous one, and a
+/// sync the monthly quota cannot pay for does not start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plans_predict_requests_and_the_quota_guard_refuses_what_cannot_finish() {
+    let d = double(MockConfig {
+        seed: 3,
+        sizes: Sizes::small(),
+        ..MockConfig::default()
+    })
+    .await;
+    let dir = temp_dir("plan");
+    let out = dir.join("out");
+    let plan = |d: &MockServer, out: &Path| {
+        let (base, out, cwd) = (d.base_url(), out.display().to_string(), dir.clone());
+        tokio::task::spawn_blocking(move || {
+            affinity_sync(
+                &["plan", "--base-url", &base, "--out", &out],
+                Some("test-key"),
+                &cwd,
+            )
+        })
+    };
+    // Before any sync: list entries are exact (from v1 /lists), the rest lower bounds.
+    let first = plan(&d, &out).await.unwrap();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let text = String::from_utf8_lossy(&first.stdout).to_string();
+    let entries_pages: u64 = d
+        .dataset()
+        .lists
+        .iter()
+        .map(|l| {
+            d.dataset()
+                .list_entries
+                .iter()
+                .filter(|e| e.list_id == l.id)
+                .count()
+                .div_ceil(100)
+                .max(1) as u64
+        })
+        .sum();
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("list_entries "))
+        .unwrap();
+    assert!(
+        row.split_whitespace().nth(1) == Some(&entries_pages.to_string()),
+        "{row}"
+    );
+    assert!(
+        text.contains("≥") && text.contains("monthly quota: "),
+        "{text}"
+    );
+
+    // After a sync, the plan is exactly what that sync cost.
+    ok(&sync(&d.base_url(), &out, &[], Some("test-key")).await);
+    let before = d.stats().requests;
+    let second = plan(&d, &out).await.unwrap();
+    let text = String::from_utf8_lossy(&second.stdout).to_string();
+    let total: u64 = text
+        .lines()
+        .find(|l| l.starts_with("total"))
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        total,
+        minimum_requests(d.dataset()) - 1,
+        "the previous sync's requests, stream by stream: {text}"
+    );
+    assert_eq!(
+        d.stats().requests - before,
+        2,
+        "a plan costs /rate-limit (free of the month) and /lists"
+    );
+
+    // A quota too small for the sync: refused before any page is fetched.
+    let small = double(MockConfig {
+        seed: 3,
+        sizes: Sizes::small(),
+        limits: RateLimits {
+            monthly: 10,
+            ..RateLimits::default()
+        },
+        ..MockConfig::default()
+    })
+    .await;
+    let out2 = dir.join("out2");
+    let refused = sync(&small.base_url(), &out2, &[], Some("test-key")).await;
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains("needs at least")
+            && err.contains("only 10 of the monthly quota of 10 remain")
+            && err.contains("--ignore-quota"),
+        "{err}"
+    );
+    assert_eq!(small.stats().requests, 1, "only /rate-limit was asked");
+    assert!(complete_syncs(&out2).is_empty());
     std::fs::remove_dir_all(&dir).ok();
 }

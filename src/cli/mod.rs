@@ -1,5 +1,6 @@
 //! The command line's I/O: the pieces the core leaves to its drivers.
 
 pub mod api_key;
+pub mod plan;
 pub mod sink;
 pub mod sync;

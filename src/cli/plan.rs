@@ -1,0 +1,183 @@
+//! `affinity-sync plan` and the quota check before every sync: what the selected streams will
+//! cost against the rate limits, from the core's estimator and two cheap calls.
+
+use super::api_key::ApiKey;
+use affinity_sync::catalog::Stream;
+use affinity_sync::layout::SyncManifest;
+use affinity_sync::plan::{self, Estimate, ListSize};
+use anyhow::{Context, Result, bail};
+use serde_json::Value;
+use std::path::Path;
+
+/// The account's limits and what is left of them (v1 `GET /rate-limit`, which does not count
+/// against the monthly quota).
+#[derive(Debug, Clone)]
+pub struct Quota {
+    pub per_minute: u64,
+    pub monthly_limit: u64,
+    pub monthly_remaining: u64,
+    pub monthly_reset_secs: u64,
+}
+
+pub struct Plan {
+    pub estimates: Vec<Estimate>,
+    pub quota: Quota,
+}
+
+impl Plan {
+    pub fn total(&self) -> u64 {
+        self.estimates.iter().map(|e| e.requests).sum()
+    }
+
+    pub fn exact(&self) -> bool {
+        self.estimates.iter().all(|e| e.exact)
+    }
+
+    pub fn table(&self) -> String {
+        let mut out = format!("{:<24} {:>9}  {}\n", "stream", "requests", "basis");
+        for e in &self.estimates {
+            let n = if e.exact {
+                e.requests.to_string()
+            } else {
+                format!("≥{}", e.requests)
+            };
+            out.push_str(&format!("{:<24} {:>9}  {}\n", e.stream, n, e.basis));
+        }
+        let total = if self.exact() {
+            self.total().to_string()
+        } else {
+            format!("≥{}", self.total())
+        };
+        out.push_str(&format!("{:<24} {:>9}\n", "total", total));
+        let q = &self.quota;
+        out.push_str(&format!(
+            "monthly quota: {} of {} requests left (resets in {:.1} days); at {} requests a minute the sync needs {}{:.1} minutes",
+            q.monthly_remaining,
+            q.monthly_limit,
+            q.monthly_reset_secs as f64 / 86_400.0,
+            q.per_minute,
+            if self.exact() { "" } else { "at least " },
+            plan::minutes(self.total(), q.per_minute)
+        ));
+        out
+    }
+}
+
+async fn get_json(
+    http: &reqwest::Client,
+    base: &str,
+    path: &str,
+    key: &ApiKey,
+    key_source: &str,
+) -> Result<Value> {
+    let url = format!("{}{path}", base.trim_end_matches('/'));
+    let res = http
+        .get(&url)
+        .basic_auth("", Some(key.expose()))
+        .send()
+        .await
+        .with_context(|| format!("GET {path}"))?;
+    match res.status().as_u16() {
+        200 => res
+            .json()
+            .await
+            .with_context(|| format!("GET {path}: the body is not JSON")),
+        401 => bail!(
+            "Affinity rejected the API key from {key_source} (401 Unauthorized): check that it is a current key for {base}"
+        ),
+        s => bail!("GET {path} answered {s}"),
+    }
+}
+
+/// The account's limits, from `GET /rate-limit`.
+pub async fn quota(
+    http: &reqwest::Client,
+    base: &str,
+    key: &ApiKey,
+    key_source: &str,
+) -> Result<Quota> {
+    let v = get_json(http, base, "/rate-limit", key, key_source).await?;
+    let n = |p: &str| {
+        v.pointer(p)
+            .and_then(Value::as_u64)
+            .with_context(|| format!("/rate-limit has no {p}"))
+    };
+    Ok(Quota {
+        per_minute: n("/rate/api_key_per_minute/limit")?,
+        monthly_limit: n("/rate/org_monthly/limit")?,
+        monthly_remaining: n("/rate/org_monthly/remaining")?,
+        monthly_reset_secs: n("/rate/org_monthly/reset")?,
+    })
+}
+
+/// List sizes from v1 `GET /lists` (one request).
+async fn list_sizes(
+    http: &reqwest::Client,
+    base: &str,
+    key: &ApiKey,
+    key_source: &str,
+) -> Result<Vec<ListSize>> {
+    let v = get_json(http, base, "/lists", key, key_source).await?;
+    let lists = v.as_array().context("/lists is not an array")?;
+    Ok(lists
+        .iter()
+        .filter_map(|l| {
+            Some(ListSize {
+                id: l.get("id")?.as_i64()?,
+                entries: l.get("list_size")?.as_u64()?,
+            })
+        })
+        .collect())
+}
+
+/// The manifest of the latest complete sync in `out`, if any.
+pub fn previous_sync(out: &Path) -> Option<SyncManifest> {
+    let mut ids: Vec<String> = std::fs::read_dir(out.join("_manifests"))
+        .ok()?
+        .flatten()
+        .filter_map(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .strip_prefix("sync_id=")
+                .map(str::to_string)
+        })
+        .filter(|id| {
+            out.join("_manifests")
+                .join(format!("sync_id={id}"))
+                .join("sync.json")
+                .is_file()
+        })
+        .collect();
+    ids.sort();
+    let latest = ids.pop()?;
+    let text = std::fs::read(
+        out.join("_manifests")
+            .join(format!("sync_id={latest}"))
+            .join("sync.json"),
+    )
+    .ok()?;
+    serde_json::from_slice(&text).ok()
+}
+
+/// The plan for `streams`. With `probe_lists`, list sizes are fetched (one request).
+pub async fn make(
+    http: &reqwest::Client,
+    base: &str,
+    key: &ApiKey,
+    key_source: &str,
+    streams: &[&'static Stream],
+    out: &Path,
+    probe_lists: bool,
+) -> Result<Plan> {
+    let quota = quota(http, base, key, key_source).await?;
+    let lists = if probe_lists && streams.iter().any(|s| s.name == "list_entries") {
+        Some(list_sizes(http, base, key, key_source).await?)
+    } else {
+        None
+    };
+    let previous = previous_sync(out);
+    Ok(Plan {
+        estimates: plan::estimate(streams, previous.as_ref(), lists.as_deref()),
+        quota,
+    })
+}
