@@ -63,6 +63,11 @@ fn expected(ds: &Dataset, stream: &str) -> Option<u64> {
     Some(n as u64)
 }
 
+/// The question the demo answers at the end: which companies are on the most lists?
+const SAMPLE_QUERY: &str = "SELECT c.name AS company, count(*) AS lists, max(c.domain) AS domain \
+     FROM list_entries e JOIN companies c ON e.type = 'company' AND c.id = e.entity_id \
+     GROUP BY c.name ORDER BY lists DESC, company LIMIT 5";
+
 pub async fn run(seed: u64, sizes: Sizes, out: PathBuf) -> Result<()> {
     let config = MockConfig {
         seed,
@@ -116,5 +121,21 @@ pub async fn run(seed: u64, sizes: Sizes, out: PathBuf) -> Result<()> {
     if bad > 0 {
         bail!("{bad} streams differ from the ground truth");
     }
+
+    let db = out.join("affinity.duckdb");
+    let loaded = cli::duckdb_load::load(&out, &db)?;
+    println!(
+        "\nLoaded sync {} into {} ({} tables; views {}).",
+        loaded.sync_id,
+        db.display(),
+        loaded.tables.len(),
+        loaded.views.join(", ")
+    );
+    println!("\n{SAMPLE_QUERY}\n");
+    println!("{}", cli::duckdb_load::query(&db, SAMPLE_QUERY)?);
+    println!(
+        "\nTry: cargo run -- query --db {} \"SELECT * FROM persons_wide LIMIT 5\"",
+        db.display()
+    );
     Ok(())
 }

@@ -27,6 +27,13 @@ enum Command {
     Sync(SyncArgs),
     /// Print what a sync of the selected streams will cost against the rate limits.
     Plan(PlanArgs),
+    /// Load the latest complete sync of a directory into a database.
+    Load {
+        #[command(subcommand)]
+        into: LoadInto,
+    },
+    /// Run SQL on the DuckDB database made by `load duckdb` and print the result.
+    Query(QueryArgs),
     /// Print every stream and the columns of its tables (Markdown).
     Schema,
     /// Serve the Affinity test double (API v1 and v2) until Ctrl-C.
@@ -227,6 +234,32 @@ struct SyncArgs {
     quiet: bool,
 }
 
+#[derive(Subcommand)]
+enum LoadInto {
+    /// One DuckDB table per table of the sync (replacing earlier loads, in one transaction),
+    /// plus wide views with one column per field: persons_wide, companies_wide, list_<id>_wide.
+    Duckdb(LoadDuckdbArgs),
+}
+
+#[derive(Args)]
+struct LoadDuckdbArgs {
+    /// The directory `sync` wrote.
+    #[arg(long, default_value = "./affinity-data")]
+    from: PathBuf,
+    /// The DuckDB database file (created if missing).
+    #[arg(long, default_value = "./affinity.duckdb")]
+    db: PathBuf,
+}
+
+#[derive(Args)]
+struct QueryArgs {
+    /// The SQL to run.
+    sql: String,
+    /// The DuckDB database file.
+    #[arg(long, default_value = "./affinity.duckdb")]
+    db: PathBuf,
+}
+
 #[derive(Args)]
 struct PlanArgs {
     #[command(flatten)]
@@ -263,6 +296,21 @@ fn run(cli: Cli) -> Result<()> {
         Command::Mock(args) => rt.block_on(mock(args)),
         Command::Sync(args) => rt.block_on(sync(args)),
         Command::Plan(args) => rt.block_on(plan(args)),
+        Command::Load {
+            into: LoadInto::Duckdb(args),
+        } => {
+            let loaded = cli::duckdb_load::load(&args.from, &args.db)?;
+            for (table, rows) in &loaded.tables {
+                println!("{table:<28} {rows:>9} rows");
+            }
+            println!("views: {}", loaded.views.join(", "));
+            println!("loaded sync {} into {}", loaded.sync_id, args.db.display());
+            Ok(())
+        }
+        Command::Query(args) => {
+            println!("{}", cli::duckdb_load::query(&args.db, &args.sql)?);
+            Ok(())
+        }
         Command::Schema => {
             print!("{}", affinity_sync::catalog::markdown());
             Ok(())

@@ -1,0 +1,361 @@
+//! `affinity-sync load duckdb` and `affinity-sync query`: the latest complete sync of a
+//! directory as DuckDB tables, plus wide views with one column per field, as dlt users know
+//! them.
+//!
+//! Loading replaces: every table of the sync is recreated from that sync's batches inside one
+//! transaction, so a reader sees the previous load or the new one, never a mix. Only syncs
+//! with a `sync.json` (complete) are ever loaded.
+
+use super::plan::previous_sync;
+use affinity_sync::catalog::STREAMS;
+use affinity_sync::table::{Table, Ty};
+use anyhow::{Context, Result, bail};
+use duckdb::Connection;
+use std::collections::HashSet;
+use std::path::Path;
+
+/// A table's DuckDB type for a column.
+pub fn duckdb_type(ty: Ty) -> &'static str {
+    match ty {
+        Ty::Int64 => "BIGINT",
+        Ty::Float64 => "DOUBLE",
+        Ty::Utf8 | Ty::Json => "VARCHAR",
+        Ty::Bool => "BOOLEAN",
+        Ty::Timestamp => "TIMESTAMPTZ",
+        Ty::Utf8List => "VARCHAR[]",
+        Ty::Int64List => "BIGINT[]",
+    }
+}
+
+fn quote_ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+fn quote_str(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+fn table_def(name: &str) -> Option<&'static Table> {
+    STREAMS
+        .iter()
+        .flat_map(|s| s.tables.iter())
+        .find(|t| t.name == name)
+}
+
+/// What a load did.
+pub struct Loaded {
+    pub sync_id: String,
+    pub tables: Vec<(String, u64)>,
+    pub views: Vec<String>,
+}
+
+/// Loads the latest complete sync in `from` into the DuckDB database `db`.
+pub fn load(from: &Path, db: &Path) -> Result<Loaded> {
+    let manifest = previous_sync(from).with_context(|| {
+        format!(
+            "no complete sync in {}: run `affinity-sync sync --out {}` first",
+            from.display(),
+            from.display()
+        )
+    })?;
+    let ext = match manifest.format.as_str() {
+        "parquet" => "parquet",
+        "ndjson" => "ndjson.gz",
+        other => bail!("sync {} has unknown format {other:?}", manifest.sync_id),
+    };
+    let conn = Connection::open(db)
+        .with_context(|| format!("opening the DuckDB database {}", db.display()))?;
+    conn.execute_batch("BEGIN TRANSACTION")?;
+    let result = (|| -> Result<Loaded> {
+        let mut tables = vec![];
+        for s in &manifest.streams {
+            for name in &s.tables {
+                let t = table_def(name).with_context(|| {
+                    format!(
+                        "sync {} has table {name}, unknown to this build",
+                        manifest.sync_id
+                    )
+                })?;
+                let dir = from
+                    .join(name)
+                    .join(format!("sync_id={}", manifest.sync_id));
+                let has_files = std::fs::read_dir(&dir)
+                    .map(|d| {
+                        d.flatten()
+                            .any(|e| e.file_name().to_string_lossy().ends_with(ext))
+                    })
+                    .unwrap_or(false);
+                let glob = quote_str(&format!("{}/*.{ext}", dir.display()));
+                let columns: Vec<String> = t
+                    .columns
+                    .iter()
+                    .map(|c| format!("{} {}", quote_ident(c.name), duckdb_type(c.ty)))
+                    .collect();
+                let sql = if !has_files {
+                    format!(
+                        "CREATE OR REPLACE TABLE {} ({})",
+                        quote_ident(name),
+                        columns.join(", ")
+                    )
+                } else if ext == "parquet" {
+                    format!(
+                        "CREATE OR REPLACE TABLE {} AS SELECT * FROM read_parquet({glob})",
+                        quote_ident(name)
+                    )
+                } else {
+                    let cols: Vec<String> = t
+                        .columns
+                        .iter()
+                        .map(|c| format!("{}: {}", quote_str(c.name), quote_str(duckdb_type(c.ty))))
+                        .collect();
+                    let select: Vec<String> =
+                        t.columns.iter().map(|c| quote_ident(c.name)).collect();
+                    format!(
+                        "CREATE OR REPLACE TABLE {} AS SELECT {} FROM read_json({glob}, format = 'newline_delimited', compression = 'gzip', columns = {{{}}})",
+                        quote_ident(name),
+                        select.join(", "),
+                        cols.join(", ")
+                    )
+                };
+                conn.execute_batch(&sql)
+                    .with_context(|| format!("loading {name}"))?;
+                let n: u64 = conn.query_row(
+                    &format!("SELECT count(*) FROM {}", quote_ident(name)),
+                    [],
+                    |r| r.get(0),
+                )?;
+                tables.push((name.clone(), n));
+            }
+        }
+        let views = wide_views(&conn)?;
+        conn.execute_batch(&format!(
+            "CREATE OR REPLACE TABLE _affinity_sync AS SELECT {} AS sync_id, {} AS format, {} AS finished_at, now() AS loaded_at",
+            quote_str(&manifest.sync_id),
+            quote_str(&manifest.format),
+            quote_str(&manifest.finished_at)
+        ))?;
+        Ok(Loaded {
+            sync_id: manifest.sync_id.clone(),
+            tables,
+            views,
+        })
+    })();
+    match result {
+        Ok(loaded) => {
+            conn.execute_batch("COMMIT")?;
+            Ok(loaded)
+        }
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+/// The typed expression of a field value, by value type.
+fn value_expr(value_type: &str) -> &'static str {
+    match value_type {
+        "number" | "formula-number" => "value_number",
+        "datetime" => "value_datetime",
+        "person-multi" | "company-multi" => "value_ids",
+        "filterable-text-multi" | "dropdown-multi" => "value_texts",
+        "number-multi" | "location-multi" => "value_json",
+        _ => "value_text",
+    }
+}
+
+fn table_exists(conn: &Connection, name: &str) -> Result<bool> {
+    let n: i64 = conn.query_row(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
+        [name],
+        |r| r.get(0),
+    )?;
+    Ok(n > 0)
+}
+
+/// `SELECT base.*, <one column per field>` over a long field-values table.
+fn pivot_sql(
+    base: &str,
+    base_key: &str,
+    values: &str,
+    value_key: &str,
+    fields: &[(String, String, String)],
+    filter: &str,
+) -> String {
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut cols = vec![];
+    for (id, name, value_type) in fields {
+        let mut column = name.clone();
+        if !seen.insert(column.to_lowercase()) {
+            column = format!("{name} ({id})");
+            seen.insert(column.to_lowercase());
+        }
+        cols.push(format!(
+            "first(v.{}) FILTER (WHERE v.field_id = {}) AS {}",
+            value_expr(value_type),
+            quote_str(id),
+            quote_ident(&column)
+        ));
+    }
+    let extra = if cols.is_empty() {
+        String::new()
+    } else {
+        format!(", {}", cols.join(", "))
+    };
+    format!(
+        "SELECT b.*{extra} FROM {} b LEFT JOIN {} v ON v.{value_key} = b.{base_key} {filter} GROUP BY ALL",
+        quote_ident(base),
+        quote_ident(values)
+    )
+}
+
+/// Wide views: `persons_wide`, `companies_wide`, and one `list_<id>_wide` per list.
+fn wide_views(conn: &Connection) -> Result<Vec<String>> {
+    let fields_of = |sql: &str| -> Result<Vec<(String, String, String)>> {
+        let mut stmt = conn.prepare(sql)?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    };
+    let mut views = vec![];
+    for (base, values) in [
+        ("persons", "persons_field_values"),
+        ("companies", "companies_field_values"),
+    ] {
+        if !(table_exists(conn, base)? && table_exists(conn, values)?) {
+            continue;
+        }
+        let fields = fields_of(&format!(
+            "SELECT field_id, any_value(field_name), any_value(value_type) FROM {} GROUP BY field_id ORDER BY min(field_name), field_id",
+            quote_ident(values)
+        ))?;
+        let view = format!("{base}_wide");
+        conn.execute_batch(&format!(
+            "CREATE OR REPLACE VIEW {} AS {}",
+            quote_ident(&view),
+            pivot_sql(base, "id", values, "entity_id", &fields, "")
+        ))?;
+        views.push(view);
+    }
+    if table_exists(conn, "lists")?
+        && table_exists(conn, "list_entries")?
+        && table_exists(conn, "list_entries_field_values")?
+    {
+        let lists: Vec<i64> = {
+            let mut stmt = conn.prepare("SELECT id FROM lists ORDER BY id")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            rows.collect::<Result<Vec<_>, _>>()?
+        };
+        for list in lists {
+            let fields = fields_of(&format!(
+                "SELECT field_id, any_value(field_name), any_value(value_type) FROM list_entries_field_values WHERE list_id = {list} GROUP BY field_id ORDER BY min(field_name), field_id"
+            ))?;
+            let view = format!("list_{list}_wide");
+            let sql = format!(
+                "SELECT * FROM ({}) WHERE list_id = {list}",
+                pivot_sql(
+                    "list_entries",
+                    "id",
+                    "list_entries_field_values",
+                    "list_entry_id",
+                    &fields,
+                    ""
+                )
+            );
+            conn.execute_batch(&format!(
+                "CREATE OR REPLACE VIEW {} AS {sql}",
+                quote_ident(&view)
+            ))?;
+            views.push(view);
+        }
+    }
+    Ok(views)
+}
+
+/// Runs `sql` on `db` and renders the result as a text table.
+pub fn query(db: &Path, sql: &str) -> Result<String> {
+    if !db.is_file() {
+        bail!(
+            "no DuckDB database at {}: run `affinity-sync load duckdb --db {}` first",
+            db.display(),
+            db.display()
+        );
+    }
+    let conn = Connection::open(db).with_context(|| format!("opening {}", db.display()))?;
+    render(&conn, sql)
+}
+
+/// Renders a query's result as an aligned text table.
+pub fn render(conn: &Connection, sql: &str) -> Result<String> {
+    let mut stmt = conn.prepare(sql).context("the query does not parse")?;
+    let mut rows = stmt.query([]).context("running the query")?;
+    let names: Vec<String> = rows.as_ref().map(|s| s.column_names()).unwrap_or_default();
+    let mut cells: Vec<Vec<String>> = vec![];
+    while let Some(row) = rows.next()? {
+        let mut line = vec![];
+        for i in 0..names.len() {
+            let v: duckdb::types::Value = row.get(i)?;
+            line.push(show(&v));
+        }
+        cells.push(line);
+    }
+    let mut width: Vec<usize> = names.iter().map(|n| n.chars().count()).collect();
+    for line in &cells {
+        for (i, c) in line.iter().enumerate() {
+            width[i] = width[i].max(c.chars().count());
+        }
+    }
+    let fmt = |line: &[String]| {
+        line.iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c:<w$}", w = width[i]))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    };
+    let mut out = fmt(&names);
+    out.push('\n');
+    out.push_str(
+        &width
+            .iter()
+            .map(|w| "-".repeat(*w))
+            .collect::<Vec<_>>()
+            .join("-+-"),
+    );
+    for line in &cells {
+        out.push('\n');
+        out.push_str(&fmt(line));
+    }
+    out.push_str(&format!("\n({} rows)", cells.len()));
+    Ok(out)
+}
+
+fn show(v: &duckdb::types::Value) -> String {
+    use duckdb::types::Value as V;
+    match v {
+        V::Null => "NULL".into(),
+        V::Boolean(b) => b.to_string(),
+        V::TinyInt(x) => x.to_string(),
+        V::SmallInt(x) => x.to_string(),
+        V::Int(x) => x.to_string(),
+        V::BigInt(x) => x.to_string(),
+        V::HugeInt(x) => x.to_string(),
+        V::UTinyInt(x) => x.to_string(),
+        V::USmallInt(x) => x.to_string(),
+        V::UInt(x) => x.to_string(),
+        V::UBigInt(x) => x.to_string(),
+        V::Float(x) => x.to_string(),
+        V::Double(x) => x.to_string(),
+        V::Text(s) => s.clone(),
+        V::Timestamp(_, micros) => affinity_sync::table::format_timestamp(*micros),
+        V::List(items) => format!(
+            "[{}]",
+            items.iter().map(show).collect::<Vec<_>>().join(", ")
+        ),
+        other => format!("{other:?}"),
+    }
+}
