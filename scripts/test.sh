@@ -53,4 +53,7 @@ say "the core builds for wasm32-wasip2"
 cargo build --lib --locked --target wasm32-wasip2
 
 say "cargo test"
-cargo test --workspace --locked
+# The same target set as clippy: DuckDB's C++ (built by a build script) is compiled once, not
+# once per differently unified set of build dependencies. Doc tests: the mock crate (no DuckDB).
+cargo test --workspace --all-targets --locked
+cargo test -p affinity-mock --doc --locked
