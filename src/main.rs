@@ -211,6 +211,26 @@ impl Target {
             &std::env::current_dir().unwrap_or_default(),
         )
     }
+
+    /// What a sync of `streams` will cost; `probe_lists` also fetches list sizes (one request).
+    async fn plan(
+        &self,
+        key: &cli::api_key::Resolved,
+        streams: &[&'static affinity_sync::catalog::Stream],
+        probe_lists: bool,
+    ) -> Result<cli::plan::Plan> {
+        let http = reqwest::Client::new();
+        cli::plan::make(
+            &http,
+            &self.base_url,
+            &key.key,
+            &key.source,
+            streams,
+            &self.out,
+            probe_lists,
+        )
+        .await
+    }
 }
 
 #[derive(Args)]
@@ -394,17 +414,7 @@ async fn plan(args: PlanArgs) -> Result<()> {
     let t = &args.target;
     let streams = cli::sync::select_streams(t.streams.as_deref())?;
     let key = t.key()?;
-    let http = reqwest::Client::new();
-    let plan = cli::plan::make(
-        &http,
-        &t.base_url,
-        &key.key,
-        &key.source,
-        &streams,
-        &t.out,
-        true,
-    )
-    .await?;
+    let plan = t.plan(&key, &streams, true).await?;
     println!("{}", plan.table());
     Ok(())
 }
@@ -419,17 +429,7 @@ async fn sync(args: SyncArgs) -> Result<()> {
     let key = t.key()?;
     let sink = cli::sink::LocalDir::open(&t.out)?;
     // The bill first: refuse a sync the monthly quota cannot pay for.
-    let http = reqwest::Client::new();
-    let plan = cli::plan::make(
-        &http,
-        &t.base_url,
-        &key.key,
-        &key.source,
-        &streams,
-        &t.out,
-        false,
-    )
-    .await?;
+    let plan = t.plan(&key, &streams, false).await?;
     let (need, left) = (plan.total(), plan.quota.monthly_remaining);
     let at_least = if plan.exact() { "" } else { "at least " };
     if need > left && !args.ignore_quota {
