@@ -30,6 +30,34 @@ fn ok(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stdout).to_string()
 }
 
+/// `affinity-sync sync` of the double into `out`, in `format`.
+async fn sync_into(base: &str, out: &Path, format: &str, cwd: &Path) -> String {
+    let args = [
+        "sync",
+        "--base-url",
+        base,
+        "--out",
+        &out.display().to_string(),
+        "--format",
+        format,
+        "--quiet",
+    ];
+    ok(&run(args.iter().map(|a| a.to_string()).collect(), cwd).await)
+}
+
+/// `affinity-sync load duckdb` of `out` into `db`; returns what it printed.
+async fn load_into(out: &Path, db: &Path, cwd: &Path) -> String {
+    let args = [
+        "load",
+        "duckdb",
+        "--from",
+        &out.display().to_string(),
+        "--db",
+        &db.display().to_string(),
+    ];
+    ok(&run(args.iter().map(|a| a.to_string()).collect(), cwd).await)
+}
+
 fn ids(conn: &duckdb::Connection, sql: &str) -> BTreeSet<i64> {
     let mut stmt = conn.prepare(sql).unwrap();
     stmt.query_map([], |r| r.get::<_, i64>(0))
@@ -56,32 +84,8 @@ async fn a_loaded_database_equals_the_ground_truth_in_both_formats() {
         let out = dir.join(format!("out-{format}"));
         let db = dir.join(format!("{format}.duckdb"));
         let s = |x: &Path| x.display().to_string();
-        ok(&run(
-            vec![
-                "sync".into(),
-                "--base-url".into(),
-                d.base_url(),
-                "--out".into(),
-                s(&out),
-                "--format".into(),
-                format.into(),
-                "--quiet".into(),
-            ],
-            &dir,
-        )
-        .await);
-        let printed = ok(&run(
-            vec![
-                "load".into(),
-                "duckdb".into(),
-                "--from".into(),
-                s(&out),
-                "--db".into(),
-                s(&db),
-            ],
-            &dir,
-        )
-        .await);
+        sync_into(&d.base_url(), &out, format, &dir).await;
+        let printed = load_into(&out, &db, &dir).await;
         assert!(printed.contains("persons_wide"), "{printed}");
 
         let conn = duckdb::Connection::open(&db).unwrap();
@@ -175,32 +179,8 @@ async fn a_loaded_database_equals_the_ground_truth_in_both_formats() {
         drop(conn);
 
         // A second sync and load replace, never append.
-        ok(&run(
-            vec![
-                "sync".into(),
-                "--base-url".into(),
-                d.base_url(),
-                "--out".into(),
-                s(&out),
-                "--format".into(),
-                format.into(),
-                "--quiet".into(),
-            ],
-            &dir,
-        )
-        .await);
-        ok(&run(
-            vec![
-                "load".into(),
-                "duckdb".into(),
-                "--from".into(),
-                s(&out),
-                "--db".into(),
-                s(&db),
-            ],
-            &dir,
-        )
-        .await);
+        sync_into(&d.base_url(), &out, format, &dir).await;
+        load_into(&out, &db, &dir).await;
         let table = ok(&run(
             vec![
                 "query".into(),
