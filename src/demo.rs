@@ -87,14 +87,20 @@ pub async fn run(seed: u64, sizes: Sizes, out: PathBuf) -> Result<()> {
         base_url: server.base_url(),
         key,
         key_source: "the demo's built-in test double".into(),
-        streams: cli::sync::select_streams(None)?,
-        format: affinity_sync::Format::Parquet,
         concurrency: 4,
         max_retries: 3,
         progress: true,
+        inject: cli::sync::Inject::default(),
     };
-    let report = cli::sync::run(options, cli::sink::LocalDir::open(&out)?).await?;
+    let start = cli::sync::Start::New {
+        streams: cli::sync::select_streams(None)?,
+        format: affinity_sync::Format::Parquet,
+    };
+    let report = cli::sync::run(options, cli::sink::LocalDir::open(&out)?, start).await?;
     println!("{}\n", report.table());
+    if !report.failed.is_empty() {
+        bail!("the demo sync is incomplete");
+    }
 
     let ds = server.dataset();
     let mut bad = 0;

@@ -25,6 +25,9 @@ struct Cli {
 enum Command {
     /// Sync Affinity into a directory of Parquet or NDJSON batches.
     Sync(SyncArgs),
+    /// Finish a sync that stopped (a crash, a parked page, a spent quota): runs its unfinished
+    /// and parked pages, then marks it complete.
+    Resume(ResumeArgs),
     /// Print what a sync of the selected streams will cost against the rate limits.
     Plan(PlanArgs),
     /// Load the latest complete sync of a directory into a database.
@@ -181,9 +184,9 @@ impl FaultArgs {
     }
 }
 
-/// Where to read from and write to, shared by `sync` and `plan`.
+/// Which Affinity, with which key: shared by `sync`, `resume` and `plan`.
 #[derive(Args)]
-struct Target {
+struct Connection {
     /// Affinity's base URL (http is allowed for local test doubles).
     #[arg(
         long,
@@ -194,6 +197,23 @@ struct Target {
     /// Read the API key from this file (otherwise AFFINITY_API_KEY, then .dlt/secrets.toml).
     #[arg(long)]
     api_key_file: Option<PathBuf>,
+}
+
+impl Connection {
+    fn key(&self) -> Result<cli::api_key::Resolved> {
+        cli::api_key::resolve(
+            self.api_key_file.as_deref(),
+            std::env::var("AFFINITY_API_KEY").ok(),
+            &std::env::current_dir().unwrap_or_default(),
+        )
+    }
+}
+
+/// Where to read from and write to, shared by `sync` and `plan`.
+#[derive(Args)]
+struct Target {
+    #[command(flatten)]
+    connection: Connection,
     /// Comma-separated streams (default: all default streams); parents are added as needed.
     /// Opt-in streams: interactions, relationship_strengths, field_value_changes.
     #[arg(long)]
@@ -205,11 +225,7 @@ struct Target {
 
 impl Target {
     fn key(&self) -> Result<cli::api_key::Resolved> {
-        cli::api_key::resolve(
-            self.api_key_file.as_deref(),
-            std::env::var("AFFINITY_API_KEY").ok(),
-            &std::env::current_dir().unwrap_or_default(),
-        )
+        self.connection.key()
     }
 
     /// What a sync of `streams` will cost; `probe_lists` also fetches list sizes (one request).
@@ -222,7 +238,7 @@ impl Target {
         let http = reqwest::Client::new();
         cli::plan::make(
             &http,
-            &self.base_url,
+            &self.connection.base_url,
             &key.key,
             &key.source,
             streams,
@@ -240,18 +256,61 @@ struct SyncArgs {
     /// Batch format: parquet or ndjson (gzip).
     #[arg(long, default_value = "parquet")]
     format: String,
-    /// Pages fetched at once (sharing one rate budget).
-    #[arg(long, default_value_t = 4)]
-    concurrency: usize,
-    /// Retries of a page after rate limits, server errors and broken responses.
-    #[arg(long, default_value_t = 6)]
-    max_retries: u32,
     /// Start even when the plan needs more requests than the monthly quota has left.
     #[arg(long)]
     ignore_quota: bool,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+/// How the pages of a sync are run: shared by `sync` and `resume`.
+#[derive(Args)]
+struct RunArgs {
+    /// Pages fetched at once (sharing one rate budget).
+    #[arg(long, default_value_t = 4)]
+    concurrency: usize,
+    /// Retries of a page after rate limits, server errors and broken responses; then the
+    /// page is parked and `resume` tries it again.
+    #[arg(long, default_value_t = 6)]
+    max_retries: u32,
     /// No progress bars.
     #[arg(long)]
     quiet: bool,
+    /// Fault injection for the reliability tests: `crash-after-writes=N,redeliver=P,seed=S`.
+    #[arg(long, hide = true, default_value = "")]
+    inject: String,
+}
+
+impl RunArgs {
+    fn options(
+        &self,
+        connection: &Connection,
+        key: cli::api_key::Resolved,
+    ) -> Result<cli::sync::Options> {
+        Ok(cli::sync::Options {
+            base_url: connection.base_url.clone(),
+            key: key.key,
+            key_source: key.source,
+            concurrency: self.concurrency.max(1),
+            max_retries: self.max_retries,
+            progress: !self.quiet,
+            inject: cli::sync::Inject::parse(&self.inject)?,
+        })
+    }
+}
+
+#[derive(Args)]
+struct ResumeArgs {
+    #[command(flatten)]
+    connection: Connection,
+    /// The output directory of the sync.
+    #[arg(long, default_value = "./affinity-data")]
+    out: PathBuf,
+    /// The sync to finish (default: the latest unfinished one in --out).
+    #[arg(long)]
+    sync_id: Option<String>,
+    #[command(flatten)]
+    run: RunArgs,
 }
 
 #[derive(Subcommand)]
@@ -315,6 +374,7 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Mock(args) => rt.block_on(mock(args)),
         Command::Sync(args) => rt.block_on(sync(args)),
+        Command::Resume(args) => rt.block_on(resume(args)),
         Command::Plan(args) => rt.block_on(plan(args)),
         Command::Load {
             into: LoadInto::Duckdb(args),
@@ -424,8 +484,9 @@ async fn sync(args: SyncArgs) -> Result<()> {
     let format = affinity_sync::Format::parse(&args.format)
         .with_context(|| format!("--format must be parquet or ndjson, got {:?}", args.format))?;
     let streams = cli::sync::select_streams(t.streams.as_deref())?;
-    affinity_sync::Config::new(&t.base_url, "", format)
+    affinity_sync::Config::new(&t.connection.base_url, "", format)
         .map_err(|e| anyhow::anyhow!("--base-url: {e}"))?;
+    let options = args.run.options(&t.connection, t.key()?)?;
     let key = t.key()?;
     let sink = cli::sink::LocalDir::open(&t.out)?;
     // The bill first: refuse a sync the monthly quota cannot pay for.
@@ -441,24 +502,55 @@ async fn sync(args: SyncArgs) -> Result<()> {
             plan.quota.monthly_reset_secs as f64 / 86_400.0
         );
     }
-    if !args.quiet {
+    if !args.run.quiet {
         eprintln!(
             "plan: {at_least}{need} requests; {left} of {} monthly requests left",
             plan.quota.monthly_limit
         );
+        for id in cli::sync::unfinished(&sink).await? {
+            eprintln!(
+                "note: sync {id} in {} stopped before it was complete; `affinity-sync resume --out {} --sync-id {id}` finishes it",
+                t.out.display(),
+                t.out.display()
+            );
+        }
     }
-    let options = cli::sync::Options {
-        base_url: t.base_url.clone(),
-        key: key.key,
-        key_source: key.source,
-        streams,
-        format,
-        concurrency: args.concurrency.max(1),
-        max_retries: args.max_retries,
-        progress: !args.quiet,
+    let start = cli::sync::Start::New { streams, format };
+    let report = cli::sync::run(options, sink, start).await?;
+    finish(report, &t.out)
+}
+
+async fn resume(args: ResumeArgs) -> Result<()> {
+    let options = args.run.options(&args.connection, args.connection.key()?)?;
+    if !args.out.is_dir() {
+        anyhow::bail!(
+            "--out {} does not exist: resume continues a sync in the directory it wrote to",
+            args.out.display()
+        );
+    }
+    let sink = cli::sink::LocalDir::open(&args.out)?;
+    let start = cli::sync::Start::Resume {
+        sync_id: args.sync_id.clone(),
     };
-    let report = cli::sync::run(options, sink).await?;
+    let report = cli::sync::run(options, sink, start).await?;
+    finish(report, &args.out)
+}
+
+/// Prints the summary; a sync with parked pages is an error that says how to finish it.
+fn finish(report: cli::sync::Report, out: &std::path::Path) -> Result<()> {
     println!("{}", report.table());
-    println!("batches in {}", t.out.display());
+    if !report.failed.is_empty() {
+        anyhow::bail!(
+            "sync {} is incomplete: {} page(s) failed and are parked in {}/_jobs/sync_id={}/failed/; \
+             fix the cause and run `affinity-sync resume --out {} --sync-id {}`",
+            report.sync_id,
+            report.failed.len(),
+            out.display(),
+            report.sync_id,
+            out.display(),
+            report.sync_id
+        );
+    }
+    println!("batches in {}", out.display());
     Ok(())
 }

@@ -14,7 +14,7 @@ out, sync_id = sys.argv[1], sys.argv[2]
 result = {}
 con = duckdb.connect()
 for table in sorted(os.listdir(out)):
-    if table.startswith("_"):
+    if table.startswith(("_", ".")):
         continue
     t = ds.dataset(f"{out}/{table}/sync_id={sync_id}", format="parquet").to_table()
     names = [f.name for f in t.schema]

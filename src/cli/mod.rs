@@ -2,6 +2,7 @@
 
 pub mod api_key;
 pub mod duckdb_load;
+pub mod journal;
 pub mod plan;
 pub mod sink;
 pub mod sync;

@@ -63,6 +63,8 @@ impl Plan {
     }
 }
 
+/// GET a v1 JSON document, retrying what a retry can fix (transport errors, 429, 5xx, a
+/// broken body) a few times: the plan runs before the sync and must not be its weak spot.
 async fn get_json(
     http: &reqwest::Client,
     base: &str,
@@ -70,22 +72,36 @@ async fn get_json(
     key: &ApiKey,
     key_source: &str,
 ) -> Result<Value> {
+    const ATTEMPTS: u32 = 4;
     let url = format!("{}{path}", base.trim_end_matches('/'));
-    let res = http
-        .get(&url)
-        .basic_auth("", Some(key.expose()))
-        .send()
-        .await
-        .with_context(|| format!("GET {path}"))?;
-    match res.status().as_u16() {
-        200 => res
-            .json()
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let failure = match http
+            .get(&url)
+            .basic_auth("", Some(key.expose()))
+            .send()
             .await
-            .with_context(|| format!("GET {path}: the body is not JSON")),
-        401 => bail!(
-            "Affinity rejected the API key from {key_source} (401 Unauthorized): check that it is a current key for {base}"
-        ),
-        s => bail!("GET {path} answered {s}"),
+        {
+            Err(e) => anyhow::Error::new(e).context(format!("GET {path}")),
+            Ok(res) => match res.status().as_u16() {
+                200 => match res.json().await {
+                    Ok(v) => return Ok(v),
+                    Err(e) => {
+                        anyhow::Error::new(e).context(format!("GET {path}: the body is not JSON"))
+                    }
+                },
+                401 => bail!(
+                    "Affinity rejected the API key from {key_source} (401 Unauthorized): check that it is a current key for {base}"
+                ),
+                s @ (429 | 500..=599) => anyhow::anyhow!("GET {path} answered {s}"),
+                s => bail!("GET {path} answered {s}"),
+            },
+        };
+        if attempt >= ATTEMPTS {
+            return Err(failure.context(format!("gave up after {ATTEMPTS} attempts")));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500 << attempt)).await;
     }
 }
 

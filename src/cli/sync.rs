@@ -1,20 +1,24 @@
-//! `affinity-sync sync`: the core's page step driven on one machine.
+//! `affinity-sync sync` and `resume`: the core's page step driven on one machine.
 //!
 //! An in-process queue holds the jobs; up to `concurrency` of them run at once. Each job is
 //! one page: the core builds the request, this driver performs it (with the key, retries and
 //! rate pacing), the core turns the response into batches and next jobs, the driver writes the
-//! batches and only then queues the next jobs. When the queue is empty, every chain has
-//! written its manifest, and the driver writes the sync manifest that marks the sync complete.
+//! batches, then queues the next jobs in the journal (`journal`), and only then acknowledges
+//! the page. A page that keeps failing is parked with its reason and the other chains go on.
+//! When the queue is empty and nothing is parked, the driver writes the sync manifest, added
+//! up from the chains' manifests, that marks the sync complete.
 
 use super::api_key::ApiKey;
+use super::journal;
 use super::sink::ObjectSink;
 use affinity_sync::catalog::{self, Stream};
-use affinity_sync::layout::{self, StreamSummary, SyncManifest};
+use affinity_sync::layout::{self, ChainManifest, FailedJob, SyncManifest, SyncRun};
 use affinity_sync::step::{self, Auth, StepError};
 use affinity_sync::{Config, Format, Job};
 use anyhow::{Context, Result, anyhow, bail};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
@@ -28,11 +32,77 @@ pub struct Options {
     pub key: ApiKey,
     /// Where the key came from, for the 401 message.
     pub key_source: String,
-    pub streams: Vec<&'static Stream>,
-    pub format: Format,
     pub concurrency: usize,
     pub max_retries: u32,
     pub progress: bool,
+    pub inject: Inject,
+}
+
+/// A new sync, or the rest of one that stopped.
+pub enum Start {
+    New {
+        streams: Vec<&'static Stream>,
+        format: Format,
+    },
+    /// The given sync, or the latest unfinished one in the output.
+    Resume { sync_id: Option<String> },
+}
+
+/// Faults the driver injects into itself, for the reliability tests: a crash (the process
+/// exits at once, as if killed) after a number of object writes, and queue redeliveries (a
+/// finished job delivered again, as SQS may). Off unless `--inject` names them.
+#[derive(Debug, Clone, Default)]
+pub struct Inject {
+    pub crash_after_writes: Option<u64>,
+    /// Chance that a finished job is delivered once more.
+    pub redeliver: f64,
+    pub seed: u64,
+}
+
+/// The exit code of an injected crash.
+pub const CRASH_EXIT_CODE: i32 = 86;
+
+impl Inject {
+    /// Parses `crash-after-writes=N,redeliver=P,seed=S` (any subset; empty for none).
+    pub fn parse(text: &str) -> Result<Inject> {
+        let mut inject = Inject::default();
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (k, v) = part
+                .split_once('=')
+                .ok_or_else(|| anyhow!("--inject: {part:?} is not name=value"))?;
+            let bad = || anyhow!("--inject: {k}={v:?} is not a valid value");
+            match k {
+                "crash-after-writes" => {
+                    inject.crash_after_writes = Some(v.parse().map_err(|_| bad())?)
+                }
+                "redeliver" => {
+                    inject.redeliver = v.parse().map_err(|_| bad())?;
+                    if !(0.0..=1.0).contains(&inject.redeliver) {
+                        return Err(bad());
+                    }
+                }
+                "seed" => inject.seed = v.parse().map_err(|_| bad())?,
+                _ => bail!("--inject: unknown fault {k:?} (crash-after-writes, redeliver, seed)"),
+            }
+        }
+        Ok(inject)
+    }
+
+    /// Whether the first delivery of `key` is delivered again: a fixed function of the seed
+    /// and the job, so a schedule replays the same way.
+    fn redelivers(&self, key: &str) -> bool {
+        if self.redeliver <= 0.0 {
+            return false;
+        }
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ self.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        for b in key.bytes() {
+            h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+        }
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        (h as f64 / u64::MAX as f64) < self.redeliver
+    }
 }
 
 /// What one stream did in a sync.
@@ -50,7 +120,11 @@ pub struct Report {
     pub streams: BTreeMap<&'static str, StreamTotals>,
     pub requests: u64,
     pub retries: u64,
+    /// Jobs delivered a second time by `--inject redeliver`.
+    pub redelivered: u64,
     pub elapsed: Duration,
+    /// Pages parked after failing; the sync is complete only when there are none.
+    pub failed: Vec<FailedJob>,
 }
 
 /// The streams to sync: the named ones plus the parents they fan out from, in catalog order.
@@ -151,14 +225,19 @@ impl Governor {
         }
     }
 
-    /// After a 429: nothing left until the reset the response names (at least a second).
+    /// After a 429: nothing left until `Retry-After`, or else the reset the response names
+    /// (at least a second).
     fn exhausted(&self, headers: &reqwest::header::HeaderMap) {
-        let reset = headers
-            .get("x-ratelimit-limit-user-reset")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok())
+        let secs = |k: &str| {
+            headers
+                .get(k)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        };
+        let reset = secs("retry-after")
+            .or_else(|| secs("x-ratelimit-limit-user-reset"))
             .unwrap_or(1)
-            .max(1);
+            .clamp(1, 3600);
         let mut s = self.state.lock().expect("governor");
         s.remaining = Some(0);
         s.reset_at = Instant::now() + Duration::from_secs(reset);
@@ -170,9 +249,11 @@ struct Shared<S> {
     http: reqwest::Client,
     key: ApiKey,
     key_source: String,
-    sink: S,
+    sink: Crashing<S>,
     governor: Governor,
     max_retries: u32,
+    /// The streams of this sync: child jobs of other streams are not queued.
+    selected: Vec<&'static str>,
 }
 
 /// What one finished job reports back to the coordinator.
@@ -186,15 +267,69 @@ struct Done {
     jobs: Vec<Job>,
 }
 
+/// How a job ended without finishing.
+enum Failure {
+    /// Nothing else can succeed either (the key was refused, the month's quota is spent, the
+    /// output cannot be written): stop the sync; its journal keeps every unfinished page.
+    Fatal(anyhow::Error),
+    /// This page cannot be fetched: it is parked with the reason, the other chains go on.
+    Parked {
+        job: Job,
+        requests: u64,
+        retries: u64,
+    },
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Failure::Fatal(e)
+    }
+}
+
 fn backoff(attempt: u32) -> Duration {
     let base = 250u64 * (1 << attempt.min(7));
     Duration::from_millis(base.min(20_000) + rand::random_range(0..250))
 }
 
-/// One job: fetch its page (retrying what can be retried), write its batches, return its jobs.
-async fn run_job<S: ObjectSink>(shared: Arc<Shared<S>>, job: Job) -> Result<Done> {
-    let request = step::request(&shared.cfg, &job)?;
+/// The monthly quota is spent when a 429 says the org has nothing left.
+fn month_spent(headers: &reqwest::header::HeaderMap) -> Option<u64> {
+    let num = |k: &str| {
+        headers
+            .get(k)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+    };
+    (num("x-ratelimit-limit-org-remaining") == Some(0))
+        .then(|| num("x-ratelimit-limit-org-reset").unwrap_or(0))
+}
+
+/// One job: fetch its page (retrying what can be retried), write its batches, queue its jobs,
+/// acknowledge it.
+async fn run_job<S: ObjectSink>(shared: Arc<Shared<S>>, job: Job) -> Result<Done, Failure> {
+    let prefix = shared.cfg.prefix();
     let (mut requests, mut retries) = (0u64, 0u64);
+    let park = |job: Job, error: String, requests: u64, retries: u64| {
+        let shared = shared.clone();
+        async move {
+            let failed = FailedJob {
+                job: job.clone(),
+                error,
+                attempts: retries as u32 + 1,
+                failed_at: now_rfc3339(),
+            };
+            tracing::error!(stream = %job.stream, page = job.page, "parked: {}", failed.error);
+            journal::park(&shared.sink, shared.cfg.prefix(), &failed).await?;
+            Err(Failure::Parked {
+                job,
+                requests,
+                retries,
+            })
+        }
+    };
+    let request = match step::request(&shared.cfg, &job) {
+        Ok(r) => r,
+        Err(e) => return park(job, e.to_string(), 0, 0).await,
+    };
     let outcome = loop {
         shared.governor.admit().await;
         requests += 1;
@@ -237,39 +372,44 @@ async fn run_job<S: ObjectSink>(shared: Arc<Shared<S>>, job: Job) -> Result<Done
                 shared.governor.observe(&headers);
                 match step::handle(&shared.cfg, &job, status, &body) {
                     Ok(outcome) => break outcome,
-                    Err(StepError::Unauthorized) => bail!(
-                        "Affinity rejected the API key from {} (401 Unauthorized): check that it is a current key for {}",
-                        shared.key_source,
-                        shared.cfg.base_url()
-                    ),
+                    Err(StepError::Unauthorized) => {
+                        return Err(Failure::Fatal(anyhow!(
+                            "Affinity rejected the API key from {} (401 Unauthorized): check that it is a current key for {}",
+                            shared.key_source,
+                            shared.cfg.base_url()
+                        )));
+                    }
+                    Err(StepError::RateLimited) if month_spent(&headers).is_some() => {
+                        let reset = month_spent(&headers).unwrap_or(0);
+                        return Err(Failure::Fatal(anyhow!(
+                            "Affinity's monthly request quota is spent (429 with X-Ratelimit-Limit-Org-Remaining: 0); \
+                             it resets in {:.1} days. The unfinished pages stay queued",
+                            reset as f64 / 86_400.0
+                        )));
+                    }
                     Err(e) if e.retryable() => {
                         if e == StepError::RateLimited {
                             shared.governor.exhausted(&headers);
                         }
                         e.to_string()
                     }
-                    Err(e) => {
-                        return Err(anyhow!(e))
-                            .context(format!("stream {} page {}", job.stream, job.page));
-                    }
+                    Err(e) => return park(job, e.to_string(), requests, retries).await,
                 }
             }
             Err(transport) => transport,
         };
         if retries >= shared.max_retries as u64 {
-            bail!(
-                "stream {} page {}: gave up after {} attempts: {failure}",
-                job.stream,
-                job.page,
-                retries + 1
-            );
+            let error = format!("gave up after {} attempts: {failure}", retries + 1);
+            return park(job, error, requests, retries).await;
         }
         retries += 1;
         tracing::warn!(stream = %job.stream, page = job.page, attempt = retries, "retrying: {failure}");
         tokio::time::sleep(backoff(retries as u32)).await;
     };
 
-    // Batches first, the chain's manifest after them, and only then the next jobs.
+    // Batches first, the chain's manifest after them, then the next jobs, and only then is
+    // this page acknowledged: a crash anywhere in between re-runs the page, which rewrites
+    // the same objects.
     let mut rows = 0;
     for b in &outcome.batches {
         shared
@@ -289,6 +429,9 @@ async fn run_job<S: ObjectSink>(shared: Arc<Shared<S>>, job: Job) -> Result<Done
     let last_page = outcome.next.is_none();
     let mut jobs: Vec<Job> = outcome.children;
     jobs.extend(outcome.next);
+    jobs.retain(|j| shared.selected.contains(&j.stream.as_str()));
+    journal::enqueue(&shared.sink, prefix, &jobs).await?;
+    journal::ack(&shared.sink, prefix, &job).await?;
     Ok(Done {
         job,
         records: outcome.records,
@@ -322,24 +465,156 @@ fn now_rfc3339() -> String {
     affinity_sync::table::format_timestamp(secs.as_micros() as i64)
 }
 
-/// Runs a whole sync into `sink`.
-pub async fn run<S: ObjectSink + 'static>(opts: Options, sink: S) -> Result<Report> {
+/// The sink, with the injected crash: after the given number of writes the process exits
+/// at once, leaving whatever a real crash would leave.
+struct Crashing<S> {
+    inner: S,
+    writes_left: Option<AtomicU64>,
+}
+
+impl<S: ObjectSink> ObjectSink for Crashing<S> {
+    async fn put(&self, key: &str, bytes: &[u8]) -> Result<()> {
+        self.inner.put(key, bytes).await?;
+        if let Some(left) = &self.writes_left
+            && left.fetch_sub(1, Ordering::SeqCst) == 1
+        {
+            eprintln!("injected crash after writing {key}");
+            std::process::exit(CRASH_EXIT_CODE);
+        }
+        Ok(())
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        self.inner.get(key).await
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>> {
+        self.inner.list(prefix).await
+    }
+
+    async fn delete(&self, key: &str) -> Result<()> {
+        self.inner.delete(key).await
+    }
+}
+
+/// The unfinished syncs in `sink` (a journal and no sync manifest), oldest first.
+pub async fn unfinished<S: ObjectSink>(sink: &S) -> Result<Vec<String>> {
+    let mut out = vec![];
+    for id in journal::unfinished(sink, "").await? {
+        if sink
+            .get(&layout::sync_manifest_key("", &id))
+            .await?
+            .is_none()
+        {
+            out.push(id);
+        }
+    }
+    Ok(out)
+}
+
+/// Queues the first page of every root stream of `run`, then notes that it did. A sync
+/// stopped halfway through this is seeded again on resume (a root page run twice rewrites
+/// the same objects).
+async fn seed<S: ObjectSink>(sink: &S, run: &mut SyncRun) -> Result<Vec<Job>> {
+    let mut roots = vec![];
+    for name in &run.streams {
+        let stream = catalog::stream(name)
+            .ok_or_else(|| anyhow!("sync {} names unknown stream {name:?}", run.sync_id))?;
+        if stream.parent.is_none() {
+            roots.push(Job::first(&run.sync_id, stream.name, BTreeMap::new()));
+        }
+    }
+    journal::enqueue(sink, "", &roots).await?;
+    run.seeded = true;
+    journal::save_run(sink, "", run).await?;
+    Ok(roots)
+}
+
+/// Runs a new sync, or the rest of a stopped one, into `sink`.
+pub async fn run<S: ObjectSink + 'static>(opts: Options, sink: S, start: Start) -> Result<Report> {
     let began = Instant::now();
-    let started_at = now_rfc3339();
-    let cfg =
-        Config::new(&opts.base_url, "", opts.format).map_err(|e| anyhow!("--base-url: {e}"))?;
-    let unix = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs() as i64;
-    let sync_id = affinity_sync::job::sync_id(unix, &format!("{:04x}", rand::random::<u16>()));
+    let sink = Crashing {
+        inner: sink,
+        writes_left: opts.inject.crash_after_writes.map(AtomicU64::new),
+    };
     let http = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(120))
         .user_agent(concat!("affinity-sync/", env!("CARGO_PKG_VERSION")))
         .build()
         .context("building the HTTP client")?;
-    let selected: Vec<&'static str> = opts.streams.iter().map(|s| s.name).collect();
+
+    // What to sync, and the jobs to begin with.
+    let (run, queued): (SyncRun, Vec<Job>) = match start {
+        Start::New { streams, format } => {
+            let unix = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_secs() as i64;
+            let sync_id =
+                affinity_sync::job::sync_id(unix, &format!("{:04x}", rand::random::<u16>()));
+            let mut run = SyncRun {
+                version: 1,
+                sync_id: sync_id.clone(),
+                format: format.name().into(),
+                streams: streams.iter().map(|s| s.name.to_string()).collect(),
+                started_at: now_rfc3339(),
+                seeded: false,
+            };
+            journal::save_run(&sink, "", &run).await?;
+            let roots = seed(&sink, &mut run).await?;
+            (run, roots)
+        }
+        Start::Resume { sync_id } => {
+            let sync_id = match sync_id {
+                Some(id) => id,
+                None => unfinished(&sink)
+                    .await?
+                    .pop()
+                    .ok_or_else(|| anyhow!("there is no unfinished sync to resume here"))?,
+            };
+            if sink
+                .get(&layout::sync_manifest_key("", &sync_id))
+                .await?
+                .is_some()
+            {
+                // Stopped after its manifest was written: only the journal is left to remove.
+                journal::close(&sink, "", &sync_id).await?;
+                return Ok(Report {
+                    sync_id,
+                    streams: BTreeMap::new(),
+                    requests: 0,
+                    retries: 0,
+                    redelivered: 0,
+                    elapsed: began.elapsed(),
+                    failed: vec![],
+                });
+            }
+            let mut run = journal::load_run(&sink, "", &sync_id)
+                .await?
+                .ok_or_else(|| anyhow!("there is no unfinished sync {sync_id} here"))?;
+            if !run.seeded {
+                seed(&sink, &mut run).await?;
+            }
+            let unparked = journal::unpark(&sink, "", &sync_id).await?;
+            if unparked > 0 {
+                tracing::info!(sync = %sync_id, "{unparked} parked pages queued again");
+            }
+            let pending = journal::jobs(&sink, "", &sync_id, layout::JobState::Pending).await?;
+            (run, pending)
+        }
+    };
+    let sync_id = run.sync_id.clone();
+    let format = Format::parse(&run.format)
+        .ok_or_else(|| anyhow!("sync {sync_id} names unknown format {:?}", run.format))?;
+    let streams: Vec<&'static Stream> = run
+        .streams
+        .iter()
+        .map(|n| {
+            catalog::stream(n).ok_or_else(|| anyhow!("sync {sync_id} names unknown stream {n:?}"))
+        })
+        .collect::<Result<_>>()?;
+    let cfg = Config::new(&opts.base_url, "", format).map_err(|e| anyhow!("--base-url: {e}"))?;
     let shared = Arc::new(Shared {
         cfg,
         http,
@@ -348,7 +623,14 @@ pub async fn run<S: ObjectSink + 'static>(opts: Options, sink: S) -> Result<Repo
         sink,
         governor: Governor::new(opts.concurrency as u64),
         max_retries: opts.max_retries,
+        selected: streams.iter().map(|s| s.name).collect(),
     });
+    let stopped = |e: anyhow::Error| {
+        e.context(format!(
+            "sync {sync_id} stopped before it was complete; its unfinished pages are queued, and \
+             `affinity-sync resume` continues it"
+        ))
+    };
 
     let bars = MultiProgress::with_draw_target(if opts.progress {
         ProgressDrawTarget::stderr()
@@ -358,18 +640,30 @@ pub async fn run<S: ObjectSink + 'static>(opts: Options, sink: S) -> Result<Repo
     let style = ProgressStyle::with_template("{spinner} {prefix:<22} {msg}").expect("template");
     let mut bar_of: HashMap<&'static str, ProgressBar> = HashMap::new();
 
-    let mut queue: VecDeque<Job> = opts
-        .streams
+    // The in-process queue; `live` holds the journal keys of the jobs queued or running, so
+    // a job queued twice (a page re-run after a crash) runs once.
+    let key_of = |j: &Job| {
+        layout::job_key(
+            "",
+            j.stream().expect("valid job"),
+            j,
+            layout::JobState::Pending,
+        )
+    };
+    let mut queue: VecDeque<Job> = VecDeque::new();
+    let mut live: HashSet<String> = HashSet::new();
+    for job in queued {
+        if live.insert(key_of(&job)) {
+            queue.push_back(job);
+        }
+    }
+    let mut redelivered_once: HashSet<String> = HashSet::new();
+    let mut totals: BTreeMap<&'static str, StreamTotals> = streams
         .iter()
-        .filter(|s| s.parent.is_none())
-        .map(|s| Job::first(&sync_id, s.name, BTreeMap::new()))
+        .map(|s| (s.name, StreamTotals::default()))
         .collect();
-    let mut totals: BTreeMap<&'static str, StreamTotals> = selected
-        .iter()
-        .map(|s| (*s, StreamTotals::default()))
-        .collect();
-    let (mut requests, mut retries) = (0u64, 0u64);
-    let mut running: JoinSet<Result<Done>> = JoinSet::new();
+    let (mut requests, mut retries, mut redelivered) = (0u64, 0u64, 0u64);
+    let mut running: JoinSet<Result<Done, Failure>> = JoinSet::new();
     loop {
         while running.len() < opts.concurrency.max(1) {
             let Some(job) = queue.pop_front() else { break };
@@ -380,18 +674,32 @@ pub async fn run<S: ObjectSink + 'static>(opts: Options, sink: S) -> Result<Repo
         };
         let done = match joined {
             Ok(Ok(done)) => done,
-            Ok(Err(e)) => {
+            Ok(Err(Failure::Parked {
+                job,
+                requests: r,
+                retries: t,
+            })) => {
+                live.remove(&key_of(&job));
+                requests += r;
+                retries += t;
+                totals
+                    .entry(job.stream().expect("valid job").name)
+                    .or_default()
+                    .requests += r;
+                continue;
+            }
+            Ok(Err(Failure::Fatal(e))) => {
                 running.abort_all();
                 bars.clear().ok();
-                return Err(e.context(format!(
-                    "sync {sync_id} stopped; it is incomplete and has no sync manifest"
-                )));
+                return Err(stopped(e));
             }
             Err(panic) => {
                 running.abort_all();
-                return Err(anyhow!("a page task failed: {panic}"));
+                return Err(stopped(anyhow!("a page task failed: {panic}")));
             }
         };
+        let key = key_of(&done.job);
+        live.remove(&key);
         let stream = done.job.stream().expect("valid job");
         let t = totals.entry(stream.name).or_default();
         t.pages += 1;
@@ -413,49 +721,62 @@ pub async fn run<S: ObjectSink + 'static>(opts: Options, sink: S) -> Result<Repo
             b
         });
         bar.set_message(format!("{} pages, {} records", t.pages, t.records));
-        queue.extend(
-            done.jobs
-                .into_iter()
-                .filter(|j| selected.contains(&j.stream.as_str())),
-        );
+        for job in done.jobs {
+            if live.insert(key_of(&job)) {
+                queue.push_back(job);
+            }
+        }
+        // Injected: the queue delivers this finished job once more.
+        if opts.inject.redelivers(&key) && redelivered_once.insert(key.clone()) {
+            journal::enqueue(&shared.sink, "", std::slice::from_ref(&done.job))
+                .await
+                .map_err(stopped)?;
+            if live.insert(key) {
+                queue.push_back(done.job);
+                redelivered += 1;
+            }
+        }
     }
     for b in bar_of.values() {
         b.finish();
     }
 
-    let manifest = SyncManifest {
-        version: 1,
-        sync_id: sync_id.clone(),
-        format: opts.format.name().into(),
-        started_at,
-        finished_at: now_rfc3339(),
-        streams: opts
-            .streams
-            .iter()
-            .map(|s| {
-                let t = totals.get(s.name).cloned().unwrap_or_default();
-                StreamSummary {
-                    stream: s.name.into(),
-                    chains: t.chains,
-                    pages: t.pages,
-                    records: t.records,
-                    tables: s.tables.iter().map(|t| t.name.to_string()).collect(),
-                }
-            })
-            .collect(),
-    };
-    let key = layout::sync_manifest_key(shared.cfg.prefix(), &sync_id);
-    shared
-        .sink
-        .put(&key, &serde_json::to_vec_pretty(&manifest)?)
-        .await
-        .with_context(|| format!("writing {key}"))?;
+    let failed = journal::failures(&shared.sink, "", &sync_id).await?;
+    if failed.is_empty() {
+        // Complete: the sync manifest adds up every chain, whichever run finished it.
+        let mut chains: Vec<ChainManifest> = vec![];
+        for key in shared.sink.list(&layout::chains_dir("", &sync_id)).await? {
+            if let Some(bytes) = shared.sink.get(&key).await? {
+                chains.push(
+                    serde_json::from_slice(&bytes)
+                        .with_context(|| format!("the chain manifest {key} is unreadable"))?,
+                );
+            }
+        }
+        let manifest = SyncManifest {
+            version: 1,
+            sync_id: sync_id.clone(),
+            format: format.name().into(),
+            started_at: run.started_at.clone(),
+            finished_at: now_rfc3339(),
+            streams: layout::summarize(&streams, &chains),
+        };
+        let key = layout::sync_manifest_key(shared.cfg.prefix(), &sync_id);
+        shared
+            .sink
+            .put(&key, &serde_json::to_vec_pretty(&manifest)?)
+            .await
+            .with_context(|| format!("writing {key}"))?;
+        journal::close(&shared.sink, "", &sync_id).await?;
+    }
     Ok(Report {
         sync_id,
         streams: totals,
         requests,
         retries,
+        redelivered,
         elapsed: began.elapsed(),
+        failed,
     })
 }
 
@@ -482,12 +803,34 @@ impl Report {
             self.streams.values().map(|t| t.rows).sum::<u64>(),
             self.requests
         ));
+        let state = if self.failed.is_empty() {
+            "complete"
+        } else {
+            "incomplete"
+        };
         out.push_str(&format!(
-            "sync {} complete in {:.1} s ({} retries)",
+            "sync {} {state} in {:.1} s ({} retries",
             self.sync_id,
             self.elapsed.as_secs_f64(),
             self.retries
         ));
+        if self.redelivered > 0 {
+            out.push_str(&format!(", {} redelivered jobs", self.redelivered));
+        }
+        out.push(')');
+        for f in &self.failed {
+            out.push_str(&format!(
+                "\nparked: {} page {}{}: {}",
+                f.job.stream,
+                f.job.page,
+                f.job
+                    .parents
+                    .iter()
+                    .map(|(k, v)| format!(" {k}={v}"))
+                    .collect::<String>(),
+                f.error
+            ));
+        }
         out
     }
 }

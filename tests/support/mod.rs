@@ -2,6 +2,8 @@
 //! wrote back into plain JSON rows (the same normal form from Parquet and from NDJSON).
 #![allow(dead_code)]
 
+pub mod e2e;
+
 use affinity_sync::catalog;
 use affinity_sync::table::{Ty, parse_timestamp};
 use arrow_array::cast::AsArray;

@@ -1,0 +1,152 @@
+//! The job queue of a local sync, written down in the output store (`_jobs/`, see `layout`).
+//!
+//! The in-process queue is fast but dies with the process; this journal is what survives.
+//! A job is written as pending before the page that produced it is acknowledged, and its
+//! entry is removed only after its own batches (and next jobs) are written. So at any crash
+//! point the pending entries are a superset of the unfinished pages, and re-running a page
+//! rewrites the same objects: nothing is lost and nothing is duplicated.
+
+use super::sink::ObjectSink;
+use affinity_sync::Job;
+use affinity_sync::layout::{self, FailedJob, JobState, SyncRun};
+use anyhow::{Context, Result, anyhow};
+
+fn key(prefix: &str, job: &Job, state: JobState) -> Result<String> {
+    Ok(layout::job_key(prefix, job.stream()?, job, state))
+}
+
+/// Queues `jobs` durably.
+pub async fn enqueue<S: ObjectSink>(sink: &S, prefix: &str, jobs: &[Job]) -> Result<()> {
+    for job in jobs {
+        let key = key(prefix, job, JobState::Pending)?;
+        sink.put(&key, job.encode().as_bytes())
+            .await
+            .with_context(|| format!("queueing {key}"))?;
+    }
+    Ok(())
+}
+
+/// Marks `job` done: its batches and next jobs are written.
+pub async fn ack<S: ObjectSink>(sink: &S, prefix: &str, job: &Job) -> Result<()> {
+    sink.delete(&key(prefix, job, JobState::Pending)?).await
+}
+
+/// Parks `job` after it failed for good, with the reason, where `resume` will find it.
+pub async fn park<S: ObjectSink>(sink: &S, prefix: &str, failed: &FailedJob) -> Result<()> {
+    let key = key(prefix, &failed.job, JobState::Failed)?;
+    let bytes = serde_json::to_vec_pretty(failed).expect("failed job json");
+    sink.put(&key, &bytes)
+        .await
+        .with_context(|| format!("parking {key}"))?;
+    ack(sink, prefix, &failed.job).await
+}
+
+/// Reads a journal entry strictly: the journal is input like any queue message.
+fn decode(key: &str, bytes: &[u8], state: JobState) -> Result<Job> {
+    let job = match state {
+        JobState::Pending => Job::decode(bytes).map_err(|e| anyhow!(e)),
+        JobState::Failed => serde_json::from_slice::<FailedJob>(bytes)
+            .map_err(|e| anyhow!("not a parked job: {e}"))
+            .and_then(|f| f.job.validate().map(|_| f.job).map_err(|e| anyhow!(e))),
+    };
+    job.with_context(|| format!("the job journal entry {key} is unreadable; delete it or the sync"))
+}
+
+/// The jobs of sync `sync` in `state`.
+pub async fn jobs<S: ObjectSink>(
+    sink: &S,
+    prefix: &str,
+    sync: &str,
+    state: JobState,
+) -> Result<Vec<Job>> {
+    let mut out = vec![];
+    for key in sink
+        .list(&layout::job_state_dir(prefix, sync, state))
+        .await?
+    {
+        if let Some(bytes) = sink.get(&key).await? {
+            let job = decode(&key, &bytes, state)?;
+            anyhow::ensure!(
+                job.sync == sync,
+                "the job journal entry {key} belongs to sync {}, not {sync}",
+                job.sync
+            );
+            out.push(job);
+        }
+    }
+    Ok(out)
+}
+
+/// The parked jobs of sync `sync`, with their reasons.
+pub async fn failures<S: ObjectSink>(sink: &S, prefix: &str, sync: &str) -> Result<Vec<FailedJob>> {
+    let mut out = vec![];
+    for key in sink
+        .list(&layout::job_state_dir(prefix, sync, JobState::Failed))
+        .await?
+    {
+        if let Some(bytes) = sink.get(&key).await? {
+            out.push(
+                serde_json::from_slice(&bytes)
+                    .with_context(|| format!("the parked job {key} is unreadable"))?,
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// Moves the parked jobs of `sync` back to pending, for another try.
+pub async fn unpark<S: ObjectSink>(sink: &S, prefix: &str, sync: &str) -> Result<usize> {
+    let parked = jobs(sink, prefix, sync, JobState::Failed).await?;
+    for job in &parked {
+        enqueue(sink, prefix, std::slice::from_ref(job)).await?;
+        sink.delete(&key(prefix, job, JobState::Failed)?).await?;
+    }
+    Ok(parked.len())
+}
+
+pub async fn save_run<S: ObjectSink>(sink: &S, prefix: &str, run: &SyncRun) -> Result<()> {
+    let key = layout::run_key(prefix, &run.sync_id);
+    sink.put(&key, &serde_json::to_vec_pretty(run).expect("run json"))
+        .await
+        .with_context(|| format!("writing {key}"))
+}
+
+pub async fn load_run<S: ObjectSink>(
+    sink: &S,
+    prefix: &str,
+    sync: &str,
+) -> Result<Option<SyncRun>> {
+    let key = layout::run_key(prefix, sync);
+    match sink.get(&key).await? {
+        None => Ok(None),
+        Some(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .with_context(|| format!("{key} is unreadable")),
+    }
+}
+
+/// The sync ids that have a journal (started, not finished), oldest first.
+pub async fn unfinished<S: ObjectSink>(sink: &S, prefix: &str) -> Result<Vec<String>> {
+    let mut ids: Vec<String> = sink
+        .list(&layout::all_jobs_dir(prefix))
+        .await?
+        .iter()
+        .filter_map(|k| {
+            let rest = k.strip_prefix(&layout::all_jobs_dir(prefix))?;
+            let (folder, file) = rest.split_once('/')?;
+            (file == "run.json")
+                .then(|| folder.strip_prefix("sync_id=").map(str::to_string))
+                .flatten()
+        })
+        .collect();
+    ids.sort();
+    Ok(ids)
+}
+
+/// Removes what is left of a finished sync's journal.
+pub async fn close<S: ObjectSink>(sink: &S, prefix: &str, sync: &str) -> Result<()> {
+    for key in sink.list(&layout::jobs_dir(prefix, sync)).await? {
+        sink.delete(&key).await?;
+    }
+    Ok(())
+}
