@@ -15,21 +15,24 @@ cd "$(dirname "$0")/.."
 PROFILE=${PROFILE:-debug}
 CLOCK_SCALE=${CLOCK_SCALE:-2}
 PER_MINUTE=${PER_MINUTE:-900}
-PERSONS=${PERSONS:-100000}
+PERSONS=${PERSONS:-150000}
 COMPANIES=${COMPANIES:-50000}
 NOTES=${NOTES:-50000}
 CONCURRENCY=${CONCURRENCY:-4}
 PORT=${PORT:-18181}
 
-if [ "$PROFILE" = release ]; then cargo build --release --locked -q; else cargo build --locked -q; fi
-BIN="${CARGO_TARGET_DIR:-target}/$PROFILE/affinity-sync"
+# BIN=path/to/affinity-sync skips the build.
+if [ -z "${BIN:-}" ]; then
+  if [ "$PROFILE" = release ]; then cargo build --release --locked -q; else cargo build --workspace --all-targets --locked -q; fi  # the test build: DuckDB compiled once
+  BIN="${CARGO_TARGET_DIR:-target}/$PROFILE/affinity-sync"
+fi
 
 work=$(mktemp -d)
 trap 'kill $mock_pid 2>/dev/null || true; rm -rf "$work"' EXIT
 "$BIN" mock --port "$PORT" --seed 7 --persons "$PERSONS" --companies "$COMPANIES" --notes "$NOTES" \
   --enforce-rate-limit --per-minute "$PER_MINUTE" --clock-scale "$CLOCK_SCALE" >"$work/mock.log" &
 mock_pid=$!
-for _ in $(seq 1 600); do
+for _ in $(seq 1 6000); do  # generating a large data set takes a while
   grep -q "listening" "$work/mock.log" 2>/dev/null && break
   sleep 0.1
 done

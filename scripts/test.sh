@@ -55,5 +55,9 @@ cargo build --lib --locked --target wasm32-wasip2
 say "cargo test"
 # The same target set as clippy: DuckDB's C++ (built by a build script) is compiled once, not
 # once per differently unified set of build dependencies. Doc tests: the mock crate (no DuckDB).
-cargo test --workspace --all-targets --locked
+cargo test --workspace --all-targets --locked -- --skip every_fault_schedule
 cargo test -p affinity-mock --doc --locked
+
+say "the reliability suite (fault schedules; prints its totals)"
+cargo test --workspace --all-targets --locked -- --nocapture --exact every_fault_schedule_ends_in_exactly_the_ground_truth 2>&1 \
+  | grep -v '^schedule [0-9]*: ' 

@@ -91,6 +91,7 @@ pub async fn run(seed: u64, sizes: Sizes, out: PathBuf) -> Result<()> {
         max_retries: 3,
         progress: true,
         inject: cli::sync::Inject::default(),
+        job_secret: None,
     };
     let start = cli::sync::Start::New {
         streams: cli::sync::select_streams(None)?,

@@ -69,6 +69,55 @@ pub enum JobError {
     BadPage(u32),
     #[error("a first page (page 0) has no cursor, and a later page must have one")]
     CursorPageMismatch,
+    #[error(
+        "job is not signed, and a job signing secret is configured: it was not made by this deployment"
+    )]
+    Unsigned,
+    #[error(
+        "job signature does not match: the job was forged or altered, or signed with another secret"
+    )]
+    BadSignature,
+}
+
+/// The secret that signs jobs (HMAC-SHA256), so a queue message that this deployment did not
+/// write (forged, or altered on the way) is refused before anything is fetched. Prints as
+/// `***`.
+#[derive(Clone)]
+pub struct JobSecret(Vec<u8>);
+
+impl JobSecret {
+    /// At least 16 bytes: a short secret is guessable.
+    pub fn new(secret: &[u8]) -> Option<JobSecret> {
+        (secret.len() >= 16).then(|| JobSecret(secret.to_vec()))
+    }
+
+    fn mac(&self, message: &[u8]) -> hmac::Hmac<sha2::Sha256> {
+        use hmac::Mac;
+        let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::KeyInit>::new_from_slice(&self.0)
+            .expect("HMAC takes keys of any length");
+        mac.update(message);
+        mac
+    }
+}
+
+impl std::fmt::Debug for JobSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("JobSecret(***)")
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok())
+        .collect()
 }
 
 /// Whether `s` can be a sync id.
@@ -116,6 +165,46 @@ impl Job {
 
     pub fn encode(&self) -> String {
         serde_json::to_string(self).expect("a job always serializes")
+    }
+
+    /// Encodes the job for a queue: signed with `secret` when there is one (a `"mac"` field
+    /// over the plain encoding), plain otherwise.
+    pub fn encode_for_queue(&self, secret: Option<&JobSecret>) -> String {
+        let plain = self.encode();
+        let Some(secret) = secret else { return plain };
+        use hmac::Mac;
+        let tag = hex(&secret.mac(plain.as_bytes()).finalize().into_bytes());
+        format!("{},\"mac\":\"{tag}\"}}", &plain[..plain.len() - 1])
+    }
+
+    /// Decodes a queue message: with a secret, only a job signed with it is accepted (the
+    /// signature is checked in constant time); without one, a plain job.
+    pub fn decode_from_queue(bytes: &[u8], secret: Option<&JobSecret>) -> Result<Job, JobError> {
+        if bytes.len() > MAX_JOB_BYTES {
+            return Err(JobError::TooLarge(bytes.len()));
+        }
+        let mut value: serde_json::Value =
+            serde_json::from_slice(bytes).map_err(|e| JobError::Malformed(e.to_string()))?;
+        let mac = match value.as_object_mut() {
+            Some(map) => map.remove("mac"),
+            None => return Err(JobError::Malformed("a job is a JSON object".into())),
+        };
+        let plain = serde_json::to_vec(&value).map_err(|e| JobError::Malformed(e.to_string()))?;
+        let job = Job::decode(&plain)?;
+        match (secret, mac) {
+            (None, _) => Ok(job),
+            (Some(_), None) => Err(JobError::Unsigned),
+            (Some(secret), Some(mac)) => {
+                use hmac::Mac;
+                let tag = mac.as_str().and_then(unhex).ok_or(JobError::BadSignature)?;
+                // The signature covers the job's own encoding, not the bytes received.
+                secret
+                    .mac(job.encode().as_bytes())
+                    .verify_slice(&tag)
+                    .map_err(|_| JobError::BadSignature)?;
+                Ok(job)
+            }
+        }
     }
 
     /// Decodes and validates a job from a queue message.
@@ -258,6 +347,59 @@ mod tests {
             persons_with_parent.validate(),
             Err(JobError::BadParents { .. })
         ));
+    }
+
+    #[test]
+    fn signed_jobs_verify_and_forged_or_altered_ones_do_not() {
+        let secret = JobSecret::new(b"0123456789abcdef-secret").unwrap();
+        let other = JobSecret::new(b"another-secret-of-16+").unwrap();
+        let job = entries(3001).next("YWZ0ZXI6OjozMDA".into(), 100);
+        let signed = job.encode_for_queue(Some(&secret));
+        assert!(signed.contains("\"mac\":\""));
+        assert!(
+            !signed.contains("0123456789abcdef"),
+            "the secret is not in the job"
+        );
+        assert_eq!(
+            Job::decode_from_queue(signed.as_bytes(), Some(&secret)),
+            Ok(job.clone())
+        );
+        // Without a secret configured, the signature is not needed but does no harm.
+        assert_eq!(
+            Job::decode_from_queue(signed.as_bytes(), None),
+            Ok(job.clone())
+        );
+        assert_eq!(
+            Job::decode_from_queue(job.encode().as_bytes(), Some(&secret)),
+            Err(JobError::Unsigned)
+        );
+        assert_eq!(
+            Job::decode_from_queue(signed.as_bytes(), Some(&other)),
+            Err(JobError::BadSignature)
+        );
+        let tampered = signed.replace("3001", "3002");
+        assert_eq!(
+            Job::decode_from_queue(tampered.as_bytes(), Some(&secret)),
+            Err(JobError::BadSignature)
+        );
+        let garbage_mac = format!(
+            "{},\"mac\":\"zz\"}}",
+            &job.encode()[..job.encode().len() - 1]
+        );
+        assert_eq!(
+            Job::decode_from_queue(garbage_mac.as_bytes(), Some(&secret)),
+            Err(JobError::BadSignature)
+        );
+        // A forged job is refused for what it is before its signature matters.
+        assert!(matches!(
+            Job::decode_from_queue(
+                br#"{"v":1,"sync":"s","stream":"secrets","page":0,"mac":"00"}"#,
+                Some(&secret)
+            ),
+            Err(JobError::UnknownStream(_))
+        ));
+        assert!(JobSecret::new(b"short").is_none());
+        assert_eq!(format!("{secret:?}"), "JobSecret(***)");
     }
 
     #[test]

@@ -150,7 +150,10 @@ pub struct SyncRun {
 /// A job parked after failing: the job and why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FailedJob {
+    /// The job, for people reading the record.
     pub job: Job,
+    /// The job as it was queued (signed when jobs are): what a resume runs.
+    pub queued: String,
     pub error: String,
     pub attempts: u32,
     pub failed_at: String,

@@ -218,9 +218,85 @@ struct Target {
     /// Opt-in streams: interactions, relationship_strengths, field_value_changes.
     #[arg(long)]
     streams: Option<String>,
-    /// Output directory.
+    #[command(flatten)]
+    output: Output,
+}
+
+/// Where batches go: shared by `sync`, `resume` and `plan`.
+#[derive(Args)]
+struct Output {
+    /// Output directory, or `s3://bucket/prefix` (AWS credentials from the standard chain).
     #[arg(long, default_value = "./affinity-data")]
-    out: PathBuf,
+    out: String,
+    /// Endpoint of an S3-compatible store (MinIO, R2, moto) for an s3:// --out; path-style.
+    #[arg(long, env = "AWS_ENDPOINT_URL_S3")]
+    s3_endpoint: Option<String>,
+}
+
+/// The sink an `--out` names.
+enum Sink {
+    Local(cli::sink::LocalDir),
+    S3(cli::s3::S3Sink),
+}
+
+impl Output {
+    async fn open(&self) -> Result<Sink> {
+        if self.out.starts_with("s3://") {
+            Ok(Sink::S3(
+                cli::s3::S3Sink::open(&self.out, self.s3_endpoint.as_deref()).await?,
+            ))
+        } else if self.out.contains("://") {
+            anyhow::bail!(
+                "--out {}: only a directory or s3://bucket/prefix is supported",
+                self.out
+            )
+        } else {
+            Ok(Sink::Local(cli::sink::LocalDir::open(
+                std::path::Path::new(&self.out),
+            )?))
+        }
+    }
+
+    /// The latest complete sync there, without creating anything.
+    async fn previous(&self) -> Result<Option<affinity_sync::layout::SyncManifest>> {
+        if self.out.starts_with("s3://") {
+            let sink = cli::s3::S3Sink::open(&self.out, self.s3_endpoint.as_deref()).await?;
+            cli::plan::latest_complete(&sink).await
+        } else {
+            Ok(cli::plan::previous_sync(std::path::Path::new(&self.out)))
+        }
+    }
+}
+
+/// Runs a sync or resume on whichever sink `--out` named.
+async fn run_on(
+    sink: Sink,
+    options: cli::sync::Options,
+    start: cli::sync::Start,
+    quiet: bool,
+    out: &str,
+) -> Result<cli::sync::Report> {
+    async fn go<S: cli::sink::ObjectSink + 'static>(
+        sink: S,
+        options: cli::sync::Options,
+        start: cli::sync::Start,
+        quiet: bool,
+        out: &str,
+    ) -> Result<cli::sync::Report> {
+        if !quiet && matches!(start, cli::sync::Start::New { .. }) {
+            for id in cli::sync::unfinished(&sink).await? {
+                eprintln!(
+                    "note: sync {id} in {out} stopped before it was complete; \
+                     `affinity-sync resume --out {out} --sync-id {id}` finishes it"
+                );
+            }
+        }
+        cli::sync::run(options, sink, start).await
+    }
+    match sink {
+        Sink::Local(s) => go(s, options, start, quiet, out).await,
+        Sink::S3(s) => go(s, options, start, quiet, out).await,
+    }
 }
 
 impl Target {
@@ -242,7 +318,7 @@ impl Target {
             &key.key,
             &key.source,
             streams,
-            &self.out,
+            self.output.previous().await?,
             probe_lists,
         )
         .await
@@ -279,6 +355,28 @@ struct RunArgs {
     /// Fault injection for the reliability tests: `crash-after-writes=N,redeliver=P,seed=S`.
     #[arg(long, hide = true, default_value = "")]
     inject: String,
+    /// Sign queued jobs with the secret in this file (HMAC-SHA256; at least 16 bytes), and
+    /// refuse unsigned or altered ones on resume. Otherwise AFFINITY_SYNC_JOB_SECRET.
+    #[arg(long)]
+    job_secret_file: Option<PathBuf>,
+}
+
+/// The job signing secret from `--job-secret-file` or `AFFINITY_SYNC_JOB_SECRET`, if any.
+fn job_secret(file: Option<&std::path::Path>) -> Result<Option<affinity_sync::job::JobSecret>> {
+    let (text, source) = match file {
+        Some(path) => (
+            std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the job secret file {}", path.display()))?,
+            format!("--job-secret-file {}", path.display()),
+        ),
+        None => match std::env::var("AFFINITY_SYNC_JOB_SECRET") {
+            Ok(v) => (v, "AFFINITY_SYNC_JOB_SECRET".to_string()),
+            Err(_) => return Ok(None),
+        },
+    };
+    affinity_sync::job::JobSecret::new(text.trim().as_bytes())
+        .map(Some)
+        .with_context(|| format!("the job secret from {source} is shorter than 16 bytes"))
 }
 
 impl RunArgs {
@@ -295,6 +393,7 @@ impl RunArgs {
             max_retries: self.max_retries,
             progress: !self.quiet,
             inject: cli::sync::Inject::parse(&self.inject)?,
+            job_secret: job_secret(self.job_secret_file.as_deref())?,
         })
     }
 }
@@ -303,9 +402,9 @@ impl RunArgs {
 struct ResumeArgs {
     #[command(flatten)]
     connection: Connection,
-    /// The output directory of the sync.
-    #[arg(long, default_value = "./affinity-data")]
-    out: PathBuf,
+    /// Where the sync writes (its --out).
+    #[command(flatten)]
+    output: Output,
     /// The sync to finish (default: the latest unfinished one in --out).
     #[arg(long)]
     sync_id: Option<String>,
@@ -488,7 +587,7 @@ async fn sync(args: SyncArgs) -> Result<()> {
         .map_err(|e| anyhow::anyhow!("--base-url: {e}"))?;
     let options = args.run.options(&t.connection, t.key()?)?;
     let key = t.key()?;
-    let sink = cli::sink::LocalDir::open(&t.out)?;
+    let sink = t.output.open().await?;
     // The bill first: refuse a sync the monthly quota cannot pay for.
     let plan = t.plan(&key, &streams, false).await?;
     let (need, left) = (plan.total(), plan.quota.monthly_remaining);
@@ -507,50 +606,40 @@ async fn sync(args: SyncArgs) -> Result<()> {
             "plan: {at_least}{need} requests; {left} of {} monthly requests left",
             plan.quota.monthly_limit
         );
-        for id in cli::sync::unfinished(&sink).await? {
-            eprintln!(
-                "note: sync {id} in {} stopped before it was complete; `affinity-sync resume --out {} --sync-id {id}` finishes it",
-                t.out.display(),
-                t.out.display()
-            );
-        }
     }
     let start = cli::sync::Start::New { streams, format };
-    let report = cli::sync::run(options, sink, start).await?;
-    finish(report, &t.out)
+    let out = &t.output.out;
+    let report = run_on(sink, options, start, args.run.quiet, out).await?;
+    finish(report, out)
 }
 
 async fn resume(args: ResumeArgs) -> Result<()> {
     let options = args.run.options(&args.connection, args.connection.key()?)?;
-    if !args.out.is_dir() {
+    let out = &args.output.out;
+    if !out.starts_with("s3://") && !std::path::Path::new(out).is_dir() {
         anyhow::bail!(
-            "--out {} does not exist: resume continues a sync in the directory it wrote to",
-            args.out.display()
+            "--out {out} does not exist: resume continues a sync in the directory it wrote to"
         );
     }
-    let sink = cli::sink::LocalDir::open(&args.out)?;
+    let sink = args.output.open().await?;
     let start = cli::sync::Start::Resume {
         sync_id: args.sync_id.clone(),
     };
-    let report = cli::sync::run(options, sink, start).await?;
-    finish(report, &args.out)
+    let report = run_on(sink, options, start, args.run.quiet, out).await?;
+    finish(report, out)
 }
 
 /// Prints the summary; a sync with parked pages is an error that says how to finish it.
-fn finish(report: cli::sync::Report, out: &std::path::Path) -> Result<()> {
+fn finish(report: cli::sync::Report, out: &str) -> Result<()> {
     println!("{}", report.table());
     if !report.failed.is_empty() {
         anyhow::bail!(
-            "sync {} is incomplete: {} page(s) failed and are parked in {}/_jobs/sync_id={}/failed/; \
-             fix the cause and run `affinity-sync resume --out {} --sync-id {}`",
-            report.sync_id,
+            "sync {id} is incomplete: {} page(s) failed and are parked in {out}/_jobs/sync_id={id}/failed/; \
+             fix the cause and run `affinity-sync resume --out {out} --sync-id {id}`",
             report.failed.len(),
-            out.display(),
-            report.sync_id,
-            out.display(),
-            report.sync_id
+            id = report.sync_id,
         );
     }
-    println!("batches in {}", out.display());
+    println!("batches in {out}");
     Ok(())
 }

@@ -8,20 +8,7 @@ use affinity_mock::{MockConfig, MockServer, Sizes};
 use affinity_sync::catalog::STREAMS;
 use affinity_sync::table::Ty;
 use serde_json::Value;
-use std::path::PathBuf;
 use support::*;
-
-fn python() -> PathBuf {
-    if let Ok(p) = std::env::var("AFFINITY_SYNC_PYTHON") {
-        return PathBuf::from(p);
-    }
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
-    assert!(
-        venv.is_file(),
-        "no Python with pyarrow and duckdb: run ./scripts/test.sh (it creates .venv from scripts/requirements-test.txt) or set AFFINITY_SYNC_PYTHON"
-    );
-    venv
-}
 
 fn pyarrow_type(ty: Ty) -> &'static str {
     match ty {

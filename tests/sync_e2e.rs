@@ -678,3 +678,83 @@ async fn a_spent_monthly_quota_stops_the_sync_and_resume_completes_it() {
     check_against_truth(rich.dataset(), &out, &syncs[0]);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// With a job secret, the journal's jobs are signed: an altered entry is refused on resume,
+/// by file name and reason, and nothing is fetched for it; the intact journal resumes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_jobs_refuse_a_tampered_journal() {
+    let d = double(MockConfig {
+        seed: 16,
+        sizes: Sizes::small(),
+        ..MockConfig::default()
+    })
+    .await;
+    let dir = temp_dir("signed");
+    let out = dir.join("out");
+    let run = |command: &'static str, extra: Vec<&'static str>, secret: &'static str| {
+        let (base, out, dir) = (d.base_url(), out.display().to_string(), dir.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut args = vec![command, "--base-url", &base, "--out", &out, "--quiet"];
+            args.extend(extra);
+            affinity_sync_with_env(
+                &args,
+                Some("test-key"),
+                &dir,
+                &[("AFFINITY_SYNC_JOB_SECRET", secret)],
+            )
+        })
+    };
+    let secret = "a-job-secret-of-more-than-16-bytes";
+    let crashed = run(
+        "sync",
+        vec!["--inject", "crash-after-writes=30", "--concurrency", "1"],
+        secret,
+    )
+    .await
+    .unwrap();
+    assert_eq!(crashed.status.code(), Some(86));
+    let pending_dir = std::fs::read_dir(out.join("_jobs"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path()
+        .join("pending");
+    let entry = std::fs::read_dir(&pending_dir)
+        .unwrap()
+        .flatten()
+        .find(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        .unwrap()
+        .path();
+    let original = std::fs::read_to_string(&entry).unwrap();
+    assert!(original.contains("\"mac\":\"") && !original.contains(secret));
+    let mut altered: Value = serde_json::from_str(&original).unwrap();
+    altered["records"] = json!(999_999);
+    std::fs::write(&entry, altered.to_string()).unwrap();
+
+    let requests = d.stats().requests;
+    let refused = run("resume", vec![], secret).await.unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    let name = entry.file_name().unwrap().to_string_lossy().to_string();
+    assert!(
+        stderr.contains("signature does not match") && stderr.contains(&name),
+        "{stderr}"
+    );
+    let wrong = run("resume", vec![], "another-secret-also-long-enough")
+        .await
+        .unwrap();
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("signature does not match"));
+    assert_eq!(
+        d.stats().requests,
+        requests,
+        "nothing fetched for a refused journal"
+    );
+
+    std::fs::write(&entry, original).unwrap();
+    ok(&run("resume", vec![], secret).await.unwrap());
+    let syncs = complete_syncs(&out);
+    assert_eq!(syncs.len(), 1);
+    check_against_truth(d.dataset(), &out, &syncs[0]);
+    std::fs::remove_dir_all(&dir).ok();
+}

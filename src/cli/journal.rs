@@ -8,6 +8,7 @@
 
 use super::sink::ObjectSink;
 use affinity_sync::Job;
+use affinity_sync::job::JobSecret;
 use affinity_sync::layout::{self, FailedJob, JobState, SyncRun};
 use anyhow::{Context, Result, anyhow};
 
@@ -15,11 +16,16 @@ fn key(prefix: &str, job: &Job, state: JobState) -> Result<String> {
     Ok(layout::job_key(prefix, job.stream()?, job, state))
 }
 
-/// Queues `jobs` durably.
-pub async fn enqueue<S: ObjectSink>(sink: &S, prefix: &str, jobs: &[Job]) -> Result<()> {
+/// Queues `jobs` durably (signed, when a job secret is configured).
+pub async fn enqueue<S: ObjectSink>(
+    sink: &S,
+    prefix: &str,
+    jobs: &[Job],
+    secret: Option<&JobSecret>,
+) -> Result<()> {
     for job in jobs {
         let key = key(prefix, job, JobState::Pending)?;
-        sink.put(&key, job.encode().as_bytes())
+        sink.put(&key, job.encode_for_queue(secret).as_bytes())
             .await
             .with_context(|| format!("queueing {key}"))?;
     }
@@ -41,13 +47,16 @@ pub async fn park<S: ObjectSink>(sink: &S, prefix: &str, failed: &FailedJob) -> 
     ack(sink, prefix, &failed.job).await
 }
 
-/// Reads a journal entry strictly: the journal is input like any queue message.
-fn decode(key: &str, bytes: &[u8], state: JobState) -> Result<Job> {
+/// Reads a journal entry strictly: the journal is input like any queue message, and with a
+/// job secret only entries this deployment signed are accepted.
+fn decode(key: &str, bytes: &[u8], state: JobState, secret: Option<&JobSecret>) -> Result<Job> {
     let job = match state {
-        JobState::Pending => Job::decode(bytes).map_err(|e| anyhow!(e)),
+        JobState::Pending => Job::decode_from_queue(bytes, secret).map_err(|e| anyhow!(e)),
         JobState::Failed => serde_json::from_slice::<FailedJob>(bytes)
             .map_err(|e| anyhow!("not a parked job: {e}"))
-            .and_then(|f| f.job.validate().map(|_| f.job).map_err(|e| anyhow!(e))),
+            .and_then(|f| {
+                Job::decode_from_queue(f.queued.as_bytes(), secret).map_err(|e| anyhow!(e))
+            }),
     };
     job.with_context(|| format!("the job journal entry {key} is unreadable; delete it or the sync"))
 }
@@ -58,6 +67,7 @@ pub async fn jobs<S: ObjectSink>(
     prefix: &str,
     sync: &str,
     state: JobState,
+    secret: Option<&JobSecret>,
 ) -> Result<Vec<Job>> {
     let mut out = vec![];
     for key in sink
@@ -65,7 +75,7 @@ pub async fn jobs<S: ObjectSink>(
         .await?
     {
         if let Some(bytes) = sink.get(&key).await? {
-            let job = decode(&key, &bytes, state)?;
+            let job = decode(&key, &bytes, state, secret)?;
             anyhow::ensure!(
                 job.sync == sync,
                 "the job journal entry {key} belongs to sync {}, not {sync}",
@@ -95,10 +105,15 @@ pub async fn failures<S: ObjectSink>(sink: &S, prefix: &str, sync: &str) -> Resu
 }
 
 /// Moves the parked jobs of `sync` back to pending, for another try.
-pub async fn unpark<S: ObjectSink>(sink: &S, prefix: &str, sync: &str) -> Result<usize> {
-    let parked = jobs(sink, prefix, sync, JobState::Failed).await?;
+pub async fn unpark<S: ObjectSink>(
+    sink: &S,
+    prefix: &str,
+    sync: &str,
+    secret: Option<&JobSecret>,
+) -> Result<usize> {
+    let parked = jobs(sink, prefix, sync, JobState::Failed, secret).await?;
     for job in &parked {
-        enqueue(sink, prefix, std::slice::from_ref(job)).await?;
+        enqueue(sink, prefix, std::slice::from_ref(job), secret).await?;
         sink.delete(&key(prefix, job, JobState::Failed)?).await?;
     }
     Ok(parked.len())

@@ -4,5 +4,6 @@ pub mod api_key;
 pub mod duckdb_load;
 pub mod journal;
 pub mod plan;
+pub mod s3;
 pub mod sink;
 pub mod sync;

@@ -2,6 +2,7 @@
 //! cost against the rate limits, from the core's estimator and two cheap calls.
 
 use super::api_key::ApiKey;
+use super::sink::ObjectSink;
 use affinity_sync::catalog::Stream;
 use affinity_sync::layout::SyncManifest;
 use affinity_sync::plan::{self, Estimate, ListSize};
@@ -175,6 +176,21 @@ pub fn previous_sync(out: &Path) -> Option<SyncManifest> {
     serde_json::from_slice(&text).ok()
 }
 
+/// The manifest of the latest complete sync in `sink`, if any.
+pub async fn latest_complete<S: ObjectSink>(sink: &S) -> Result<Option<SyncManifest>> {
+    let Some(key) = sink
+        .list("_manifests/")
+        .await?
+        .into_iter()
+        .filter(|k| k.ends_with("/sync.json"))
+        .max()
+    else {
+        return Ok(None);
+    };
+    let bytes = sink.get(&key).await?.unwrap_or_default();
+    Ok(serde_json::from_slice(&bytes).ok())
+}
+
 /// The plan for `streams`. With `probe_lists`, list sizes are fetched (one request).
 pub async fn make(
     http: &reqwest::Client,
@@ -182,7 +198,7 @@ pub async fn make(
     key: &ApiKey,
     key_source: &str,
     streams: &[&'static Stream],
-    out: &Path,
+    previous: Option<SyncManifest>,
     probe_lists: bool,
 ) -> Result<Plan> {
     let quota = quota(http, base, key, key_source).await?;
@@ -191,7 +207,6 @@ pub async fn make(
     } else {
         None
     };
-    let previous = previous_sync(out);
     Ok(Plan {
         estimates: plan::estimate(streams, previous.as_ref(), lists.as_deref()),
         quota,

@@ -12,6 +12,7 @@ use super::api_key::ApiKey;
 use super::journal;
 use super::sink::ObjectSink;
 use affinity_sync::catalog::{self, Stream};
+use affinity_sync::job::JobSecret;
 use affinity_sync::layout::{self, ChainManifest, FailedJob, SyncManifest, SyncRun};
 use affinity_sync::step::{self, Auth, StepError};
 use affinity_sync::{Config, Format, Job};
@@ -36,6 +37,8 @@ pub struct Options {
     pub max_retries: u32,
     pub progress: bool,
     pub inject: Inject,
+    /// Signs the jobs this sync queues and refuses unsigned or altered ones.
+    pub job_secret: Option<JobSecret>,
 }
 
 /// A new sync, or the rest of one that stopped.
@@ -254,6 +257,7 @@ struct Shared<S> {
     max_retries: u32,
     /// The streams of this sync: child jobs of other streams are not queued.
     selected: Vec<&'static str>,
+    job_secret: Option<JobSecret>,
 }
 
 /// What one finished job reports back to the coordinator.
@@ -312,6 +316,7 @@ async fn run_job<S: ObjectSink>(shared: Arc<Shared<S>>, job: Job) -> Result<Done
         let shared = shared.clone();
         async move {
             let failed = FailedJob {
+                queued: job.encode_for_queue(shared.job_secret.as_ref()),
                 job: job.clone(),
                 error,
                 attempts: retries as u32 + 1,
@@ -430,7 +435,7 @@ async fn run_job<S: ObjectSink>(shared: Arc<Shared<S>>, job: Job) -> Result<Done
     let mut jobs: Vec<Job> = outcome.children;
     jobs.extend(outcome.next);
     jobs.retain(|j| shared.selected.contains(&j.stream.as_str()));
-    journal::enqueue(&shared.sink, prefix, &jobs).await?;
+    journal::enqueue(&shared.sink, prefix, &jobs, shared.job_secret.as_ref()).await?;
     journal::ack(&shared.sink, prefix, &job).await?;
     Ok(Done {
         job,
@@ -515,7 +520,11 @@ pub async fn unfinished<S: ObjectSink>(sink: &S) -> Result<Vec<String>> {
 /// Queues the first page of every root stream of `run`, then notes that it did. A sync
 /// stopped halfway through this is seeded again on resume (a root page run twice rewrites
 /// the same objects).
-async fn seed<S: ObjectSink>(sink: &S, run: &mut SyncRun) -> Result<Vec<Job>> {
+async fn seed<S: ObjectSink>(
+    sink: &S,
+    run: &mut SyncRun,
+    secret: Option<&JobSecret>,
+) -> Result<Vec<Job>> {
     let mut roots = vec![];
     for name in &run.streams {
         let stream = catalog::stream(name)
@@ -524,7 +533,7 @@ async fn seed<S: ObjectSink>(sink: &S, run: &mut SyncRun) -> Result<Vec<Job>> {
             roots.push(Job::first(&run.sync_id, stream.name, BTreeMap::new()));
         }
     }
-    journal::enqueue(sink, "", &roots).await?;
+    journal::enqueue(sink, "", &roots, secret).await?;
     run.seeded = true;
     journal::save_run(sink, "", run).await?;
     Ok(roots)
@@ -562,7 +571,7 @@ pub async fn run<S: ObjectSink + 'static>(opts: Options, sink: S, start: Start) 
                 seeded: false,
             };
             journal::save_run(&sink, "", &run).await?;
-            let roots = seed(&sink, &mut run).await?;
+            let roots = seed(&sink, &mut run, opts.job_secret.as_ref()).await?;
             (run, roots)
         }
         Start::Resume { sync_id } => {
@@ -594,13 +603,20 @@ pub async fn run<S: ObjectSink + 'static>(opts: Options, sink: S, start: Start) 
                 .await?
                 .ok_or_else(|| anyhow!("there is no unfinished sync {sync_id} here"))?;
             if !run.seeded {
-                seed(&sink, &mut run).await?;
+                seed(&sink, &mut run, opts.job_secret.as_ref()).await?;
             }
-            let unparked = journal::unpark(&sink, "", &sync_id).await?;
+            let unparked = journal::unpark(&sink, "", &sync_id, opts.job_secret.as_ref()).await?;
             if unparked > 0 {
                 tracing::info!(sync = %sync_id, "{unparked} parked pages queued again");
             }
-            let pending = journal::jobs(&sink, "", &sync_id, layout::JobState::Pending).await?;
+            let pending = journal::jobs(
+                &sink,
+                "",
+                &sync_id,
+                layout::JobState::Pending,
+                opts.job_secret.as_ref(),
+            )
+            .await?;
             (run, pending)
         }
     };
@@ -624,6 +640,7 @@ pub async fn run<S: ObjectSink + 'static>(opts: Options, sink: S, start: Start) 
         governor: Governor::new(opts.concurrency as u64),
         max_retries: opts.max_retries,
         selected: streams.iter().map(|s| s.name).collect(),
+        job_secret: opts.job_secret.clone(),
     });
     let stopped = |e: anyhow::Error| {
         e.context(format!(
@@ -728,9 +745,14 @@ pub async fn run<S: ObjectSink + 'static>(opts: Options, sink: S, start: Start) 
         }
         // Injected: the queue delivers this finished job once more.
         if opts.inject.redelivers(&key) && redelivered_once.insert(key.clone()) {
-            journal::enqueue(&shared.sink, "", std::slice::from_ref(&done.job))
-                .await
-                .map_err(stopped)?;
+            journal::enqueue(
+                &shared.sink,
+                "",
+                std::slice::from_ref(&done.job),
+                shared.job_secret.as_ref(),
+            )
+            .await
+            .map_err(stopped)?;
             if live.insert(key) {
                 queue.push_back(done.job);
                 redelivered += 1;

@@ -19,15 +19,40 @@ pub type Row = Map<String, Value>;
 
 /// Runs `affinity-sync` with `args` and the API key in the environment.
 pub fn affinity_sync(args: &[&str], key: Option<&str>, cwd: &Path) -> Output {
+    affinity_sync_with_env(args, key, cwd, &[])
+}
+
+/// Like [`affinity_sync`], with more environment variables.
+pub fn affinity_sync_with_env(
+    args: &[&str],
+    key: Option<&str>,
+    cwd: &Path,
+    env: &[(&str, &str)],
+) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_affinity-sync"));
     cmd.args(args)
         .current_dir(cwd)
         .env_remove("AFFINITY_API_KEY")
-        .env_remove("AFFINITY_BASE_URL");
+        .env_remove("AFFINITY_BASE_URL")
+        .env_remove("AWS_ENDPOINT_URL_S3");
     if let Some(k) = key {
         cmd.env("AFFINITY_API_KEY", k);
     }
+    cmd.envs(env.iter().copied());
     cmd.output().expect("run affinity-sync")
+}
+
+/// The Python of the test venv (pyarrow, duckdb, moto), made by `scripts/test.sh`.
+pub fn python() -> PathBuf {
+    if let Ok(p) = std::env::var("AFFINITY_SYNC_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+    assert!(
+        venv.is_file(),
+        "no test Python: run ./scripts/test.sh (it creates .venv from scripts/requirements-test.txt) or set AFFINITY_SYNC_PYTHON"
+    );
+    venv
 }
 
 pub fn temp_dir(name: &str) -> PathBuf {

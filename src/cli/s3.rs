@@ -1,0 +1,206 @@
+//! `--out s3://bucket/prefix`: the object sink on Amazon S3 or any S3-compatible store
+//! (MinIO, Cloudflare R2, Ceph, moto), through `aws-sdk-s3`.
+//!
+//! Credentials and region come from the standard AWS chain (environment, `~/.aws` profiles,
+//! web identity, ECS/EC2 metadata), so whatever works for the AWS CLI works here. An
+//! S3-compatible store is reached with `--s3-endpoint URL` (or `AWS_ENDPOINT_URL_S3`), which
+//! also switches to path-style addressing. A PUT is atomic in S3: readers see the whole
+//! object or none, as the sink contract asks.
+
+use super::sink::ObjectSink;
+use anyhow::{Context, Result, anyhow, bail};
+use aws_sdk_s3::error::DisplayErrorContext;
+use aws_sdk_s3::primitives::ByteStream;
+
+pub struct S3Sink {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+    /// Key prefix with a trailing `/`, or empty.
+    prefix: String,
+}
+
+/// `s3://bucket/some/prefix` → (`bucket`, `some/prefix/`).
+pub fn parse_url(url: &str) -> Result<(String, String)> {
+    let rest = url
+        .strip_prefix("s3://")
+        .ok_or_else(|| anyhow!("{url:?} is not an s3:// URL"))?;
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    let valid_bucket = (3..=63).contains(&bucket.len())
+        && bucket
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && !bucket.starts_with(['-', '.'])
+        && !bucket.ends_with(['-', '.']);
+    if !valid_bucket {
+        bail!(
+            "{url:?}: {bucket:?} is not a valid bucket name (3 to 63 characters: a-z 0-9 . -); \
+             use s3://bucket/prefix"
+        );
+    }
+    let prefix = prefix.trim_matches('/');
+    if prefix
+        .split('/')
+        .any(|p| p == "." || p == ".." || (p.is_empty() && !prefix.is_empty()))
+    {
+        bail!("{url:?}: the prefix may not hold empty, `.` or `..` parts");
+    }
+    let prefix = if prefix.is_empty() {
+        String::new()
+    } else {
+        format!("{prefix}/")
+    };
+    Ok((bucket.to_string(), prefix))
+}
+
+impl S3Sink {
+    /// Connects to the bucket of `url` and checks that it is there and reachable.
+    pub async fn open(url: &str, endpoint: Option<&str>) -> Result<S3Sink> {
+        let (bucket, prefix) = parse_url(url)?;
+        // The ring-based rustls client: the same TLS stack as the rest of the binary.
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+            ))
+            .build_https();
+        let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .http_client(http)
+            .load()
+            .await;
+        let mut config = aws_sdk_s3::config::Builder::from(&shared);
+        if let Some(endpoint) = endpoint {
+            config = config.endpoint_url(endpoint).force_path_style(true);
+        }
+        if shared.region().is_none() {
+            config = config.region(aws_sdk_s3::config::Region::new("us-east-1"));
+        }
+        let client = aws_sdk_s3::Client::from_conf(config.build());
+        client
+            .head_bucket()
+            .bucket(&bucket)
+            .send()
+            .await
+            .map_err(|e| {
+                anyhow!(
+                    "cannot use bucket {bucket:?} for --out {url}: {}. Check that it exists, \
+                     that AWS credentials are configured (AWS_PROFILE, AWS_ACCESS_KEY_ID, ...) and \
+                     allowed to read and write it, and --s3-endpoint for S3-compatible stores",
+                    DisplayErrorContext(&e)
+                )
+            })?;
+        Ok(S3Sink {
+            client,
+            bucket,
+            prefix,
+        })
+    }
+
+    fn key(&self, key: &str) -> String {
+        format!("{}{key}", self.prefix)
+    }
+}
+
+impl ObjectSink for S3Sink {
+    async fn put(&self, key: &str, bytes: &[u8]) -> Result<()> {
+        let full = self.key(key);
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(&full)
+            .body(ByteStream::from(bytes.to_vec()))
+            .send()
+            .await
+            .map_err(|e| anyhow!("{}", DisplayErrorContext(&e)))
+            .with_context(|| format!("writing s3://{}/{full}", self.bucket))?;
+        Ok(())
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        let full = self.key(key);
+        match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&full)
+            .send()
+            .await
+        {
+            Ok(out) => {
+                let bytes = out
+                    .body
+                    .collect()
+                    .await
+                    .with_context(|| format!("reading s3://{}/{full}", self.bucket))?;
+                Ok(Some(bytes.into_bytes().to_vec()))
+            }
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
+            Err(e) => Err(anyhow!("{}", DisplayErrorContext(&e)))
+                .with_context(|| format!("reading s3://{}/{full}", self.bucket)),
+        }
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>> {
+        let folder = self.key(prefix.trim_end_matches('/'));
+        let folder = format!("{folder}/");
+        let mut keys = vec![];
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(&folder)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page
+                .map_err(|e| anyhow!("{}", DisplayErrorContext(&e)))
+                .with_context(|| format!("listing s3://{}/{folder}", self.bucket))?;
+            for object in page.contents() {
+                if let Some(k) = object.key().and_then(|k| k.strip_prefix(&self.prefix)) {
+                    keys.push(k.to_string());
+                }
+            }
+        }
+        keys.sort();
+        Ok(keys)
+    }
+
+    async fn delete(&self, key: &str) -> Result<()> {
+        let full = self.key(key);
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(&full)
+            .send()
+            .await
+            .map_err(|e| anyhow!("{}", DisplayErrorContext(&e)))
+            .with_context(|| format!("removing s3://{}/{full}", self.bucket))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn s3_urls_name_a_bucket_and_a_prefix() {
+        assert_eq!(
+            parse_url("s3://my-bucket/exports/affinity/").unwrap(),
+            ("my-bucket".into(), "exports/affinity/".into())
+        );
+        assert_eq!(
+            parse_url("s3://my.bucket").unwrap(),
+            ("my.bucket".into(), String::new())
+        );
+        for bad in [
+            "s3://",
+            "s3://ab",
+            "s3://Upper/x",
+            "s3://b_u/x",
+            "s3://bucket/a//b",
+            "s3://bucket/../x",
+            "gs://bucket/x",
+        ] {
+            assert!(parse_url(bad).is_err(), "{bad} must be refused");
+        }
+    }
+}

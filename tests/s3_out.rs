@@ -1,0 +1,213 @@
+//! `affinity-sync sync --out s3://bucket/prefix` against a real local S3 (moto server from the
+//! test venv): the objects in the bucket equal the ground truth, a sync that crashed is
+//! resumed on S3 (its job journal lives in the bucket), and a bucket that cannot be used is
+//! refused before any request to Affinity.
+
+mod support;
+
+use affinity_mock::{MockConfig, Sizes};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+use support::e2e::*;
+use support::*;
+
+const BUCKET: &str = "affinity-test";
+const SECRET: &str = "s3cr3t-access-key-never-logged";
+
+/// moto's S3 on a free loopback port, stopped on drop.
+struct Moto {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+fn start_moto() -> Moto {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(python())
+        .args([
+            "-m",
+            "moto.server",
+            "-H",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start moto server (pip install moto[server]: scripts/test.sh does)");
+    let began = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            began.elapsed() < Duration::from_secs(60),
+            "moto server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Moto {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    }
+}
+
+/// The AWS environment of the sync under test: moto accepts any credentials.
+fn aws_env(moto: &Moto) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ACCESS_KEY_ID", "testing".into()),
+        ("AWS_SECRET_ACCESS_KEY", SECRET.into()),
+        ("AWS_REGION", "us-east-1".into()),
+        ("AWS_ENDPOINT_URL_S3", moto.url.clone()),
+        ("AWS_EC2_METADATA_DISABLED", "true".into()),
+    ]
+}
+
+async fn run(moto: &Moto, args: Vec<String>, cwd: &Path) -> Output {
+    let env = aws_env(moto);
+    let cwd = cwd.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        affinity_sync_with_env(&args, Some("test-key"), &cwd, &env)
+    })
+    .await
+    .unwrap()
+}
+
+/// Copies every object of the bucket into `dir` with boto3 (an independent S3 client), and
+/// returns the keys.
+fn download(moto: &Moto, dir: &Path) -> Vec<String> {
+    let script = r#"
+import sys, os, boto3
+url, bucket, out = sys.argv[1:4]
+s3 = boto3.client("s3", endpoint_url=url, region_name="us-east-1",
+                  aws_access_key_id="testing", aws_secret_access_key="testing")
+for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+    for o in page.get("Contents", []):
+        path = os.path.join(out, o["Key"])
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        s3.download_file(bucket, o["Key"], path)
+        print(o["Key"])
+"#;
+    let out = Command::new(python())
+        .args(["-c", script, &moto.url, BUCKET, &dir.display().to_string()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_to_s3_equals_the_ground_truth_and_resumes_from_the_bucket() {
+    let moto = start_moto();
+    let created = reqwest::Client::new()
+        .put(format!("{}/{BUCKET}", moto.url))
+        .send()
+        .await
+        .unwrap();
+    assert!(created.status().is_success(), "create bucket: {created:?}");
+    let d = double(MockConfig {
+        seed: 21,
+        sizes: Sizes::small(),
+        ..MockConfig::default()
+    })
+    .await;
+    let dir = temp_dir("s3");
+    let out = format!("s3://{BUCKET}/exports/affinity");
+    let args = |command: &str, extra: &[&str]| -> Vec<String> {
+        let mut a: Vec<String> = [
+            command,
+            "--base-url",
+            &d.base_url(),
+            "--out",
+            &out,
+            "--quiet",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+
+    // A crash after 40 object writes leaves the journal in the bucket; resume finishes.
+    let crashed = run(
+        &moto,
+        args("sync", &["--inject", "crash-after-writes=40"]),
+        &dir,
+    )
+    .await;
+    assert_eq!(crashed.status.code(), Some(86), "{crashed:?}");
+    let resumed = run(&moto, args("resume", &[]), &dir).await;
+    assert!(
+        resumed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+
+    let local = dir.join("bucket");
+    let keys = download(&moto, &local);
+    assert!(keys.iter().all(|k| k.starts_with("exports/affinity/")));
+    assert!(
+        !keys.iter().any(|k| k.contains("_jobs/")),
+        "a complete sync leaves no journal: {keys:?}"
+    );
+    let synced = local.join("exports/affinity");
+    let syncs = complete_syncs(&synced);
+    assert_eq!(syncs.len(), 1);
+    check_against_truth(d.dataset(), &synced, &syncs[0]);
+
+    // Nothing the runs printed or wrote holds the AWS secret.
+    for output in [&crashed, &resumed] {
+        assert!(!String::from_utf8_lossy(&output.stdout).contains(SECRET));
+        assert!(!String::from_utf8_lossy(&output.stderr).contains(SECRET));
+    }
+    for key in &keys {
+        let bytes = std::fs::read(local.join(key)).unwrap();
+        assert!(!bytes.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()));
+    }
+
+    // A bucket that is not there: a clear error, before any Affinity request.
+    let before = d.stats().requests;
+    let missing = run(
+        &moto,
+        vec![
+            "sync".into(),
+            "--base-url".into(),
+            d.base_url(),
+            "--out".into(),
+            "s3://no-such-bucket/x".into(),
+            "--quiet".into(),
+        ],
+        &dir,
+    )
+    .await;
+    assert_eq!(missing.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        stderr.contains("cannot use bucket \"no-such-bucket\""),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(SECRET));
+    assert_eq!(d.stats().requests, before);
+    std::fs::remove_dir_all(&dir).ok();
+}
