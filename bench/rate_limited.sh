@@ -15,9 +15,11 @@ cd "$(dirname "$0")/.."
 PROFILE=${PROFILE:-debug}
 CLOCK_SCALE=${CLOCK_SCALE:-2}
 PER_MINUTE=${PER_MINUTE:-900}
-PERSONS=${PERSONS:-150000}
-COMPANIES=${COMPANIES:-50000}
-NOTES=${NOTES:-50000}
+PERSONS=${PERSONS:-60000}
+COMPANIES=${COMPANIES:-30000}
+NOTES=${NOTES:-30000}
+LISTS=${LISTS:-8}
+ENTRIES_PER_LIST=${ENTRIES_PER_LIST:-10000}
 CONCURRENCY=${CONCURRENCY:-4}
 PORT=${PORT:-18181}
 
@@ -30,7 +32,7 @@ fi
 work=$(mktemp -d)
 trap 'kill $mock_pid 2>/dev/null || true; rm -rf "$work"' EXIT
 "$BIN" mock --port "$PORT" --seed 7 --persons "$PERSONS" --companies "$COMPANIES" --notes "$NOTES" \
-  --enforce-rate-limit --per-minute "$PER_MINUTE" --clock-scale "$CLOCK_SCALE" >"$work/mock.log" &
+  --lists "$LISTS" --entries-per-list "$ENTRIES_PER_LIST" --enforce-rate-limit --per-minute "$PER_MINUTE" --clock-scale "$CLOCK_SCALE" >"$work/mock.log" &
 mock_pid=$!
 for _ in $(seq 1 6000); do  # generating a large data set takes a while
   grep -q "listening" "$work/mock.log" 2>/dev/null && break

@@ -758,3 +758,125 @@ async fn signed_jobs_refuse_a_tampered_journal() {
     check_against_truth(d.dataset(), &out, &syncs[0]);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Standard base64, to look for a key hidden in a Basic authorization header.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = (chunk[0] as u32) << 16
+            | (*chunk.get(1).unwrap_or(&0) as u32) << 8
+            | *chunk.get(2).unwrap_or(&0) as u32;
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// The API key and the job secret appear nowhere a sync leaves a trace: not in debug logs
+/// (retries and errors included), batches, manifests or journal entries, plain or base64.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_reaches_logs_objects_or_the_journal() {
+    let key = "affinity-key-4b1d-never-leak";
+    let secret = "job-secret-9f3e-never-leak";
+    let d = double(MockConfig {
+        api_key: key.into(),
+        seed: 18,
+        sizes: Sizes::small(),
+        faults: FaultPlan {
+            script: FaultPlan::parse_script("3=500,4=drop,6=truncated,9=malformed,12=503").unwrap(),
+            ..FaultPlan::default()
+        },
+        ..MockConfig::default()
+    })
+    .await;
+    let dir = temp_dir("leaks");
+    let out = dir.join("out");
+    let run = |command: &'static str, extra: Vec<&'static str>, key: &'static str| {
+        let (base, out, dir) = (d.base_url(), out.display().to_string(), dir.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut args = vec![command, "--base-url", &base, "--out", &out, "--quiet"];
+            args.extend(extra);
+            affinity_sync_with_env(
+                &args,
+                Some(key),
+                &dir,
+                &[
+                    ("AFFINITY_SYNC_JOB_SECRET", secret),
+                    ("AFFINITY_SYNC_LOG", "debug"),
+                ],
+            )
+        })
+    };
+    let needles = [
+        key.to_string(),
+        secret.to_string(),
+        base64(format!(":{key}").as_bytes()),
+    ];
+    let mut outputs = vec![];
+    let crashed = run("sync", vec!["--inject", "crash-after-writes=40"], key)
+        .await
+        .unwrap();
+    assert_eq!(crashed.status.code(), Some(86));
+    let mut files = vec![];
+    collect_files(&out, &mut files);
+    assert!(files.iter().any(|f| f.to_string_lossy().contains("_jobs")));
+    outputs.push(crashed);
+    outputs.push(run("resume", vec![], key).await.unwrap());
+    ok(outputs.last().unwrap());
+    let wrong = run("sync", vec![], "wrong-key-5555-never-leak")
+        .await
+        .unwrap();
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("401"));
+    outputs.push(wrong);
+    collect_files(&out, &mut files);
+    assert!(
+        files.len() > 50,
+        "the scan covers every object: {}",
+        files.len()
+    );
+
+    let mut haystacks: Vec<(String, Vec<u8>)> = vec![];
+    for o in &outputs {
+        haystacks.push(("stdout".into(), o.stdout.clone()));
+        haystacks.push(("stderr".into(), o.stderr.clone()));
+    }
+    assert!(
+        String::from_utf8_lossy(&outputs[0].stderr).contains("DEBUG"),
+        "the logs were at debug level"
+    );
+    for f in &files {
+        if let Ok(bytes) = std::fs::read(f) {
+            haystacks.push((f.display().to_string(), bytes));
+        }
+    }
+    for (name, bytes) in &haystacks {
+        for needle in &needles {
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
+                "{name} holds a secret"
+            );
+        }
+        assert!(
+            !bytes.windows(25).any(|w| w == b"wrong-key-5555-never-leak"),
+            "{name} holds the rejected key"
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+fn collect_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            collect_files(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}

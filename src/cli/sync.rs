@@ -856,3 +856,93 @@ impl Report {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::{HeaderMap, HeaderValue};
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    fn wait(g: &Governor) -> Duration {
+        g.state
+            .lock()
+            .unwrap()
+            .reset_at
+            .saturating_duration_since(Instant::now())
+    }
+
+    #[test]
+    fn a_429_waits_for_retry_after_or_else_the_reset_header() {
+        let g = Governor::new(4);
+        g.exhausted(&headers(&[
+            ("retry-after", "7"),
+            ("x-ratelimit-limit-user-reset", "30"),
+        ]));
+        assert!((6..=7).contains(&wait(&g).as_secs()), "{:?}", wait(&g));
+        assert_eq!(g.state.lock().unwrap().remaining, Some(0));
+        g.exhausted(&headers(&[("x-ratelimit-limit-user-reset", "30")]));
+        assert!((29..=30).contains(&wait(&g).as_secs()));
+        // Absurd or missing values: at least a second, at most an hour.
+        g.exhausted(&headers(&[("retry-after", "0")]));
+        assert!(wait(&g) > Duration::from_millis(900));
+        g.exhausted(&headers(&[("retry-after", "99999999")]));
+        assert!(wait(&g) <= Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn the_governor_keeps_a_reserve_of_the_minute_budget() {
+        let g = Governor::new(4);
+        g.observe(&headers(&[
+            ("x-ratelimit-limit-user-remaining", "6"),
+            ("x-ratelimit-limit-user-reset", "20"),
+        ]));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        // Two requests pass at once; the third would dip into the reserve and waits.
+        rt.block_on(async {
+            g.admit().await;
+            g.admit().await;
+            let third = tokio::time::timeout(Duration::from_millis(200), g.admit()).await;
+            assert!(third.is_err(), "the third request waits for the reset");
+        });
+        assert_eq!(g.state.lock().unwrap().remaining, Some(4));
+        let parsed = month_spent(&headers(&[
+            ("x-ratelimit-limit-org-remaining", "0"),
+            ("x-ratelimit-limit-org-reset", "86400"),
+        ]));
+        assert_eq!(parsed, Some(86_400));
+        assert_eq!(
+            month_spent(&headers(&[("x-ratelimit-limit-org-remaining", "5")])),
+            None
+        );
+    }
+
+    #[test]
+    fn injected_faults_parse_and_redeliveries_are_a_fixed_function_of_the_seed() {
+        let i = Inject::parse("crash-after-writes=12, redeliver=0.5,seed=3").unwrap();
+        assert_eq!(i.crash_after_writes, Some(12));
+        let again = Inject::parse("redeliver=0.5,seed=3").unwrap();
+        let picks: Vec<bool> = (0..200).map(|n| i.redelivers(&format!("k{n}"))).collect();
+        assert_eq!(
+            picks,
+            (0..200)
+                .map(|n| again.redelivers(&format!("k{n}")))
+                .collect::<Vec<_>>()
+        );
+        let share = picks.iter().filter(|p| **p).count();
+        assert!((60..140).contains(&share), "about half: {share}");
+        assert!(!Inject::default().redelivers("k"));
+        for bad in ["redeliver=2", "crash-after-writes=x", "explode=1", "seed"] {
+            assert!(Inject::parse(bad).is_err(), "{bad}");
+        }
+    }
+}
