@@ -738,9 +738,17 @@ pub async fn run<S: ObjectSink + 'static>(opts: Options, sink: S, start: Start) 
             b
         });
         bar.set_message(format!("{} pages, {} records", t.pages, t.records));
+        // A chain's next page goes to the front, new chains to the back: a cursor chain can
+        // only be walked one page after another, so the long ones (persons, companies) must
+        // keep moving from the start instead of becoming the sync's slow tail.
         for job in done.jobs {
             if live.insert(key_of(&job)) {
-                queue.push_back(job);
+                let continues = job.stream == done.job.stream && job.parents == done.job.parents;
+                if continues {
+                    queue.push_front(job);
+                } else {
+                    queue.push_back(job);
+                }
             }
         }
         // Injected: the queue delivers this finished job once more.
