@@ -257,13 +257,22 @@ impl Output {
         }
     }
 
-    /// The latest complete sync there, without creating anything.
+    /// The latest complete sync there, without creating anything (for `plan`).
     async fn previous(&self) -> Result<Option<affinity_sync::layout::SyncManifest>> {
         if self.out.starts_with("s3://") {
-            let sink = cli::s3::S3Sink::open(&self.out, self.s3_endpoint.as_deref()).await?;
-            cli::plan::latest_complete(&sink).await
+            self.open().await?.latest_complete().await
         } else {
             Ok(cli::plan::previous_sync(std::path::Path::new(&self.out)))
+        }
+    }
+}
+
+impl Sink {
+    /// The latest complete sync in this sink.
+    async fn latest_complete(&self) -> Result<Option<affinity_sync::layout::SyncManifest>> {
+        match self {
+            Sink::Local(s) => cli::plan::latest_complete(s).await,
+            Sink::S3(s) => cli::plan::latest_complete(s).await,
         }
     }
 }
@@ -304,11 +313,13 @@ impl Target {
         self.connection.key()
     }
 
-    /// What a sync of `streams` will cost; `probe_lists` also fetches list sizes (one request).
+    /// What a sync of `streams` will cost, knowing the latest complete sync in the output;
+    /// `probe_lists` also fetches list sizes (one request).
     async fn plan(
         &self,
         key: &cli::api_key::Resolved,
         streams: &[&'static affinity_sync::catalog::Stream],
+        previous: Option<affinity_sync::layout::SyncManifest>,
         probe_lists: bool,
     ) -> Result<cli::plan::Plan> {
         let http = reqwest::Client::new();
@@ -318,7 +329,7 @@ impl Target {
             &key.key,
             &key.source,
             streams,
-            self.output.previous().await?,
+            previous,
             probe_lists,
         )
         .await
@@ -573,7 +584,9 @@ async fn plan(args: PlanArgs) -> Result<()> {
     let t = &args.target;
     let streams = cli::sync::select_streams(t.streams.as_deref())?;
     let key = t.key()?;
-    let plan = t.plan(&key, &streams, true).await?;
+    let plan = t
+        .plan(&key, &streams, t.output.previous().await?, true)
+        .await?;
     println!("{}", plan.table());
     Ok(())
 }
@@ -585,11 +598,13 @@ async fn sync(args: SyncArgs) -> Result<()> {
     let streams = cli::sync::select_streams(t.streams.as_deref())?;
     affinity_sync::Config::new(&t.connection.base_url, "", format)
         .map_err(|e| anyhow::anyhow!("--base-url: {e}"))?;
-    let options = args.run.options(&t.connection, t.key()?)?;
     let key = t.key()?;
+    let options = args.run.options(&t.connection, key.clone())?;
     let sink = t.output.open().await?;
     // The bill first: refuse a sync the monthly quota cannot pay for.
-    let plan = t.plan(&key, &streams, false).await?;
+    let plan = t
+        .plan(&key, &streams, sink.latest_complete().await?, false)
+        .await?;
     let (need, left) = (plan.total(), plan.quota.monthly_remaining);
     let at_least = if plan.exact() { "" } else { "at least " };
     if need > left && !args.ignore_quota {

@@ -692,17 +692,12 @@ async fn signed_jobs_refuse_a_tampered_journal() {
     let dir = temp_dir("signed");
     let out = dir.join("out");
     let run = |command: &'static str, extra: Vec<&'static str>, secret: &'static str| {
-        let (base, out, dir) = (d.base_url(), out.display().to_string(), dir.clone());
-        tokio::task::spawn_blocking(move || {
-            let mut args = vec![command, "--base-url", &base, "--out", &out, "--quiet"];
-            args.extend(extra);
-            affinity_sync_with_env(
-                &args,
-                Some("test-key"),
-                &dir,
-                &[("AFFINITY_SYNC_JOB_SECRET", secret)],
-            )
-        })
+        let base = d.base_url();
+        let out = out.clone();
+        async move {
+            let env = [("AFFINITY_SYNC_JOB_SECRET", secret)];
+            run_command(command, &base, &out, &extra, Some("test-key"), &env).await
+        }
     };
     let secret = "a-job-secret-of-more-than-16-bytes";
     let crashed = run(
@@ -710,8 +705,7 @@ async fn signed_jobs_refuse_a_tampered_journal() {
         vec!["--inject", "crash-after-writes=30", "--concurrency", "1"],
         secret,
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(crashed.status.code(), Some(86));
     let pending_dir = std::fs::read_dir(out.join("_jobs"))
         .unwrap()
@@ -733,7 +727,7 @@ async fn signed_jobs_refuse_a_tampered_journal() {
     std::fs::write(&entry, altered.to_string()).unwrap();
 
     let requests = d.stats().requests;
-    let refused = run("resume", vec![], secret).await.unwrap();
+    let refused = run("resume", vec![], secret).await;
     assert_eq!(refused.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&refused.stderr);
     let name = entry.file_name().unwrap().to_string_lossy().to_string();
@@ -741,9 +735,7 @@ async fn signed_jobs_refuse_a_tampered_journal() {
         stderr.contains("signature does not match") && stderr.contains(&name),
         "{stderr}"
     );
-    let wrong = run("resume", vec![], "another-secret-also-long-enough")
-        .await
-        .unwrap();
+    let wrong = run("resume", vec![], "another-secret-also-long-enough").await;
     assert!(String::from_utf8_lossy(&wrong.stderr).contains("signature does not match"));
     assert_eq!(
         d.stats().requests,
@@ -752,7 +744,7 @@ async fn signed_jobs_refuse_a_tampered_journal() {
     );
 
     std::fs::write(&entry, original).unwrap();
-    ok(&run("resume", vec![], secret).await.unwrap());
+    ok(&run("resume", vec![], secret).await);
     let syncs = complete_syncs(&out);
     assert_eq!(syncs.len(), 1);
     check_against_truth(d.dataset(), &out, &syncs[0]);
@@ -798,20 +790,15 @@ async fn no_secret_reaches_logs_objects_or_the_journal() {
     let dir = temp_dir("leaks");
     let out = dir.join("out");
     let run = |command: &'static str, extra: Vec<&'static str>, key: &'static str| {
-        let (base, out, dir) = (d.base_url(), out.display().to_string(), dir.clone());
-        tokio::task::spawn_blocking(move || {
-            let mut args = vec![command, "--base-url", &base, "--out", &out, "--quiet"];
-            args.extend(extra);
-            affinity_sync_with_env(
-                &args,
-                Some(key),
-                &dir,
-                &[
-                    ("AFFINITY_SYNC_JOB_SECRET", secret),
-                    ("AFFINITY_SYNC_LOG", "debug"),
-                ],
-            )
-        })
+        let base = d.base_url();
+        let out = out.clone();
+        async move {
+            let env = [
+                ("AFFINITY_SYNC_JOB_SECRET", secret),
+                ("AFFINITY_SYNC_LOG", "debug"),
+            ];
+            run_command(command, &base, &out, &extra, Some(key), &env).await
+        }
     };
     let needles = [
         key.to_string(),
@@ -819,26 +806,26 @@ async fn no_secret_reaches_logs_objects_or_the_journal() {
         base64(format!(":{key}").as_bytes()),
     ];
     let mut outputs = vec![];
-    let crashed = run("sync", vec!["--inject", "crash-after-writes=40"], key)
-        .await
-        .unwrap();
+    let crashed = run("sync", vec!["--inject", "crash-after-writes=40"], key).await;
     assert_eq!(crashed.status.code(), Some(86));
-    let mut files = vec![];
-    collect_files(&out, &mut files);
-    assert!(files.iter().any(|f| f.to_string_lossy().contains("_jobs")));
+    let mut all_files = vec![];
+    files(&out, &mut all_files);
+    assert!(
+        all_files
+            .iter()
+            .any(|f| f.to_string_lossy().contains("_jobs"))
+    );
     outputs.push(crashed);
-    outputs.push(run("resume", vec![], key).await.unwrap());
+    outputs.push(run("resume", vec![], key).await);
     ok(outputs.last().unwrap());
-    let wrong = run("sync", vec![], "wrong-key-5555-never-leak")
-        .await
-        .unwrap();
+    let wrong = run("sync", vec![], "wrong-key-5555-never-leak").await;
     assert!(String::from_utf8_lossy(&wrong.stderr).contains("401"));
     outputs.push(wrong);
-    collect_files(&out, &mut files);
+    files(&out, &mut all_files);
     assert!(
-        files.len() > 50,
+        all_files.len() > 50,
         "the scan covers every object: {}",
-        files.len()
+        all_files.len()
     );
 
     let mut haystacks: Vec<(String, Vec<u8>)> = vec![];
@@ -850,7 +837,7 @@ async fn no_secret_reaches_logs_objects_or_the_journal() {
         String::from_utf8_lossy(&outputs[0].stderr).contains("DEBUG"),
         "the logs were at debug level"
     );
-    for f in &files {
+    for f in &all_files {
         if let Ok(bytes) = std::fs::read(f) {
             haystacks.push((f.display().to_string(), bytes));
         }
@@ -868,15 +855,4 @@ async fn no_secret_reaches_logs_objects_or_the_journal() {
         );
     }
     std::fs::remove_dir_all(&dir).ok();
-}
-
-fn collect_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            collect_files(&p, out);
-        } else {
-            out.push(p);
-        }
-    }
 }

@@ -39,7 +39,7 @@ impl fmt::Display for ApiKey {
 }
 
 /// A key and a description of where it was found (for error messages; never the key).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Resolved {
     pub key: ApiKey,
     pub source: String,

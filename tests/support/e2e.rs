@@ -21,7 +21,7 @@ pub async fn sync(
     extra: &[&str],
     key: Option<&str>,
 ) -> std::process::Output {
-    run_command("sync", base, out, extra, key).await
+    run_command("sync", base, out, extra, key, &[]).await
 }
 
 /// Runs `affinity-sync resume` on `out`, like [`sync`].
@@ -31,15 +31,18 @@ pub async fn resume(
     extra: &[&str],
     key: Option<&str>,
 ) -> std::process::Output {
-    run_command("resume", base, out, extra, key).await
+    run_command("resume", base, out, extra, key, &[]).await
 }
 
-async fn run_command(
+/// Runs `affinity-sync <command>` on `out` with more environment variables, in a blocking
+/// thread (the double keeps serving on the runtime meanwhile).
+pub async fn run_command(
     command: &str,
     base: &str,
     out: &Path,
     extra: &[&str],
     key: Option<&str>,
+    env: &[(&str, &str)],
 ) -> std::process::Output {
     let mut args: Vec<String> = vec![
         command.into(),
@@ -51,10 +54,15 @@ async fn run_command(
     ];
     args.extend(extra.iter().map(|s| s.to_string()));
     let key = key.map(str::to_string);
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     let cwd = out.parent().unwrap().to_path_buf();
     tokio::task::spawn_blocking(move || {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        affinity_sync(&args, key.as_deref(), &cwd)
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        affinity_sync_with_env(&args, key.as_deref(), &cwd, &env)
     })
     .await
     .unwrap()

@@ -91,7 +91,8 @@ pub fn complete_syncs(out: &Path) -> Vec<String> {
     ids
 }
 
-fn files(dir: &Path, out: &mut Vec<PathBuf>) {
+/// Every file under `dir`, recursively, appended to `out`.
+pub fn files(dir: &Path, out: &mut Vec<PathBuf>) {
     if let Ok(entries) = std::fs::read_dir(dir) {
         for e in entries.flatten() {
             let p = e.path();
