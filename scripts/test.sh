@@ -50,7 +50,7 @@ say "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 say "the core builds for wasm32-wasip2"
-cargo build --lib --locked --target wasm32-wasip2
+cargo build -p affinity-sync-core --locked --target wasm32-wasip2
 
 say "cargo test"
 # The same target set as clippy: DuckDB's C++ (built by a build script) is compiled once, not

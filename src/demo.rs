@@ -97,7 +97,12 @@ pub async fn run(seed: u64, sizes: Sizes, out: PathBuf) -> Result<()> {
         streams: cli::sync::select_streams(None)?,
         format: affinity_sync::Format::Parquet,
     };
-    let report = cli::sync::run(options, cli::sink::LocalDir::open(&out)?, start).await?;
+    let report = cli::sync::run(
+        options,
+        affinity_sync_io::sink::LocalDir::open(&out)?,
+        start,
+    )
+    .await?;
     println!("{}\n", report.table());
     if !report.failed.is_empty() {
         bail!("the demo sync is incomplete");

@@ -235,15 +235,15 @@ struct Output {
 
 /// The sink an `--out` names.
 enum Sink {
-    Local(cli::sink::LocalDir),
-    S3(cli::s3::S3Sink),
+    Local(affinity_sync_io::sink::LocalDir),
+    S3(affinity_sync_io::s3::S3Sink),
 }
 
 impl Output {
     async fn open(&self) -> Result<Sink> {
         if self.out.starts_with("s3://") {
             Ok(Sink::S3(
-                cli::s3::S3Sink::open(&self.out, self.s3_endpoint.as_deref()).await?,
+                affinity_sync_io::s3::S3Sink::open(&self.out, self.s3_endpoint.as_deref()).await?,
             ))
         } else if self.out.contains("://") {
             anyhow::bail!(
@@ -251,7 +251,7 @@ impl Output {
                 self.out
             )
         } else {
-            Ok(Sink::Local(cli::sink::LocalDir::open(
+            Ok(Sink::Local(affinity_sync_io::sink::LocalDir::open(
                 std::path::Path::new(&self.out),
             )?))
         }
@@ -285,7 +285,7 @@ async fn run_on(
     quiet: bool,
     out: &str,
 ) -> Result<cli::sync::Report> {
-    async fn go<S: cli::sink::ObjectSink + 'static>(
+    async fn go<S: affinity_sync_io::ObjectSink + 'static>(
         sink: S,
         options: cli::sync::Options,
         start: cli::sync::Start,

@@ -1,42 +1,8 @@
 //! The Affinity API key: where it comes from, and a type that never prints it.
 
+pub use affinity_sync_io::ApiKey;
 use anyhow::{Context, Result, bail};
-use std::fmt;
 use std::path::Path;
-
-/// The key. `Debug` and `Display` print `***`, so it cannot leak through logs or errors.
-#[derive(Clone)]
-pub struct ApiKey(String);
-
-impl ApiKey {
-    pub fn new(key: impl Into<String>) -> Result<ApiKey> {
-        let key = key.into().trim().to_string();
-        if key.is_empty() {
-            bail!("the API key is empty");
-        }
-        if key.chars().any(|c| c.is_control() || c.is_whitespace()) {
-            bail!("the API key contains whitespace or control characters: check how it was copied");
-        }
-        Ok(ApiKey(key))
-    }
-
-    /// The secret itself, for the one place that needs it: the Authorization header.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for ApiKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ApiKey(***)")
-    }
-}
-
-impl fmt::Display for ApiKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
 
 /// A key and a description of where it was found (for error messages; never the key).
 #[derive(Debug, Clone)]

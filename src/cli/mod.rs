@@ -2,8 +2,5 @@
 
 pub mod api_key;
 pub mod duckdb_load;
-pub mod journal;
 pub mod plan;
-pub mod s3;
-pub mod sink;
 pub mod sync;

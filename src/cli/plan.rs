@@ -2,10 +2,10 @@
 //! cost against the rate limits, from the core's estimator and two cheap calls.
 
 use super::api_key::ApiKey;
-use super::sink::ObjectSink;
 use affinity_sync::catalog::Stream;
 use affinity_sync::layout::SyncManifest;
 use affinity_sync::plan::{self, Estimate, ListSize};
+use affinity_sync_io::ObjectSink;
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 use std::path::Path;

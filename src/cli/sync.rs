@@ -9,13 +9,12 @@
 //! up from the chains' manifests, that marks the sync complete.
 
 use super::api_key::ApiKey;
-use super::journal;
-use super::sink::ObjectSink;
 use affinity_sync::catalog::{self, Stream};
 use affinity_sync::job::JobSecret;
-use affinity_sync::layout::{self, ChainManifest, FailedJob, SyncManifest, SyncRun};
-use affinity_sync::step::{self, Auth, StepError};
+use affinity_sync::layout::{self, FailedJob, SyncRun};
+use affinity_sync::step::{self, StepError};
 use affinity_sync::{Config, Format, Job};
+use affinity_sync_io::{ObjectSink, complete, fetch, journal};
 use anyhow::{Context, Result, anyhow, bail};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
@@ -23,10 +22,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
-
-/// Largest response body accepted: a page of 500 v1 records or 100 v2 records with every
-/// field is a few MB; anything far bigger is not a page.
-const MAX_BODY_BYTES: usize = 64 << 20;
 
 pub struct Options {
     pub base_url: String,
@@ -130,33 +125,8 @@ pub struct Report {
     pub failed: Vec<FailedJob>,
 }
 
-/// The streams to sync: the named ones plus the parents they fan out from, in catalog order.
 pub fn select_streams(names: Option<&str>) -> Result<Vec<&'static Stream>> {
-    let Some(names) = names else {
-        return Ok(catalog::STREAMS.iter().filter(|s| s.default).collect());
-    };
-    let mut wanted: Vec<&str> = vec![];
-    for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-        let mut s = catalog::stream(name).ok_or_else(|| {
-            let known: Vec<&str> = catalog::STREAMS.iter().map(|s| s.name).collect();
-            anyhow!(
-                "unknown stream {name:?}; the streams are: {}",
-                known.join(", ")
-            )
-        })?;
-        wanted.push(s.name);
-        while let Some(p) = s.parent {
-            wanted.push(p.stream);
-            s = catalog::stream(p.stream).expect("parents exist");
-        }
-    }
-    if wanted.is_empty() {
-        bail!("--streams names no stream");
-    }
-    Ok(catalog::STREAMS
-        .iter()
-        .filter(|s| wanted.contains(&s.name))
-        .collect())
+    catalog::select(names).map_err(|e| anyhow!("--streams: {e}"))
 }
 
 /// Paces requests by the rate-limit headers every Affinity response carries: when the
@@ -231,16 +201,7 @@ impl Governor {
     /// After a 429: nothing left until `Retry-After`, or else the reset the response names
     /// (at least a second).
     fn exhausted(&self, headers: &reqwest::header::HeaderMap) {
-        let secs = |k: &str| {
-            headers
-                .get(k)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-        };
-        let reset = secs("retry-after")
-            .or_else(|| secs("x-ratelimit-limit-user-reset"))
-            .unwrap_or(1)
-            .clamp(1, 3600);
+        let reset = fetch::retry_after(headers);
         let mut s = self.state.lock().expect("governor");
         s.remaining = Some(0);
         s.reset_at = Instant::now() + Duration::from_secs(reset);
@@ -295,18 +256,6 @@ fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(base.min(20_000) + rand::random_range(0..250))
 }
 
-/// The monthly quota is spent when a 429 says the org has nothing left.
-fn month_spent(headers: &reqwest::header::HeaderMap) -> Option<u64> {
-    let num = |k: &str| {
-        headers
-            .get(k)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok())
-    };
-    (num("x-ratelimit-limit-org-remaining") == Some(0))
-        .then(|| num("x-ratelimit-limit-org-reset").unwrap_or(0))
-}
-
 /// One job: fetch its page (retrying what can be retried), write its batches, queue its jobs,
 /// acknowledge it.
 async fn run_job<S: ObjectSink>(shared: Arc<Shared<S>>, job: Job) -> Result<Done, Failure> {
@@ -320,7 +269,7 @@ async fn run_job<S: ObjectSink>(shared: Arc<Shared<S>>, job: Job) -> Result<Done
                 job: job.clone(),
                 error,
                 attempts: retries as u32 + 1,
-                failed_at: now_rfc3339(),
+                failed_at: affinity_sync_io::now_rfc3339(),
             };
             tracing::error!(stream = %job.stream, page = job.page, "parked: {}", failed.error);
             journal::park(&shared.sink, shared.cfg.prefix(), &failed).await?;
@@ -338,42 +287,13 @@ async fn run_job<S: ObjectSink>(shared: Arc<Shared<S>>, job: Job) -> Result<Done
     let outcome = loop {
         shared.governor.admit().await;
         requests += 1;
-        let mut req = shared.http.get(&request.url);
-        req = match request.auth {
-            Auth::Basic => req.basic_auth("", Some(shared.key.expose())),
-            Auth::Bearer => req.bearer_auth(shared.key.expose()),
-        };
-        let result: Result<(u16, reqwest::header::HeaderMap, Vec<u8>), String> = async {
-            let res = req
-                .send()
-                .await
-                .map_err(|e| format!("request failed: {}", without_url(&e)))?;
-            let status = res.status().as_u16();
-            let headers = res.headers().clone();
-            if res
-                .content_length()
-                .is_some_and(|l| l as usize > MAX_BODY_BYTES)
-            {
-                return Err(format!(
-                    "response of {} bytes is over the {MAX_BODY_BYTES}-byte limit",
-                    res.content_length().unwrap()
-                ));
-            }
-            let body = res
-                .bytes()
-                .await
-                .map_err(|e| format!("reading the body failed: {}", without_url(&e)))?;
-            if body.len() > MAX_BODY_BYTES {
-                return Err(format!(
-                    "response of {} bytes is over the {MAX_BODY_BYTES}-byte limit",
-                    body.len()
-                ));
-            }
-            Ok((status, headers, body.to_vec()))
-        }
-        .await;
+        let result = fetch::get_page(&shared.http, &request, &shared.key).await;
         let failure = match result {
-            Ok((status, headers, body)) => {
+            Ok(fetch::Response {
+                status,
+                headers,
+                body,
+            }) => {
                 shared.governor.observe(&headers);
                 match step::handle(&shared.cfg, &job, status, &body) {
                     Ok(outcome) => break outcome,
@@ -384,8 +304,8 @@ async fn run_job<S: ObjectSink>(shared: Arc<Shared<S>>, job: Job) -> Result<Done
                             shared.cfg.base_url()
                         )));
                     }
-                    Err(StepError::RateLimited) if month_spent(&headers).is_some() => {
-                        let reset = month_spent(&headers).unwrap_or(0);
+                    Err(StepError::RateLimited) if fetch::month_spent(&headers).is_some() => {
+                        let reset = fetch::month_spent(&headers).unwrap_or(0);
                         return Err(Failure::Fatal(anyhow!(
                             "Affinity's monthly request quota is spent (429 with X-Ratelimit-Limit-Org-Remaining: 0); \
                              it resets in {:.1} days. The unfinished pages stay queued",
@@ -446,28 +366,6 @@ async fn run_job<S: ObjectSink>(shared: Arc<Shared<S>>, job: Job) -> Result<Done
         last_page,
         jobs,
     })
-}
-
-/// A transport error's text without its URL (URLs carry no secrets, but keep messages short).
-fn without_url(e: &reqwest::Error) -> String {
-    let mut s = e.to_string();
-    if let Some(u) = e.url() {
-        s = s.replace(u.as_str(), "").replace(" ()", "");
-    }
-    let mut source = std::error::Error::source(e);
-    while let Some(inner) = source {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    s
-}
-
-fn now_rfc3339() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    affinity_sync::table::format_timestamp(secs.as_micros() as i64)
 }
 
 /// The sink, with the injected crash: after the given number of writes the process exits
@@ -546,12 +444,7 @@ pub async fn run<S: ObjectSink + 'static>(opts: Options, sink: S, start: Start) 
         inner: sink,
         writes_left: opts.inject.crash_after_writes.map(AtomicU64::new),
     };
-    let http = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(120))
-        .user_agent(concat!("affinity-sync/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .context("building the HTTP client")?;
+    let http = fetch::http_client()?;
 
     // What to sync, and the jobs to begin with.
     let (run, queued): (SyncRun, Vec<Job>) = match start {
@@ -567,7 +460,7 @@ pub async fn run<S: ObjectSink + 'static>(opts: Options, sink: S, start: Start) 
                 sync_id: sync_id.clone(),
                 format: format.name().into(),
                 streams: streams.iter().map(|s| s.name.to_string()).collect(),
-                started_at: now_rfc3339(),
+                started_at: affinity_sync_io::now_rfc3339(),
                 seeded: false,
             };
             journal::save_run(&sink, "", &run).await?;
@@ -577,7 +470,9 @@ pub async fn run<S: ObjectSink + 'static>(opts: Options, sink: S, start: Start) 
         Start::Resume { sync_id } => {
             let sync_id = match sync_id {
                 Some(id) => id,
-                None => unfinished(&sink)
+                // Any sync with a journal: one stopped right after its manifest only has its
+                // journal left to remove, below.
+                None => journal::unfinished(&sink, "")
                     .await?
                     .pop()
                     .ok_or_else(|| anyhow!("there is no unfinished sync to resume here"))?,
@@ -774,30 +669,7 @@ pub async fn run<S: ObjectSink + 'static>(opts: Options, sink: S, start: Start) 
     let failed = journal::failures(&shared.sink, "", &sync_id).await?;
     if failed.is_empty() {
         // Complete: the sync manifest adds up every chain, whichever run finished it.
-        let mut chains: Vec<ChainManifest> = vec![];
-        for key in shared.sink.list(&layout::chains_dir("", &sync_id)).await? {
-            if let Some(bytes) = shared.sink.get(&key).await? {
-                chains.push(
-                    serde_json::from_slice(&bytes)
-                        .with_context(|| format!("the chain manifest {key} is unreadable"))?,
-                );
-            }
-        }
-        let manifest = SyncManifest {
-            version: 1,
-            sync_id: sync_id.clone(),
-            format: format.name().into(),
-            started_at: run.started_at.clone(),
-            finished_at: now_rfc3339(),
-            streams: layout::summarize(&streams, &chains),
-        };
-        let key = layout::sync_manifest_key(shared.cfg.prefix(), &sync_id);
-        shared
-            .sink
-            .put(&key, &serde_json::to_vec_pretty(&manifest)?)
-            .await
-            .with_context(|| format!("writing {key}"))?;
-        journal::close(&shared.sink, "", &sync_id).await?;
+        complete::write_manifest(&shared.sink, &run).await?;
     }
     Ok(Report {
         sync_id,
@@ -923,13 +795,13 @@ mod tests {
             assert!(third.is_err(), "the third request waits for the reset");
         });
         assert_eq!(g.state.lock().unwrap().remaining, Some(4));
-        let parsed = month_spent(&headers(&[
+        let parsed = fetch::month_spent(&headers(&[
             ("x-ratelimit-limit-org-remaining", "0"),
             ("x-ratelimit-limit-org-reset", "86400"),
         ]));
         assert_eq!(parsed, Some(86_400));
         assert_eq!(
-            month_spent(&headers(&[("x-ratelimit-limit-org-remaining", "5")])),
+            fetch::month_spent(&headers(&[("x-ratelimit-limit-org-remaining", "5")])),
             None
         );
     }

@@ -7,7 +7,7 @@
 //! also switches to path-style addressing. A PUT is atomic in S3: readers see the whole
 //! object or none, as the sink contract asks.
 
-use super::sink::ObjectSink;
+use crate::sink::ObjectSink;
 use anyhow::{Context, Result, anyhow, bail};
 use aws_sdk_s3::error::DisplayErrorContext;
 use aws_sdk_s3::primitives::ByteStream;
@@ -52,28 +52,42 @@ pub fn parse_url(url: &str) -> Result<(String, String)> {
     Ok((bucket.to_string(), prefix))
 }
 
+/// The shared AWS configuration (credentials, region) with the ring-based rustls client: the
+/// same TLS stack as the rest of the binary. Build it once per process.
+pub async fn aws_config() -> aws_config::SdkConfig {
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https();
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(http)
+        .load()
+        .await
+}
+
+/// An S3 client; `endpoint` (an S3-compatible store) also switches to path-style addressing.
+pub fn client(shared: &aws_config::SdkConfig, endpoint: Option<&str>) -> aws_sdk_s3::Client {
+    let mut config = aws_sdk_s3::config::Builder::from(shared);
+    if let Some(endpoint) = endpoint {
+        config = config.endpoint_url(endpoint).force_path_style(true);
+    }
+    if shared.region().is_none() {
+        config = config.region(aws_sdk_s3::config::Region::new("us-east-1"));
+    }
+    aws_sdk_s3::Client::from_conf(config.build())
+}
+
 impl S3Sink {
     /// Connects to the bucket of `url` and checks that it is there and reachable.
     pub async fn open(url: &str, endpoint: Option<&str>) -> Result<S3Sink> {
+        let client = client(&aws_config().await, endpoint);
+        S3Sink::connect(client, url).await
+    }
+
+    /// The bucket and prefix of `url` through `client`, checked with a HEAD request.
+    pub async fn connect(client: aws_sdk_s3::Client, url: &str) -> Result<S3Sink> {
         let (bucket, prefix) = parse_url(url)?;
-        // The ring-based rustls client: the same TLS stack as the rest of the binary.
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-            ))
-            .build_https();
-        let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .http_client(http)
-            .load()
-            .await;
-        let mut config = aws_sdk_s3::config::Builder::from(&shared);
-        if let Some(endpoint) = endpoint {
-            config = config.endpoint_url(endpoint).force_path_style(true);
-        }
-        if shared.region().is_none() {
-            config = config.region(aws_sdk_s3::config::Region::new("us-east-1"));
-        }
-        let client = aws_sdk_s3::Client::from_conf(config.build());
         client
             .head_bucket()
             .bucket(&bucket)
@@ -81,9 +95,9 @@ impl S3Sink {
             .await
             .map_err(|e| {
                 anyhow!(
-                    "cannot use bucket {bucket:?} for --out {url}: {}. Check that it exists, \
+                    "cannot use bucket {bucket:?} for {url}: {}. Check that it exists, \
                      that AWS credentials are configured (AWS_PROFILE, AWS_ACCESS_KEY_ID, ...) and \
-                     allowed to read and write it, and --s3-endpoint for S3-compatible stores",
+                     allowed to read and write it, and the endpoint (AWS_ENDPOINT_URL_S3) for S3-compatible stores",
                     DisplayErrorContext(&e)
                 )
             })?;

@@ -1059,6 +1059,33 @@ pub fn stream(name: &str) -> Option<&'static Stream> {
     STREAMS.iter().find(|s| s.name == name)
 }
 
+/// The streams a sync of `names` (comma-separated; `None`: the default set) runs: each named
+/// stream with the streams it fans out from, in catalog order.
+pub fn select(names: Option<&str>) -> Result<Vec<&'static Stream>, String> {
+    let Some(names) = names else {
+        return Ok(STREAMS.iter().filter(|s| s.default).collect());
+    };
+    let mut wanted: Vec<&str> = vec![];
+    for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let mut s = stream(name).ok_or_else(|| {
+            let known: Vec<&str> = STREAMS.iter().map(|s| s.name).collect();
+            format!(
+                "unknown stream {name:?}; the streams are: {}",
+                known.join(", ")
+            )
+        })?;
+        wanted.push(s.name);
+        while let Some(p) = s.parent {
+            wanted.push(p.stream);
+            s = stream(p.stream).expect("parents exist");
+        }
+    }
+    if wanted.is_empty() {
+        return Err("no stream named".into());
+    }
+    Ok(STREAMS.iter().filter(|s| wanted.contains(&s.name)).collect())
+}
+
 /// The streams that fan out from `parent`'s records.
 pub fn children_of(parent: &str) -> impl Iterator<Item = &'static Stream> + '_ {
     STREAMS
@@ -1086,7 +1113,7 @@ fn type_name(ty: crate::table::Ty) -> &'static str {
 pub fn markdown() -> String {
     let mut out = String::from(
         "# Streams and tables\n\n\
-         Generated from the catalog (`src/catalog.rs`) by `affinity-sync schema`; do not edit by hand.\n\n\
+         Generated from the catalog (`crates/affinity-sync-core/src/catalog.rs`) by `affinity-sync schema`; do not edit by hand.\n\n\
          Every table's batches have exactly these columns and types, whatever a page holds. \
          Parquet types: INT64 is signed 64-bit, TIMESTAMP is microseconds in UTC, STRING (JSON) holds JSON text \
          (NDJSON batches nest it as JSON). Every table has `_sync_id`; batches live under \

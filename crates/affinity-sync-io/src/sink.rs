@@ -1,5 +1,5 @@
-//! Where batches go. One small trait, one module per backend (local directory today; S3 as
-//! the runtimes arrive), in the manner of `object_store`.
+//! Where batches go. One small trait, one module per backend (the local directory here, S3 in
+//! `s3`), in the manner of `object_store`.
 //!
 //! Besides batches and manifests, the sync keeps its job queue journal in the same store
 //! (`_jobs/`), so a sync stopped at any point can be resumed from wherever its output lives.

@@ -6,7 +6,7 @@
 //! point the pending entries are a superset of the unfinished pages, and re-running a page
 //! rewrites the same objects: nothing is lost and nothing is duplicated.
 
-use super::sink::ObjectSink;
+use crate::sink::ObjectSink;
 use affinity_sync::Job;
 use affinity_sync::job::JobSecret;
 use affinity_sync::layout::{self, FailedJob, JobState, SyncRun};
