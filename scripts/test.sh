@@ -35,13 +35,16 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 echo "curl: $(curl --version | head -1)"
 
-say "test venv (pyarrow, duckdb: independent Parquet readers)"
+say "test venv (pyarrow, duckdb: independent Parquet readers; moto: local AWS; cfn-lint)"
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
 export AFFINITY_SYNC_PYTHON="$PWD/.venv/bin/python"
 "$AFFINITY_SYNC_PYTHON" -c 'import pyarrow, duckdb; print("pyarrow", pyarrow.__version__, "duckdb", duckdb.__version__)'
+
+say "cfn-lint infra/template.yaml (the AWS deployment)"
+.venv/bin/cfn-lint infra/template.yaml && echo "no findings"
 
 say "cargo fmt --check"
 cargo fmt --all -- --check

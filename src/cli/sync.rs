@@ -423,14 +423,7 @@ async fn seed<S: ObjectSink>(
     run: &mut SyncRun,
     secret: Option<&JobSecret>,
 ) -> Result<Vec<Job>> {
-    let mut roots = vec![];
-    for name in &run.streams {
-        let stream = catalog::stream(name)
-            .ok_or_else(|| anyhow!("sync {} names unknown stream {name:?}", run.sync_id))?;
-        if stream.parent.is_none() {
-            roots.push(Job::first(&run.sync_id, stream.name, BTreeMap::new()));
-        }
-    }
+    let roots = journal::root_jobs(run)?;
     journal::enqueue(sink, "", &roots, secret).await?;
     run.seeded = true;
     journal::save_run(sink, "", run).await?;
@@ -449,20 +442,7 @@ pub async fn run<S: ObjectSink + 'static>(opts: Options, sink: S, start: Start) 
     // What to sync, and the jobs to begin with.
     let (run, queued): (SyncRun, Vec<Job>) = match start {
         Start::New { streams, format } => {
-            let unix = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default()
-                .as_secs() as i64;
-            let sync_id =
-                affinity_sync::job::sync_id(unix, &format!("{:04x}", rand::random::<u16>()));
-            let mut run = SyncRun {
-                version: 1,
-                sync_id: sync_id.clone(),
-                format: format.name().into(),
-                streams: streams.iter().map(|s| s.name.to_string()).collect(),
-                started_at: affinity_sync_io::now_rfc3339(),
-                seeded: false,
-            };
+            let mut run = journal::new_run(&streams, format);
             journal::save_run(&sink, "", &run).await?;
             let roots = seed(&sink, &mut run, opts.job_secret.as_ref()).await?;
             (run, roots)

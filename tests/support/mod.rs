@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 
 pub mod e2e;
+pub mod lambda_api;
+pub mod moto;
 
 use affinity_sync::catalog;
 use affinity_sync::table::{Ty, parse_timestamp};

@@ -1083,7 +1083,10 @@ pub fn select(names: Option<&str>) -> Result<Vec<&'static Stream>, String> {
     if wanted.is_empty() {
         return Err("no stream named".into());
     }
-    Ok(STREAMS.iter().filter(|s| wanted.contains(&s.name)).collect())
+    Ok(STREAMS
+        .iter()
+        .filter(|s| wanted.contains(&s.name))
+        .collect())
 }
 
 /// The streams that fan out from `parent`'s records.

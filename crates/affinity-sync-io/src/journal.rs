@@ -7,9 +7,10 @@
 //! rewrites the same objects: nothing is lost and nothing is duplicated.
 
 use crate::sink::ObjectSink;
-use affinity_sync::Job;
+use affinity_sync::catalog::{self, Stream};
 use affinity_sync::job::JobSecret;
 use affinity_sync::layout::{self, FailedJob, JobState, SyncRun};
+use affinity_sync::{Format, Job};
 use anyhow::{Context, Result, anyhow};
 
 fn key(prefix: &str, job: &Job, state: JobState) -> Result<String> {
@@ -117,6 +118,36 @@ pub async fn unpark<S: ObjectSink>(
         sink.delete(&key(prefix, job, JobState::Failed)?).await?;
     }
     Ok(parked.len())
+}
+
+/// A new sync of `streams` in `format`, starting now, under a fresh id (the time and 16
+/// random bits: two syncs started in the same second still differ).
+pub fn new_run(streams: &[&'static Stream], format: Format) -> SyncRun {
+    let unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs() as i64;
+    SyncRun {
+        version: 1,
+        sync_id: affinity_sync::job::sync_id(unix, &format!("{:04x}", rand::random::<u16>())),
+        format: format.name().into(),
+        streams: streams.iter().map(|s| s.name.to_string()).collect(),
+        started_at: crate::now_rfc3339(),
+        seeded: false,
+    }
+}
+
+/// The first page of every root stream of `run` (the streams that fan out from none).
+pub fn root_jobs(run: &SyncRun) -> Result<Vec<Job>> {
+    let mut roots = vec![];
+    for name in &run.streams {
+        let stream = catalog::stream(name)
+            .ok_or_else(|| anyhow!("sync {} names unknown stream {name:?}", run.sync_id))?;
+        if stream.parent.is_none() {
+            roots.push(Job::first(&run.sync_id, stream.name, Default::default()));
+        }
+    }
+    Ok(roots)
 }
 
 pub async fn save_run<S: ObjectSink>(sink: &S, prefix: &str, run: &SyncRun) -> Result<()> {

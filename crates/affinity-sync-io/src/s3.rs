@@ -55,15 +55,17 @@ pub fn parse_url(url: &str) -> Result<(String, String)> {
 /// The shared AWS configuration (credentials, region) with the ring-based rustls client: the
 /// same TLS stack as the rest of the binary. Build it once per process.
 pub async fn aws_config() -> aws_config::SdkConfig {
+    aws_config_loader().load().await
+}
+
+/// The loader behind [`aws_config`], for callers that set more (tests: endpoint, credentials).
+pub fn aws_config_loader() -> aws_config::ConfigLoader {
     let http = aws_smithy_http_client::Builder::new()
         .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
             aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
         ))
         .build_https();
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(http)
-        .load()
-        .await
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(http)
 }
 
 /// An S3 client; `endpoint` (an S3-compatible store) also switches to path-style addressing.

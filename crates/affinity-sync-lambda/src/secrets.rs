@@ -38,7 +38,10 @@ impl Token {
             Sha256::digest(self.0.as_bytes()),
             Sha256::digest(presented.as_bytes()),
         );
-        a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+        a.iter()
+            .zip(b.iter())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
     }
 }
 
@@ -49,8 +52,9 @@ impl std::fmt::Debug for Token {
 }
 
 fn job_secret(value: &str, from: &str) -> Result<JobSecret> {
-    JobSecret::new(value.trim().as_bytes())
-        .ok_or_else(|| anyhow!("the job secret in {from} is shorter than 16 bytes: use a random one"))
+    JobSecret::new(value.trim().as_bytes()).ok_or_else(|| {
+        anyhow!("the job secret in {from} is shorter than 16 bytes: use a random one")
+    })
 }
 
 impl Secrets {
@@ -64,8 +68,14 @@ impl Secrets {
                 trigger_token: None,
             });
         }
-        let doc: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text)
-            .map_err(|e| anyhow!("{from} holds malformed JSON (line {}, column {})", e.line(), e.column()))?;
+        let doc: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(text).map_err(|e| {
+                anyhow!(
+                    "{from} holds malformed JSON (line {}, column {})",
+                    e.line(),
+                    e.column()
+                )
+            })?;
         let field = |name: &str| -> Result<Option<&str>> {
             match doc.get(name) {
                 None | Some(serde_json::Value::Null) => Ok(None),
@@ -75,14 +85,17 @@ impl Secrets {
         };
         for name in doc.keys() {
             if !["api_key", "job_secret", "trigger_token"].contains(&name.as_str()) {
-                bail!("{from}: unknown field \"{name}\" (the fields are api_key, job_secret, trigger_token)");
+                bail!(
+                    "{from}: unknown field \"{name}\" (the fields are api_key, job_secret, trigger_token)"
+                );
             }
         }
-        let api_key = field("api_key")?
-            .ok_or_else(|| anyhow!("{from} has no \"api_key\""))?;
+        let api_key = field("api_key")?.ok_or_else(|| anyhow!("{from} has no \"api_key\""))?;
         Ok(Secrets {
             api_key: ApiKey::new(api_key).with_context(|| format!("in {from}"))?,
-            job_secret: field("job_secret")?.map(|s| job_secret(s, from)).transpose()?,
+            job_secret: field("job_secret")?
+                .map(|s| job_secret(s, from))
+                .transpose()?,
             trigger_token: field("trigger_token")?
                 .map(|t| Token::new(t).with_context(|| format!("in {from}")))
                 .transpose()?,
@@ -153,10 +166,22 @@ mod tests {
     #[test]
     fn bad_secrets_say_what_is_wrong_without_the_values() {
         for (text, says) in [
-            (r#"{"job_secret":"0123456789abcdef0"}"#, "has no \"api_key\""),
-            (r#"{"api_key":"k","apikey":"x"}"#, "unknown field \"apikey\""),
-            (r#"{"api_key":"k","job_secret":"short"}"#, "shorter than 16 bytes"),
-            (r#"{"api_key":"k","trigger_token":"short"}"#, "shorter than 16"),
+            (
+                r#"{"job_secret":"0123456789abcdef0"}"#,
+                "has no \"api_key\"",
+            ),
+            (
+                r#"{"api_key":"k","apikey":"x"}"#,
+                "unknown field \"apikey\"",
+            ),
+            (
+                r#"{"api_key":"k","job_secret":"short"}"#,
+                "shorter than 16 bytes",
+            ),
+            (
+                r#"{"api_key":"k","trigger_token":"short"}"#,
+                "shorter than 16",
+            ),
             (r#"{"api_key": 42}"#, "must be a string"),
             (r#"{"api_key": "sk-secret-value""#, "malformed JSON"),
         ] {

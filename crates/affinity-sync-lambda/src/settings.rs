@@ -46,12 +46,15 @@ impl Settings {
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Settings> {
         let var = |name: &str| var(name).filter(|v| !v.trim().is_empty());
         let required = |name: &str| {
-            var(name).ok_or_else(|| anyhow!("{name} is not set: the function needs it (see infra/template.yaml)"))
+            var(name).ok_or_else(|| {
+                anyhow!("{name} is not set: the function needs it (see infra/template.yaml)")
+            })
         };
         let bucket = required("AFFINITY_SYNC_BUCKET")?;
         let prefix = var("AFFINITY_SYNC_PREFIX").unwrap_or_default();
         let out = format!("s3://{bucket}/{}", prefix.trim_matches('/'));
-        affinity_sync_io::s3::parse_url(&out).context("AFFINITY_SYNC_BUCKET / AFFINITY_SYNC_PREFIX")?;
+        affinity_sync_io::s3::parse_url(&out)
+            .context("AFFINITY_SYNC_BUCKET / AFFINITY_SYNC_PREFIX")?;
         let format = match var("AFFINITY_SYNC_FORMAT") {
             None => Format::Parquet,
             Some(f) => Format::parse(&f)
@@ -111,7 +114,10 @@ mod tests {
         let s = settings(&BASE).unwrap();
         assert_eq!(s.out, "s3://my-bucket/");
         assert_eq!(s.base_url, "https://api.affinity.co");
-        assert_eq!((s.format, s.max_attempts, s.rate_reserve), (Format::Parquet, 6, 10));
+        assert_eq!(
+            (s.format, s.max_attempts, s.rate_reserve),
+            (Format::Parquet, 6, 10)
+        );
         let err = settings(&BASE[1..]).unwrap_err().to_string();
         assert!(err.contains("AFFINITY_SYNC_BUCKET is not set"), "{err}");
     }
@@ -120,9 +126,18 @@ mod tests {
     fn bad_values_name_their_variable() {
         for (pair, says) in [
             (("AFFINITY_SYNC_FORMAT", "csv"), "AFFINITY_SYNC_FORMAT"),
-            (("AFFINITY_SYNC_STREAMS", "persons,nope"), "unknown stream \"nope\""),
-            (("AFFINITY_SYNC_MAX_ATTEMPTS", "0"), "AFFINITY_SYNC_MAX_ATTEMPTS"),
-            (("AFFINITY_SYNC_RATE_RESERVE", "ten"), "AFFINITY_SYNC_RATE_RESERVE"),
+            (
+                ("AFFINITY_SYNC_STREAMS", "persons,nope"),
+                "unknown stream \"nope\"",
+            ),
+            (
+                ("AFFINITY_SYNC_MAX_ATTEMPTS", "0"),
+                "AFFINITY_SYNC_MAX_ATTEMPTS",
+            ),
+            (
+                ("AFFINITY_SYNC_RATE_RESERVE", "ten"),
+                "AFFINITY_SYNC_RATE_RESERVE",
+            ),
             (("AFFINITY_SYNC_PREFIX", "a//b"), "AFFINITY_SYNC_PREFIX"),
         ] {
             let mut v = BASE.to_vec();

@@ -1,0 +1,128 @@
+//! Starting a sync: `{"action": "start"}` from the EventBridge schedule or a direct invoke,
+//! or `POST /sync` on the Function URL.
+//!
+//! The run's settings go to `_jobs/sync_id=<id>/run.json`, each root job is journaled as
+//! pending and then sent, and `seeded` is noted last: the sync cannot be seen as complete
+//! before all its first pages are queued.
+
+use crate::app::App;
+use crate::settings::Settings;
+use affinity_sync::layout::{self, JobState};
+use affinity_sync::{Format, catalog};
+use affinity_sync_io::{ObjectSink, journal};
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
+
+/// What to sync. Every field is optional: the function's settings fill in the rest.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StartRequest {
+    /// Always `"start"` in an event; absent in a `POST /sync` body.
+    #[serde(default)]
+    pub action: Option<String>,
+    /// Comma-separated stream names (default: `AFFINITY_SYNC_STREAMS`).
+    #[serde(default)]
+    pub streams: Option<String>,
+    /// `parquet` or `ndjson` (default: `AFFINITY_SYNC_FORMAT`).
+    #[serde(default)]
+    pub format: Option<String>,
+    /// Start even though another sync still has pages queued (default: skip, so a schedule
+    /// that fires while a long sync runs does not double the load on Affinity).
+    #[serde(default)]
+    pub force: bool,
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+#[serde(rename_all = "snake_case", tag = "result")]
+pub enum Started {
+    Started {
+        sync_id: String,
+        streams: Vec<String>,
+        format: String,
+        jobs: usize,
+    },
+    /// Not started: `running` still has pages queued.
+    Skipped { running: String },
+}
+
+/// A sync that has queued pages (not only parked ones) and no manifest yet.
+async fn running(app: &App) -> Result<Option<String>> {
+    for id in journal::unfinished(&app.sink, "").await?.into_iter().rev() {
+        let done = app
+            .sink
+            .get(&layout::sync_manifest_key("", &id))
+            .await?
+            .is_some();
+        let pending = app
+            .sink
+            .list(&layout::job_state_dir("", &id, JobState::Pending))
+            .await?;
+        if !done && !pending.is_empty() {
+            return Ok(Some(id));
+        }
+    }
+    Ok(None)
+}
+
+/// What a valid request asks for.
+pub struct Resolved {
+    streams: Vec<&'static catalog::Stream>,
+    format: Format,
+    force: bool,
+}
+
+impl StartRequest {
+    /// Checks the request against the catalog and fills in the function's defaults; the error
+    /// says what was wrong with it.
+    pub fn resolve(self, settings: &Settings) -> Result<Resolved, String> {
+        if let Some(action) = self.action.as_deref().filter(|a| *a != "start") {
+            return Err(format!(
+                "unknown action {action:?}: the function understands {{\"action\": \"start\"}}"
+            ));
+        }
+        let streams = catalog::select(self.streams.as_deref().or(settings.streams.as_deref()))
+            .map_err(|e| format!("streams: {e}"))?;
+        let format = match self.format.as_deref() {
+            None => settings.format,
+            Some(f) => {
+                Format::parse(f).ok_or_else(|| format!("format {f:?}: use parquet or ndjson"))?
+            }
+        };
+        Ok(Resolved {
+            streams,
+            format,
+            force: self.force,
+        })
+    }
+}
+
+pub async fn start(app: &App, req: Resolved) -> Result<Started> {
+    let Resolved {
+        streams,
+        format,
+        force,
+    } = req;
+    if !force && let Some(id) = running(app).await? {
+        tracing::warn!(running = %id, "not starting: sync {id} still has pages queued (start with \"force\": true to run both)");
+        return Ok(Started::Skipped { running: id });
+    }
+    let mut run = journal::new_run(&streams, format);
+    let sync_id = run.sync_id.clone();
+    journal::save_run(&app.sink, "", &run).await?;
+    let roots = journal::root_jobs(&run)?;
+    let secret = app.secrets.job_secret.as_ref();
+    journal::enqueue(&app.sink, "", &roots, secret).await?;
+    app.queue.send(&roots, 0, 1, secret).await?;
+    run.seeded = true;
+    journal::save_run(&app.sink, "", &run).await?;
+    tracing::info!(sync = %sync_id, jobs = roots.len(), "sync started");
+    // Pages that finished before `seeded` was noted could not complete the sync; if they
+    // were all of it, this does.
+    affinity_sync_io::complete::if_done(&app.sink, &sync_id).await?;
+    Ok(Started::Started {
+        sync_id,
+        streams: run.streams,
+        format: run.format,
+        jobs: roots.len(),
+    })
+}

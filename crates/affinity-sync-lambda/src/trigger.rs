@@ -1,0 +1,99 @@
+//! The Function URL (or an API Gateway HTTP API): `POST /sync` starts a sync on demand.
+//!
+//! The URL is public (Affinity's webhooks, which carry no signature, will arrive on it too),
+//! so `/sync` asks for `Authorization: Bearer <trigger token>` from the function's secret and
+//! compares it in constant time; without a configured token the endpoint is off.
+
+use crate::app::App;
+use crate::start::{self, StartRequest};
+use aws_lambda_events::event::lambda_function_urls::{
+    LambdaFunctionUrlRequest, LambdaFunctionUrlResponse,
+};
+use base64::Engine;
+use serde_json::json;
+
+fn reply(status: i64, body: serde_json::Value) -> LambdaFunctionUrlResponse {
+    let mut headers = aws_lambda_events::http::HeaderMap::new();
+    headers.insert(
+        "content-type",
+        aws_lambda_events::http::HeaderValue::from_static("application/json"),
+    );
+    let mut r = LambdaFunctionUrlResponse::default();
+    r.status_code = status;
+    r.headers = headers;
+    r.body = Some(body.to_string());
+    r
+}
+
+fn error(status: i64, message: &str) -> LambdaFunctionUrlResponse {
+    reply(status, json!({ "error": message }))
+}
+
+pub async fn handle(app: &App, req: LambdaFunctionUrlRequest) -> LambdaFunctionUrlResponse {
+    let method = req.request_context.http.method.as_deref().unwrap_or("");
+    let path = req
+        .request_context
+        .http
+        .path
+        .as_deref()
+        .or(req.raw_path.as_deref())
+        .unwrap_or("/");
+    match (method, path) {
+        ("POST", "/sync") => {}
+        (_, "/sync") => return error(405, "use POST /sync"),
+        _ => return error(404, "not found: POST /sync starts a sync"),
+    }
+    let Some(token) = &app.secrets.trigger_token else {
+        return error(
+            403,
+            "POST /sync is off: add \"trigger_token\" to the function's secret to turn it on",
+        );
+    };
+    let presented = req
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if !token.matches(presented.trim()) {
+        tracing::warn!(source_ip = ?req.request_context.http.source_ip, "POST /sync with a wrong or missing token");
+        return error(401, "missing or wrong bearer token");
+    }
+    let body = match (req.body.as_deref(), req.is_base64_encoded) {
+        (None, _) => Vec::new(),
+        (Some(b), false) => b.as_bytes().to_vec(),
+        (Some(b), true) => match base64::engine::general_purpose::STANDARD.decode(b) {
+            Ok(bytes) => bytes,
+            Err(_) => return error(400, "the body is not valid base64"),
+        },
+    };
+    let request: StartRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        StartRequest::default()
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(r) => r,
+            Err(e) => {
+                return error(
+                    400,
+                    &format!(
+                        "the body is not a start request ({e}): send {{\"streams\": \"persons,companies\", \"format\": \"parquet\", \"force\": false}}, every field optional"
+                    ),
+                );
+            }
+        }
+    };
+    let request = match request.resolve(&app.settings) {
+        Ok(r) => r,
+        Err(e) => return error(400, &e),
+    };
+    match start::start(app, request).await {
+        Ok(started) => reply(202, serde_json::to_value(started).expect("json")),
+        Err(e) => {
+            tracing::error!("POST /sync failed: {e:#}");
+            error(
+                500,
+                "the sync could not be started; the function's log says why",
+            )
+        }
+    }
+}

@@ -1,0 +1,634 @@
+//! The Lambda function (`crates/affinity-sync-lambda`) run as AWS runs it: the real binary
+//! polls a local Lambda Runtime API (`support::lambda_api`), moto serves S3, SQS and Secrets
+//! Manager, and this test plays the SQS event source mapping: it receives messages from the
+//! queue, hands them to the function as the `SqsEvent` JSON AWS sends, deletes what the
+//! function acknowledged and makes the `batchItemFailures` visible again, until the queue is
+//! empty. What lands in the bucket is compared with the test double's ground truth.
+//!
+//! The binary is the one `cargo test --workspace --all-targets` builds next to
+//! `affinity-sync`; run the tests that way (scripts/test.sh does).
+
+mod support;
+
+use affinity_mock::{FaultPlan, MockConfig, MockServer, Sizes};
+use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::Duration;
+use support::e2e::*;
+use support::lambda_api::RuntimeApi;
+use support::moto::*;
+use support::*;
+
+const BUCKET: &str = "affinity-lambda";
+const API_KEY: &str = "affinity-key-never-logged";
+const JOB_SECRET: &str = "job-secret-0123456789-never-logged";
+const TRIGGER_TOKEN: &str = "trigger-token-0123456789-never-logged";
+const AWS_SECRET: &str = "aws-secret-access-key-never-logged";
+const INVOKE_TIMEOUT: Duration = Duration::from_secs(120);
+
+fn lambda_binary() -> PathBuf {
+    let path =
+        Path::new(env!("CARGO_BIN_EXE_affinity-sync")).with_file_name("affinity-sync-lambda");
+    assert!(
+        path.exists(),
+        "{} is missing: run the tests with `cargo test --workspace --all-targets`",
+        path.display()
+    );
+    path
+}
+
+/// moto with the function's resources, and SDK clients for the test's own look at them.
+struct Aws {
+    moto: Moto,
+    sqs: aws_sdk_sqs::Client,
+    queue_url: String,
+    dead_letter_url: String,
+    secret_arn: String,
+}
+
+async fn aws() -> Aws {
+    let moto = start_moto();
+    let creds = aws_sdk_sqs::config::Credentials::new("testing", AWS_SECRET, None, None, "test");
+    let shared = affinity_sync_io::s3::aws_config_loader()
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(creds)
+        .endpoint_url(&moto.url)
+        .load()
+        .await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&shared)
+            .force_path_style(true)
+            .build(),
+    );
+    let sqs = aws_sdk_sqs::Client::new(&shared);
+    let secrets = aws_sdk_secretsmanager::Client::new(&shared);
+    s3.create_bucket().bucket(BUCKET).send().await.unwrap();
+    let queue = |name: &'static str| {
+        let sqs = sqs.clone();
+        async move {
+            sqs.create_queue()
+                .queue_name(name)
+                .attributes(QueueAttributeName::VisibilityTimeout, "60")
+                .send()
+                .await
+                .unwrap()
+                .queue_url()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let (queue_url, dead_letter_url) = (queue("affinity-jobs").await, queue("affinity-dead").await);
+    let secret_arn = secrets
+        .create_secret()
+        .name("affinity-sync")
+        .secret_string(
+            json!({"api_key": API_KEY, "job_secret": JOB_SECRET, "trigger_token": TRIGGER_TOKEN})
+                .to_string(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_string();
+    Aws {
+        moto,
+        sqs,
+        queue_url,
+        dead_letter_url,
+        secret_arn,
+    }
+}
+
+/// The function's process, serving `api`; its log (JSON lines) goes to `log`.
+struct Function {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Drop for Function {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+impl Function {
+    fn start(
+        api: &RuntimeApi,
+        aws: &Aws,
+        double: &MockServer,
+        dir: &Path,
+        extra: &[(&str, &str)],
+    ) -> Function {
+        let log = dir.join("function.log");
+        let file = std::fs::File::create(&log).unwrap();
+        let mut cmd = Command::new(lambda_binary());
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("AWS_LAMBDA_RUNTIME_API", &api.address)
+            .env("AWS_LAMBDA_FUNCTION_NAME", "affinity-sync")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", AWS_SECRET)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_ENDPOINT_URL", &aws.moto.url)
+            .env("AWS_ENDPOINT_URL_S3", &aws.moto.url)
+            .env("AFFINITY_SYNC_BUCKET", BUCKET)
+            .env("AFFINITY_SYNC_PREFIX", "affinity")
+            .env("AFFINITY_SYNC_QUEUE_URL", &aws.queue_url)
+            .env("AFFINITY_SYNC_DEAD_LETTER_URL", &aws.dead_letter_url)
+            .env("AFFINITY_SYNC_SECRET_ARN", &aws.secret_arn)
+            .env("AFFINITY_BASE_URL", double.base_url())
+            .env("AFFINITY_SYNC_LOG", "debug")
+            .stdout(file.try_clone().unwrap())
+            .stderr(file);
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        Function {
+            child: cmd.spawn().expect("start the Lambda function binary"),
+            log,
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+/// One SQS message as the Lambda event source mapping puts it in an `SqsEvent`.
+fn record(m: &aws_sdk_sqs::types::Message) -> Value {
+    let attributes: BTreeMap<String, String> = m
+        .attributes()
+        .map(|a| {
+            a.iter()
+                .map(|(k, v)| (k.as_str().to_string(), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let message_attributes: BTreeMap<String, Value> = m
+        .message_attributes()
+        .map(|a| {
+            a.iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        json!({
+                            "stringValue": v.string_value(),
+                            "stringListValues": [],
+                            "binaryListValues": [],
+                            "dataType": v.data_type(),
+                        }),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    json!({
+        "messageId": m.message_id(),
+        "receiptHandle": m.receipt_handle(),
+        "body": m.body(),
+        "attributes": attributes,
+        "messageAttributes": message_attributes,
+        "md5OfBody": m.md5_of_body(),
+        "md5OfMessageAttributes": m.md5_of_message_attributes(),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:affinity-jobs",
+        "awsRegion": "us-east-1",
+    })
+}
+
+#[derive(Debug, Default)]
+struct Drained {
+    invocations: u64,
+    messages: u64,
+    /// Messages handed to the function a second time after it acknowledged them.
+    redelivered: u64,
+    item_failures: u64,
+}
+
+async fn queue_is_empty(aws: &Aws) -> bool {
+    let attrs = aws
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&aws.queue_url)
+        .attribute_names(QueueAttributeName::All)
+        .send()
+        .await
+        .unwrap();
+    let count = |name: QueueAttributeName| {
+        attrs
+            .attributes()
+            .and_then(|a| a.get(&name))
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    count(QueueAttributeName::ApproximateNumberOfMessages)
+        + count(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+        + count(QueueAttributeName::ApproximateNumberOfMessagesDelayed)
+        == 0
+}
+
+/// Plays the event source mapping until the queue is empty: batches of up to `batch`
+/// messages; every `redeliver_every`-th acknowledged message is delivered once more.
+async fn drain(api: &RuntimeApi, aws: &Aws, batch: i32, redeliver_every: Option<u64>) -> Drained {
+    let mut d = Drained::default();
+    loop {
+        let got = aws
+            .sqs
+            .receive_message()
+            .queue_url(&aws.queue_url)
+            .max_number_of_messages(batch)
+            .wait_time_seconds(1)
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .message_attribute_names("All")
+            .send()
+            .await
+            .unwrap();
+        let messages = got.messages().to_vec();
+        if messages.is_empty() {
+            if queue_is_empty(aws).await {
+                return d;
+            }
+            continue;
+        }
+        let event = json!({ "Records": messages.iter().map(record).collect::<Vec<_>>() });
+        let answer = api.invoke(event.clone(), INVOKE_TIMEOUT).await;
+        let answer = answer.unwrap_or_else(|e| panic!("the SQS batch failed as a whole: {e}"));
+        d.invocations += 1;
+        d.messages += messages.len() as u64;
+        let failed: Vec<&str> = answer["batchItemFailures"]
+            .as_array()
+            .expect("an SqsBatchResponse")
+            .iter()
+            .map(|f| f["itemIdentifier"].as_str().unwrap())
+            .collect();
+        d.item_failures += failed.len() as u64;
+        for m in &messages {
+            let handle = m.receipt_handle().unwrap();
+            if failed.contains(&m.message_id().unwrap()) {
+                aws.sqs
+                    .change_message_visibility()
+                    .queue_url(&aws.queue_url)
+                    .receipt_handle(handle)
+                    .visibility_timeout(0)
+                    .send()
+                    .await
+                    .unwrap();
+                continue;
+            }
+            if redeliver_every.is_some_and(|n| d.messages % n == 0) {
+                // SQS may deliver a message again (at-least-once): the same message, same id.
+                let again = json!({ "Records": [record(m)] });
+                let answer = api.invoke(again, INVOKE_TIMEOUT).await.unwrap();
+                assert_eq!(
+                    answer["batchItemFailures"],
+                    json!([]),
+                    "a redelivery is acknowledged"
+                );
+                d.redelivered += 1;
+                d.invocations += 1;
+            }
+            aws.sqs
+                .delete_message()
+                .queue_url(&aws.queue_url)
+                .receipt_handle(handle)
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+}
+
+/// Every object in the bucket under the prefix, copied to `dir` (by boto3); the keys.
+fn bucket_keys(aws: &Aws, dir: &Path) -> Vec<String> {
+    std::fs::remove_dir_all(dir).ok();
+    std::fs::create_dir_all(dir).unwrap();
+    download(&aws.moto, BUCKET, dir)
+}
+
+async fn dead_letters(aws: &Aws) -> Vec<aws_sdk_sqs::types::Message> {
+    let mut out = vec![];
+    loop {
+        let got = aws
+            .sqs
+            .receive_message()
+            .queue_url(&aws.dead_letter_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(0)
+            .visibility_timeout(60)
+            .message_attribute_names("All")
+            .send()
+            .await
+            .unwrap();
+        if got.messages().is_empty() {
+            return out;
+        }
+        out.extend(got.messages().iter().cloned());
+    }
+}
+
+fn assert_no_secret(text: &str, what: &str) {
+    for secret in [API_KEY, JOB_SECRET, TRIGGER_TOKEN, AWS_SECRET] {
+        assert!(!text.contains(secret), "{what} holds a secret");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_on_lambda_equals_the_ground_truth_even_with_redeliveries() {
+    let aws = aws().await;
+    let d = double(MockConfig {
+        seed: 31,
+        sizes: Sizes::small(),
+        api_key: API_KEY.into(),
+        ..MockConfig::default()
+    })
+    .await;
+    let dir = temp_dir("lambda-full");
+    let api = RuntimeApi::start().await;
+    let function = Function::start(&api, &aws, &d, &dir, &[]);
+
+    let started = api
+        .invoke(json!({"action": "start"}), INVOKE_TIMEOUT)
+        .await
+        .unwrap_or_else(|e| panic!("start failed: {e}\n{}", function.log()));
+    assert_eq!(started["result"], "started", "{started}");
+    let sync_id = started["sync_id"].as_str().unwrap().to_string();
+
+    let drained = drain(&api, &aws, 5, Some(7)).await;
+    assert!(
+        drained.redelivered > 0 && drained.item_failures == 0,
+        "{drained:?}"
+    );
+
+    let local = dir.join("bucket");
+    let keys = bucket_keys(&aws, &local);
+    assert!(
+        keys.iter().all(|k| k.starts_with("affinity/")),
+        "everything under the prefix"
+    );
+    assert!(
+        !keys.iter().any(|k| k.starts_with("affinity/_jobs/")),
+        "the journal is removed once the sync is complete: {keys:?}"
+    );
+    let out = local.join("affinity");
+    assert_eq!(complete_syncs(&out), [sync_id.clone()]);
+    check_against_truth(d.dataset(), &out, &sync_id);
+    // The minimum the CLI makes, less its quota check (`/rate-limit`), which the function's
+    // start does not make.
+    assert_eq!(
+        d.stats().requests,
+        minimum_requests(d.dataset()) - 1,
+        "redelivered messages are recognised and fetch nothing ({drained:?})"
+    );
+    assert!(dead_letters(&aws).await.is_empty());
+
+    // The log: JSON lines, each page's lines carry the sync, stream and page; no secret.
+    let log = function.log();
+    assert_no_secret(&log, "the function's log");
+    for (path, bytes) in support_files(&out) {
+        assert!(
+            !bytes
+                .windows(API_KEY.len())
+                .any(|w| w == API_KEY.as_bytes()),
+            "{} holds the API key",
+            path.display()
+        );
+    }
+    let (mut written, mut skipped) = (0u64, 0u64);
+    for line in log.lines() {
+        let v: Value = serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+        if v["fields"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("already written"))
+        {
+            skipped += 1;
+        }
+        if v["fields"]["message"] == "page written" {
+            written += 1;
+            let span = &v["span"];
+            assert!(
+                span["sync"] == sync_id.as_str()
+                    && span["stream"].is_string()
+                    && span["page"].is_u64(),
+                "{line}"
+            );
+        }
+    }
+    assert_eq!((written, skipped), (drained.messages, drained.redelivered));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+fn support_files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut paths = vec![];
+    files(dir, &mut paths);
+    paths
+        .into_iter()
+        .map(|p| {
+            let bytes = std::fs::read(&p).unwrap();
+            (p, bytes)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_that_fails_for_good_is_dead_lettered_with_its_reason_and_redriven() {
+    let aws = aws().await;
+    let d = double(MockConfig {
+        seed: 32,
+        sizes: Sizes::small(),
+        api_key: API_KEY.into(),
+        ..MockConfig::default()
+    })
+    .await;
+    // Requests 3 and 4 fail with 500; with one attempt allowed, both pages are parked.
+    d.set_faults(FaultPlan {
+        script: FaultPlan::parse_script("3-4=500").unwrap(),
+        ..FaultPlan::default()
+    });
+    let dir = temp_dir("lambda-parked");
+    let api = RuntimeApi::start().await;
+    let function = Function::start(&api, &aws, &d, &dir, &[("AFFINITY_SYNC_MAX_ATTEMPTS", "1")]);
+    let started = api
+        .invoke(json!({"action": "start"}), INVOKE_TIMEOUT)
+        .await
+        .unwrap();
+    let sync_id = started["sync_id"].as_str().unwrap().to_string();
+    drain(&api, &aws, 1, None).await;
+
+    let dead = dead_letters(&aws).await;
+    assert_eq!(dead.len(), 2, "two pages dead-lettered");
+    for m in &dead {
+        let error = m.message_attributes().unwrap()["error"]
+            .string_value()
+            .unwrap();
+        assert!(
+            error.contains("gave up after 1 attempts: Affinity answered 500"),
+            "{error}"
+        );
+        assert!(m.body().unwrap().contains(&sync_id));
+    }
+    let local = dir.join("bucket");
+    let keys = bucket_keys(&aws, &local);
+    let parked: Vec<&String> = keys.iter().filter(|k| k.contains("/failed/")).collect();
+    assert_eq!(parked.len(), 2, "{keys:?}");
+    assert!(
+        complete_syncs(&local.join("affinity")).is_empty(),
+        "not complete with pages parked"
+    );
+
+    // A second scheduled start while pages are parked (none pending) is not blocked by it.
+    // First, redrive: the dead letters go back to the queue and complete the sync.
+    for m in &dead {
+        aws.sqs
+            .send_message()
+            .queue_url(&aws.queue_url)
+            .message_body(m.body().unwrap())
+            .send()
+            .await
+            .unwrap();
+        aws.sqs
+            .delete_message()
+            .queue_url(&aws.dead_letter_url)
+            .receipt_handle(m.receipt_handle().unwrap())
+            .send()
+            .await
+            .unwrap();
+    }
+    drain(&api, &aws, 1, None).await;
+    let keys = bucket_keys(&aws, &local);
+    assert!(!keys.iter().any(|k| k.contains("/_jobs/")), "{keys:?}");
+    let out = local.join("affinity");
+    assert_eq!(complete_syncs(&out), [sync_id.clone()]);
+    check_against_truth(d.dataset(), &out, &sync_id);
+    assert_eq!(d.stats().requests, minimum_requests(d.dataset()) - 1 + 2);
+    assert_no_secret(&function.log(), "the function's log");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+fn url_event(method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> Value {
+    let mut headers = json!({"content-type": "application/json"});
+    if let Some(t) = token {
+        headers["authorization"] = json!(format!("Bearer {t}"));
+    }
+    json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": headers,
+        "requestContext": {
+            "accountId": "anonymous",
+            "apiId": "abc123",
+            "domainName": "abc123.lambda-url.us-east-1.on.aws",
+            "domainPrefix": "abc123",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.9", "userAgent": "curl/8"},
+            "requestId": "r1",
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": "24/Nov/2026:12:00:00 +0000",
+            "timeEpoch": 1795000000000u64
+        },
+        "body": body,
+        "isBase64Encoded": false
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn post_sync_needs_the_token_and_a_running_sync_is_not_started_twice() {
+    let aws = aws().await;
+    let d = double(MockConfig {
+        seed: 33,
+        sizes: Sizes::small(),
+        api_key: API_KEY.into(),
+        ..MockConfig::default()
+    })
+    .await;
+    let dir = temp_dir("lambda-trigger");
+    let api = RuntimeApi::start().await;
+    let function = Function::start(&api, &aws, &d, &dir, &[]);
+    let call = |event: Value| api.invoke(event, INVOKE_TIMEOUT);
+
+    for (event, status, says) in [
+        (url_event("POST", "/sync", None, None), 401, "bearer token"),
+        (
+            url_event("POST", "/sync", Some("wrong-token-0123456789"), None),
+            401,
+            "bearer token",
+        ),
+        (
+            url_event("GET", "/sync", Some(TRIGGER_TOKEN), None),
+            405,
+            "POST",
+        ),
+        (
+            url_event("POST", "/other", Some(TRIGGER_TOKEN), None),
+            404,
+            "not found",
+        ),
+        (
+            url_event(
+                "POST",
+                "/sync",
+                Some(TRIGGER_TOKEN),
+                Some(r#"{"streams":"nope"}"#),
+            ),
+            400,
+            "unknown stream \\\"nope\\\"",
+        ),
+        (
+            url_event("POST", "/sync", Some(TRIGGER_TOKEN), Some("{not json")),
+            400,
+            "not a start request",
+        ),
+    ] {
+        let r = call(event).await.unwrap();
+        assert_eq!(r["statusCode"], status, "{r}");
+        assert!(r["body"].as_str().unwrap().contains(says), "{r}");
+    }
+    assert_eq!(d.stats().requests, 0, "refused requests start nothing");
+
+    let r = call(url_event(
+        "POST",
+        "/sync",
+        Some(TRIGGER_TOKEN),
+        Some(r#"{"streams": "persons", "format": "ndjson"}"#),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(r["statusCode"], 202, "{r}");
+    let started: Value = serde_json::from_str(r["body"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        (started["format"].as_str(), started["jobs"].as_u64()),
+        (Some("ndjson"), Some(1))
+    );
+    let sync_id = started["sync_id"].as_str().unwrap().to_string();
+
+    // The schedule fires while it runs: skipped, unless forced.
+    let again = call(json!({"action": "start"})).await.unwrap();
+    assert_eq!(again, json!({"result": "skipped", "running": sync_id}));
+    // Not an event the function knows: an error naming what it takes.
+    let err = call(json!({"hello": 1})).await.unwrap_err();
+    assert!(err.to_string().contains("unrecognised event"), "{err}");
+    let err = call(json!({"action": "stop"})).await.unwrap_err();
+    assert!(err.to_string().contains("unknown action"), "{err}");
+
+    drain(&api, &aws, 10, None).await;
+    let local = dir.join("bucket");
+    bucket_keys(&aws, &local);
+    let out = local.join("affinity");
+    assert_eq!(complete_syncs(&out), [sync_id.clone()]);
+    let persons = read_table(&out, "persons", &sync_id);
+    assert_eq!(
+        sorted(ints(&persons, "id")),
+        sorted(d.dataset().persons.iter().map(|p| p.id).collect::<Vec<_>>())
+    );
+    assert_no_secret(&function.log(), "the function's log");
+    std::fs::remove_dir_all(&dir).ok();
+}
