@@ -162,6 +162,37 @@ impl Function {
     }
 }
 
+/// Everything one test needs: moto with the function's resources, the test double (keyed
+/// with `API_KEY`), a scratch dir, the Runtime API and the function polling it.
+struct Stage {
+    aws: Aws,
+    double: MockServer,
+    dir: PathBuf,
+    api: RuntimeApi,
+    function: Function,
+}
+
+async fn stage(seed: u64, name: &str, extra: &[(&str, &str)]) -> Stage {
+    let aws = aws().await;
+    let double = double(MockConfig {
+        seed,
+        sizes: Sizes::small(),
+        api_key: API_KEY.into(),
+        ..MockConfig::default()
+    })
+    .await;
+    let dir = temp_dir(name);
+    let api = RuntimeApi::start().await;
+    let function = Function::start(&api, &aws, &double, &dir, extra);
+    Stage {
+        aws,
+        double,
+        dir,
+        api,
+        function,
+    }
+}
+
 /// One SQS message as the Lambda event source mapping puts it in an `SqsEvent`.
 fn record(m: &aws_sdk_sqs::types::Message) -> Value {
     let attributes: BTreeMap<String, String> = m
@@ -342,17 +373,13 @@ fn assert_no_secret(text: &str, what: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sync_on_lambda_equals_the_ground_truth_even_with_redeliveries() {
-    let aws = aws().await;
-    let d = double(MockConfig {
-        seed: 31,
-        sizes: Sizes::small(),
-        api_key: API_KEY.into(),
-        ..MockConfig::default()
-    })
-    .await;
-    let dir = temp_dir("lambda-full");
-    let api = RuntimeApi::start().await;
-    let function = Function::start(&api, &aws, &d, &dir, &[]);
+    let Stage {
+        aws,
+        double: d,
+        dir,
+        api,
+        function,
+    } = stage(31, "lambda-full", &[]).await;
 
     let started = api
         .invoke(json!({"action": "start"}), INVOKE_TIMEOUT)
@@ -378,7 +405,7 @@ async fn a_sync_on_lambda_equals_the_ground_truth_even_with_redeliveries() {
         "the journal is removed once the sync is complete: {keys:?}"
     );
     let out = local.join("affinity");
-    assert_eq!(complete_syncs(&out), [sync_id.clone()]);
+    assert_eq!(complete_syncs(&out), [sync_id.as_str()]);
     check_against_truth(d.dataset(), &out, &sync_id);
     // The minimum the CLI makes, less its quota check (`/rate-limit`), which the function's
     // start does not make.
@@ -439,22 +466,18 @@ fn support_files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_page_that_fails_for_good_is_dead_lettered_with_its_reason_and_redriven() {
-    let aws = aws().await;
-    let d = double(MockConfig {
-        seed: 32,
-        sizes: Sizes::small(),
-        api_key: API_KEY.into(),
-        ..MockConfig::default()
-    })
-    .await;
+    let Stage {
+        aws,
+        double: d,
+        dir,
+        api,
+        function,
+    } = stage(32, "lambda-parked", &[("AFFINITY_SYNC_MAX_ATTEMPTS", "1")]).await;
     // Requests 3 and 4 fail with 500; with one attempt allowed, both pages are parked.
     d.set_faults(FaultPlan {
         script: FaultPlan::parse_script("3-4=500").unwrap(),
         ..FaultPlan::default()
     });
-    let dir = temp_dir("lambda-parked");
-    let api = RuntimeApi::start().await;
-    let function = Function::start(&api, &aws, &d, &dir, &[("AFFINITY_SYNC_MAX_ATTEMPTS", "1")]);
     let started = api
         .invoke(json!({"action": "start"}), INVOKE_TIMEOUT)
         .await
@@ -505,7 +528,7 @@ async fn a_page_that_fails_for_good_is_dead_lettered_with_its_reason_and_redrive
     let keys = bucket_keys(&aws, &local);
     assert!(!keys.iter().any(|k| k.contains("/_jobs/")), "{keys:?}");
     let out = local.join("affinity");
-    assert_eq!(complete_syncs(&out), [sync_id.clone()]);
+    assert_eq!(complete_syncs(&out), [sync_id.as_str()]);
     check_against_truth(d.dataset(), &out, &sync_id);
     assert_eq!(d.stats().requests, minimum_requests(d.dataset()) - 1 + 2);
     assert_no_secret(&function.log(), "the function's log");
@@ -542,17 +565,13 @@ fn url_event(method: &str, path: &str, token: Option<&str>, body: Option<&str>) 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn post_sync_needs_the_token_and_a_running_sync_is_not_started_twice() {
-    let aws = aws().await;
-    let d = double(MockConfig {
-        seed: 33,
-        sizes: Sizes::small(),
-        api_key: API_KEY.into(),
-        ..MockConfig::default()
-    })
-    .await;
-    let dir = temp_dir("lambda-trigger");
-    let api = RuntimeApi::start().await;
-    let function = Function::start(&api, &aws, &d, &dir, &[]);
+    let Stage {
+        aws,
+        double: d,
+        dir,
+        api,
+        function,
+    } = stage(33, "lambda-trigger", &[]).await;
     let call = |event: Value| api.invoke(event, INVOKE_TIMEOUT);
 
     for (event, status, says) in [
@@ -623,7 +642,7 @@ async fn post_sync_needs_the_token_and_a_running_sync_is_not_started_twice() {
     let local = dir.join("bucket");
     bucket_keys(&aws, &local);
     let out = local.join("affinity");
-    assert_eq!(complete_syncs(&out), [sync_id.clone()]);
+    assert_eq!(complete_syncs(&out), [sync_id.as_str()]);
     let persons = read_table(&out, "persons", &sync_id);
     assert_eq!(
         sorted(ints(&persons, "id")),

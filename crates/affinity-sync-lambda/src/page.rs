@@ -79,7 +79,10 @@ async fn run_job(app: &App, job: Job, body: &str, attempt: u32) -> Result<Handle
     let stream = job.stream().map_err(|e| anyhow!(e))?;
     let pending = layout::job_key("", stream, &job, JobState::Pending);
     let failed = layout::job_key("", stream, &job, JobState::Failed);
-    if app.sink.get(&pending).await?.is_none() && app.sink.get(&failed).await?.is_none() {
+    // A job is live while its `pending/` entry exists, or its `failed/` one (a redriven
+    // dead letter); the second read is made only when the first finds nothing.
+    let redriven = app.sink.get(&pending).await?.is_none();
+    if redriven && app.sink.get(&failed).await?.is_none() {
         tracing::info!("already written (a redelivered message); skipped");
         return Ok(Handled::AlreadyDone);
     }
@@ -190,6 +193,8 @@ async fn run_job(app: &App, job: Job, body: &str, attempt: u32) -> Result<Handle
         _ => 0,
     };
     app.queue.send(&jobs, delay, 1, secret).await?;
+    // Both entries can exist when a park wrote `failed/` and crashed before removing
+    // `pending/`, so `failed/` is always removed (S3 does not charge for DELETE).
     app.sink.delete(&failed).await?;
     app.sink.delete(&pending).await?;
     tracing::info!(
