@@ -55,6 +55,11 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 say "the core builds for wasm32-wasip2"
 cargo build -p affinity-sync-core --locked --target wasm32-wasip2
 
+say "the WebAssembly component (clippy, then the build tests/component.rs loads)"
+cargo clippy -p affinity-sync-wasm --locked --target wasm32-wasip2 -- -D warnings
+cargo build -p affinity-sync-wasm --locked --target wasm32-wasip2 --profile wasm
+ls -l "${CARGO_TARGET_DIR:-target}/wasm32-wasip2/wasm/affinity_sync_wasm.wasm"
+
 say "cargo test"
 # The same target set as clippy: DuckDB's C++ (built by a build script) is compiled once, not
 # once per differently unified set of build dependencies. Doc tests: the mock crate (no DuckDB).

@@ -41,9 +41,31 @@ enum Command {
     Schema,
     /// Serve the Affinity test double (API v1 and v2) until Ctrl-C.
     Mock(MockArgs),
+    /// Carry a queue's jobs to an HTTP page step (the WebAssembly component under `spin up`
+    /// or `wasmtime serve`): receive each SQS message, POST it, delete it when done.
+    Worker(WorkerArgs),
     /// Start the test double in-process, walk every endpoint to its last page and compare
     /// what was served with the double's ground truth.
     Demo(DemoArgs),
+}
+
+#[derive(Args)]
+struct WorkerArgs {
+    /// The SQS queue that carries the jobs.
+    #[arg(long, env = "AFFINITY_SYNC_QUEUE_URL")]
+    queue_url: String,
+    /// Where each job is POSTed, e.g. http://127.0.0.1:3000/jobs (`spin up`).
+    #[arg(long)]
+    invoke: String,
+    /// The step's bearer token (the component's AFFINITY_SYNC_TRIGGER_TOKEN).
+    #[arg(long, env = "AFFINITY_SYNC_TRIGGER_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// An SQS-compatible endpoint (moto, ElasticMQ) instead of AWS.
+    #[arg(long, env = "AWS_ENDPOINT_URL_SQS")]
+    sqs_endpoint: Option<String>,
+    /// Exit once the queue has nothing visible, in flight or delayed (default: keep polling).
+    #[arg(long)]
+    until_empty: bool,
 }
 
 #[derive(Args)]
@@ -503,6 +525,20 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Schema => {
             print!("{}", affinity_sync::catalog::markdown());
+            Ok(())
+        }
+        Command::Worker(a) => {
+            let worked = rt.block_on(cli::worker::run(cli::worker::WorkerArgs {
+                queue_url: a.queue_url,
+                invoke: a.invoke,
+                token: a.token,
+                sqs_endpoint: a.sqs_endpoint,
+                until_empty: a.until_empty,
+            }))?;
+            println!(
+                "{} messages delivered: {} done, {} left for another delivery",
+                worked.delivered, worked.done, worked.again
+            );
             Ok(())
         }
         Command::Demo(args) => rt.block_on(demo::run(args.data.seed, args.data.sizes(), args.out)),

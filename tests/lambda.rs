@@ -10,8 +10,8 @@
 
 mod support;
 
-use affinity_mock::{FaultPlan, MockConfig, MockServer, Sizes};
-use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+use affinity_mock::{FaultPlan, MockServer};
+use aws_sdk_sqs::types::MessageSystemAttributeName;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -40,48 +40,10 @@ fn lambda_binary() -> PathBuf {
     path
 }
 
-/// moto with the function's resources, and SDK clients for the test's own look at them.
-struct Aws {
-    moto: Moto,
-    sqs: aws_sdk_sqs::Client,
-    queue_url: String,
-    dead_letter_url: String,
-    secret_arn: String,
-}
-
-async fn aws() -> Aws {
-    let moto = start_moto();
-    let creds = aws_sdk_sqs::config::Credentials::new("testing", AWS_SECRET, None, None, "test");
-    let shared = affinity_sync_io::s3::aws_config_loader()
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(creds)
-        .endpoint_url(&moto.url)
-        .load()
-        .await;
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&shared)
-            .force_path_style(true)
-            .build(),
-    );
-    let sqs = aws_sdk_sqs::Client::new(&shared);
-    let secrets = aws_sdk_secretsmanager::Client::new(&shared);
-    s3.create_bucket().bucket(BUCKET).send().await.unwrap();
-    let queue = |name: &'static str| {
-        let sqs = sqs.clone();
-        async move {
-            sqs.create_queue()
-                .queue_name(name)
-                .attributes(QueueAttributeName::VisibilityTimeout, "60")
-                .send()
-                .await
-                .unwrap()
-                .queue_url()
-                .unwrap()
-                .to_string()
-        }
-    };
-    let (queue_url, dead_letter_url) = (queue("affinity-jobs").await, queue("affinity-dead").await);
-    let secret_arn = secrets
+/// moto with the queues and bucket (`support::moto::local_aws`) and the function's secret.
+async fn aws() -> (Aws, String) {
+    let aws = local_aws(BUCKET, AWS_SECRET).await;
+    let secret_arn = aws_sdk_secretsmanager::Client::new(&aws.config)
         .create_secret()
         .name("affinity-sync")
         .secret_string(
@@ -94,13 +56,7 @@ async fn aws() -> Aws {
         .arn()
         .unwrap()
         .to_string();
-    Aws {
-        moto,
-        sqs,
-        queue_url,
-        dead_letter_url,
-        secret_arn,
-    }
+    (aws, secret_arn)
 }
 
 /// The function's process, serving `api`; its log (JSON lines) goes to `log`.
@@ -120,6 +76,7 @@ impl Function {
     fn start(
         api: &RuntimeApi,
         aws: &Aws,
+        secret_arn: &str,
         double: &MockServer,
         dir: &Path,
         extra: &[(&str, &str)],
@@ -143,7 +100,7 @@ impl Function {
             .env("AFFINITY_SYNC_PREFIX", "affinity")
             .env("AFFINITY_SYNC_QUEUE_URL", &aws.queue_url)
             .env("AFFINITY_SYNC_DEAD_LETTER_URL", &aws.dead_letter_url)
-            .env("AFFINITY_SYNC_SECRET_ARN", &aws.secret_arn)
+            .env("AFFINITY_SYNC_SECRET_ARN", secret_arn)
             .env("AFFINITY_BASE_URL", double.base_url())
             .env("AFFINITY_SYNC_LOG", "debug")
             .stdout(file.try_clone().unwrap())
@@ -173,17 +130,11 @@ struct Stage {
 }
 
 async fn stage(seed: u64, name: &str, extra: &[(&str, &str)]) -> Stage {
-    let aws = aws().await;
-    let double = double(MockConfig {
-        seed,
-        sizes: Sizes::small(),
-        api_key: API_KEY.into(),
-        ..MockConfig::default()
-    })
-    .await;
+    let (aws, secret_arn) = aws().await;
+    let double = small_double(seed, API_KEY).await;
     let dir = temp_dir(name);
     let api = RuntimeApi::start().await;
-    let function = Function::start(&api, &aws, &double, &dir, extra);
+    let function = Function::start(&api, &aws, &secret_arn, &double, &dir, extra);
     Stage {
         aws,
         double,
@@ -244,28 +195,6 @@ struct Drained {
     item_failures: u64,
 }
 
-async fn queue_is_empty(aws: &Aws) -> bool {
-    let attrs = aws
-        .sqs
-        .get_queue_attributes()
-        .queue_url(&aws.queue_url)
-        .attribute_names(QueueAttributeName::All)
-        .send()
-        .await
-        .unwrap();
-    let count = |name: QueueAttributeName| {
-        attrs
-            .attributes()
-            .and_then(|a| a.get(&name))
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    count(QueueAttributeName::ApproximateNumberOfMessages)
-        + count(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
-        + count(QueueAttributeName::ApproximateNumberOfMessagesDelayed)
-        == 0
-}
-
 /// Plays the event source mapping until the queue is empty: batches of up to `batch`
 /// messages; every `redeliver_every`-th acknowledged message is delivered once more.
 async fn drain(api: &RuntimeApi, aws: &Aws, batch: i32, redeliver_every: Option<u64>) -> Drained {
@@ -284,7 +213,7 @@ async fn drain(api: &RuntimeApi, aws: &Aws, batch: i32, redeliver_every: Option<
             .unwrap();
         let messages = got.messages().to_vec();
         if messages.is_empty() {
-            if queue_is_empty(aws).await {
+            if aws.queue_is_empty().await {
                 return d;
             }
             continue;
@@ -344,27 +273,6 @@ fn bucket_keys(aws: &Aws, dir: &Path) -> Vec<String> {
     download(&aws.moto, BUCKET, dir)
 }
 
-async fn dead_letters(aws: &Aws) -> Vec<aws_sdk_sqs::types::Message> {
-    let mut out = vec![];
-    loop {
-        let got = aws
-            .sqs
-            .receive_message()
-            .queue_url(&aws.dead_letter_url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(0)
-            .visibility_timeout(60)
-            .message_attribute_names("All")
-            .send()
-            .await
-            .unwrap();
-        if got.messages().is_empty() {
-            return out;
-        }
-        out.extend(got.messages().iter().cloned());
-    }
-}
-
 fn assert_no_secret(text: &str, what: &str) {
     for secret in [API_KEY, JOB_SECRET, TRIGGER_TOKEN, AWS_SECRET] {
         assert!(!text.contains(secret), "{what} holds a secret");
@@ -414,7 +322,7 @@ async fn a_sync_on_lambda_equals_the_ground_truth_even_with_redeliveries() {
         minimum_requests(d.dataset()) - 1,
         "redelivered messages are recognised and fetch nothing ({drained:?})"
     );
-    assert!(dead_letters(&aws).await.is_empty());
+    assert!(aws.dead_letters().await.is_empty());
 
     // The log: JSON lines, each page's lines carry the sync, stream and page; no secret.
     let log = function.log();
@@ -485,7 +393,7 @@ async fn a_page_that_fails_for_good_is_dead_lettered_with_its_reason_and_redrive
     let sync_id = started["sync_id"].as_str().unwrap().to_string();
     drain(&api, &aws, 1, None).await;
 
-    let dead = dead_letters(&aws).await;
+    let dead = aws.dead_letters().await;
     assert_eq!(dead.len(), 2, "two pages dead-lettered");
     for m in &dead {
         let error = m.message_attributes().unwrap()["error"]

@@ -4,3 +4,4 @@ pub mod api_key;
 pub mod duckdb_load;
 pub mod plan;
 pub mod sync;
+pub mod worker;

@@ -14,6 +14,17 @@ pub async fn double(config: MockConfig) -> MockServer {
         .unwrap()
 }
 
+/// A double with the small data set of `seed` that accepts only `api_key`.
+pub async fn small_double(seed: u64, api_key: &str) -> MockServer {
+    double(MockConfig {
+        seed,
+        sizes: affinity_mock::Sizes::small(),
+        api_key: api_key.into(),
+        ..MockConfig::default()
+    })
+    .await
+}
+
 /// Runs a sync in a blocking thread (the double keeps serving on the runtime meanwhile).
 pub async fn sync(
     base: &str,

@@ -1,6 +1,7 @@
 //! moto server (S3, SQS, Secrets Manager) from the test venv, as a real local AWS.
 
 use super::python;
+use aws_sdk_sqs::types::{Message, QueueAttributeName};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -81,4 +82,103 @@ for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
         .lines()
         .map(str::to_string)
         .collect()
+}
+
+/// moto with what a queued deployment needs: a bucket, the job queue and its dead-letter
+/// queue, and SDK clients for the test's own look at them.
+pub struct Aws {
+    pub moto: Moto,
+    pub config: aws_config::SdkConfig,
+    pub sqs: aws_sdk_sqs::Client,
+    pub queue_url: String,
+    pub dead_letter_url: String,
+}
+
+/// Starts moto and creates `bucket`, `affinity-jobs` and `affinity-dead` (60 s visibility),
+/// with the access key `testing` and the secret key `aws_secret`.
+pub async fn local_aws(bucket: &str, aws_secret: &str) -> Aws {
+    let moto = start_moto();
+    let creds = aws_sdk_sqs::config::Credentials::new("testing", aws_secret, None, None, "test");
+    let config = affinity_sync_io::s3::aws_config_loader()
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(creds)
+        .endpoint_url(&moto.url)
+        .load()
+        .await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    );
+    s3.create_bucket().bucket(bucket).send().await.unwrap();
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let queue = |name: &'static str| {
+        let sqs = sqs.clone();
+        async move {
+            sqs.create_queue()
+                .queue_name(name)
+                .attributes(QueueAttributeName::VisibilityTimeout, "60")
+                .send()
+                .await
+                .unwrap()
+                .queue_url()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let (queue_url, dead_letter_url) = (queue("affinity-jobs").await, queue("affinity-dead").await);
+    Aws {
+        moto,
+        config,
+        sqs,
+        queue_url,
+        dead_letter_url,
+    }
+}
+
+impl Aws {
+    /// No message visible, in flight or delayed on the job queue.
+    pub async fn queue_is_empty(&self) -> bool {
+        let attrs = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&self.queue_url)
+            .attribute_names(QueueAttributeName::All)
+            .send()
+            .await
+            .unwrap();
+        let count = |name: QueueAttributeName| {
+            attrs
+                .attributes()
+                .and_then(|a| a.get(&name))
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        count(QueueAttributeName::ApproximateNumberOfMessages)
+            + count(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            + count(QueueAttributeName::ApproximateNumberOfMessagesDelayed)
+            == 0
+    }
+
+    /// Everything on the dead-letter queue (hidden for a minute once read).
+    pub async fn dead_letters(&self) -> Vec<Message> {
+        let mut out = vec![];
+        loop {
+            let got = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.dead_letter_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(0)
+                .visibility_timeout(60)
+                .message_attribute_names("All")
+                .send()
+                .await
+                .unwrap();
+            if got.messages().is_empty() {
+                return out;
+            }
+            out.extend(got.messages().iter().cloned());
+        }
+    }
 }

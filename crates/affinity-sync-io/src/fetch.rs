@@ -1,17 +1,15 @@
 //! Fetching one page: the one place the API key is used.
 //!
-//! The core says which URL to get and how to authenticate ([`affinity_sync::Request`]); this
-//! performs the GET and hands back status, headers and body for `step::handle`. Retrying,
+//! The core says which URL to get and how to authenticate ([`affinity_sync::Request`]); a
+//! [`PageFetcher`](crate::queued::PageFetcher) performs the GET and hands back status, headers
+//! and body for `step::handle`: reqwest here (native), wasi:http in the component. Retrying,
 //! pacing and parking differ per driver (an in-process loop for the CLI, SQS redelivery for
 //! Lambda), so they are not here; what a driver needs to decide is (`month_spent`,
 //! `user_budget`).
 
-use affinity_sync::Request;
-use affinity_sync::step::Auth;
-use anyhow::{Context, Result, bail};
-use reqwest::header::HeaderMap;
+use anyhow::{Result, bail};
+use http::HeaderMap;
 use std::fmt;
-use std::time::Duration;
 
 /// Largest response body accepted: a page of 500 v1 records or 100 v2 records with every
 /// field is a few MB; anything far bigger is not a page.
@@ -51,76 +49,11 @@ impl fmt::Display for ApiKey {
     }
 }
 
-/// The HTTP client for Affinity: rustls, bounded connect and total time, our user agent.
-pub fn http_client() -> Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(120))
-        .user_agent(concat!("affinity-sync/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .context("building the HTTP client")
-}
-
 /// What Affinity answered.
 pub struct Response {
     pub status: u16,
     pub headers: HeaderMap,
     pub body: Vec<u8>,
-}
-
-/// GETs `request.url` with the key. `Err` is a transport failure (connection, timeout, a body
-/// cut short or over [`MAX_BODY_BYTES`]), described without the URL: worth another try.
-pub async fn get_page(
-    http: &reqwest::Client,
-    request: &Request,
-    key: &ApiKey,
-) -> Result<Response, String> {
-    let req = http.get(&request.url);
-    let req = match request.auth {
-        Auth::Basic => req.basic_auth("", Some(key.expose())),
-        Auth::Bearer => req.bearer_auth(key.expose()),
-    };
-    let res = req
-        .send()
-        .await
-        .map_err(|e| format!("request failed: {}", without_url(&e)))?;
-    let status = res.status().as_u16();
-    let headers = res.headers().clone();
-    let too_big =
-        |n: usize| format!("response of {n} bytes is over the {MAX_BODY_BYTES}-byte limit");
-    if let Some(n) = res
-        .content_length()
-        .filter(|&l| l as usize > MAX_BODY_BYTES)
-    {
-        return Err(too_big(n as usize));
-    }
-    let body = res
-        .bytes()
-        .await
-        .map_err(|e| format!("reading the body failed: {}", without_url(&e)))?;
-    if body.len() > MAX_BODY_BYTES {
-        return Err(too_big(body.len()));
-    }
-    Ok(Response {
-        status,
-        headers,
-        body: body.to_vec(),
-    })
-}
-
-/// A transport error's text without its URL (URLs carry no secrets, but keep messages short).
-pub fn without_url(e: &reqwest::Error) -> String {
-    let mut s = e.to_string();
-    if let Some(u) = e.url() {
-        s = s.replace(u.as_str(), "").replace(" ()", "");
-    }
-    let mut source = std::error::Error::source(e);
-    while let Some(inner) = source {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    s
 }
 
 fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
@@ -153,3 +86,88 @@ pub fn retry_after(headers: &HeaderMap) -> u64 {
         .unwrap_or(1)
         .clamp(1, 3600)
 }
+
+/// The native client: reqwest with rustls (the CLI and the Lambda function).
+#[cfg(feature = "native")]
+mod native {
+    use super::{ApiKey, MAX_BODY_BYTES, Response};
+    use crate::queued::PageFetcher;
+    use affinity_sync::Request;
+    use affinity_sync::step::Auth;
+    use anyhow::{Context, Result};
+    use std::time::Duration;
+
+    /// The HTTP client for Affinity: rustls, bounded connect and total time, our user agent.
+    pub fn http_client() -> Result<reqwest::Client> {
+        reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(120))
+            .user_agent(concat!("affinity-sync/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .context("building the HTTP client")
+    }
+
+    /// GETs `request.url` with the key. `Err` is a transport failure (connection, timeout, a body
+    /// cut short or over [`MAX_BODY_BYTES`]), described without the URL: worth another try.
+    pub async fn get_page(
+        http: &reqwest::Client,
+        request: &Request,
+        key: &ApiKey,
+    ) -> Result<Response, String> {
+        let req = http.get(&request.url);
+        let req = match request.auth {
+            Auth::Basic => req.basic_auth("", Some(key.expose())),
+            Auth::Bearer => req.bearer_auth(key.expose()),
+        };
+        let res = req
+            .send()
+            .await
+            .map_err(|e| format!("request failed: {}", without_url(&e)))?;
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let too_big =
+            |n: usize| format!("response of {n} bytes is over the {MAX_BODY_BYTES}-byte limit");
+        if let Some(n) = res
+            .content_length()
+            .filter(|&l| l as usize > MAX_BODY_BYTES)
+        {
+            return Err(too_big(n as usize));
+        }
+        let body = res
+            .bytes()
+            .await
+            .map_err(|e| format!("reading the body failed: {}", without_url(&e)))?;
+        if body.len() > MAX_BODY_BYTES {
+            return Err(too_big(body.len()));
+        }
+        Ok(Response {
+            status,
+            headers,
+            body: body.to_vec(),
+        })
+    }
+
+    /// A transport error's text without its URL (URLs carry no secrets, but keep messages short).
+    pub fn without_url(e: &reqwest::Error) -> String {
+        let mut s = e.to_string();
+        if let Some(u) = e.url() {
+            s = s.replace(u.as_str(), "").replace(" ()", "");
+        }
+        let mut source = std::error::Error::source(e);
+        while let Some(inner) = source {
+            s.push_str(": ");
+            s.push_str(&inner.to_string());
+            source = inner.source();
+        }
+        s
+    }
+
+    impl PageFetcher for reqwest::Client {
+        async fn get_page(&self, request: &Request, key: &ApiKey) -> Result<Response, String> {
+            get_page(self, request, key).await
+        }
+    }
+}
+
+#[cfg(feature = "native")]
+pub use native::{get_page, http_client, without_url};

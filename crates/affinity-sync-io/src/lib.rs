@@ -1,20 +1,26 @@
-//! The native I/O that every affinity-sync driver on a server shares (the CLI and the Lambda
-//! function): the core decides, these pieces do.
+//! The I/O that every affinity-sync driver shares: the core decides, these pieces do.
 //!
-//! - [`sink`]: the `ObjectSink` trait (put/get/list/delete) and the local directory backend;
-//!   [`s3`]: the same trait on S3 and S3-compatible stores.
+//! Portable (also built for `wasm32-wasip2`, where the component supplies its own backends):
+//! - [`sink`]: the `ObjectSink` trait (put/get/list/delete);
 //! - [`journal`]: the jobs of a sync written down next to its batches (`_jobs/`): pending
-//!   pages, parked pages, the run's settings. The CLI's queue lives there; the Lambda function
-//!   keeps the same ledger beside SQS, so both know when a sync is complete.
-//! - [`fetch`]: one GET of one page with the key, a size limit and errors without URLs.
-//! - [`complete`]: the sync manifest, added up from the chain manifests once nothing is left.
+//!   pages, parked pages, the run's settings. The CLI's queue lives there; the queued drivers
+//!   keep the same ledger beside their queue, so every home knows when a sync is complete;
+//! - [`complete`]: the sync manifest, added up from the chain manifests once nothing is left;
+//! - [`queued`]: the driver of a sync carried by a message queue (Lambda, the component);
+//! - [`fetch`]: the API key, what a page request answered, the rate-limit headers.
 //!
-//! The WebAssembly component has its own I/O (wasi:http), so none of this is built for it.
+//! Native only (feature `native`, on by default): the local directory ([`sink::LocalDir`]),
+//! S3 through `aws-sdk-s3` ([`s3`]) and the reqwest page GET ([`fetch::get_page`]).
 
 pub mod complete;
 pub mod fetch;
 pub mod journal;
+#[cfg(feature = "native")]
+mod local_dir;
+pub mod queued;
+#[cfg(feature = "native")]
 pub mod s3;
+pub mod s3_url;
 pub mod sink;
 
 pub use fetch::ApiKey;

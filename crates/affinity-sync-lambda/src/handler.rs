@@ -7,7 +7,8 @@
 //! - a Function URL / API Gateway HTTP request: `POST /sync` ([`trigger`]).
 
 use crate::app::App;
-use crate::{page, start, trigger};
+use crate::{page, trigger};
+use affinity_sync_io::queued::start;
 use anyhow::{Result, anyhow};
 use aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlRequest;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};

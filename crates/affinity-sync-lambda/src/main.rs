@@ -9,9 +9,6 @@ mod app;
 mod handler;
 mod page;
 mod queue;
-mod secrets;
-mod settings;
-mod start;
 mod trigger;
 
 use lambda_runtime::{LambdaEvent, service_fn};
@@ -31,7 +28,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
                 .unwrap_or_else(|_| "info".into()),
         )
         .init();
-    let app = match app::App::init().await {
+    let app = match app::init().await {
         Ok(app) => app,
         Err(e) => {
             tracing::error!("init failed: {e:#}");

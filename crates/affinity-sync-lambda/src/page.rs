@@ -1,40 +1,12 @@
-//! One SQS message: one job, one page. The same order as every driver: fetch, let the core
-//! turn the answer into batches and jobs, write the batches (then the chain's manifest),
-//! journal and send the next jobs, and only then acknowledge the page.
-//!
-//! Beside SQS the function keeps the sync's journal in the bucket (`_jobs/`, the same ledger
-//! the CLI keeps): a job's `pending/` entry is written before its message is sent and
-//! removed once its page is written. That gives two things a queue alone cannot:
-//! - a message delivered again after its page was acknowledged finds no entry and is
-//!   dropped, so a redelivery never walks the rest of a chain twice;
-//! - the function that acknowledges the last page sees an empty `pending/` and writes the
-//!   sync manifest (`complete::if_done`), which is what marks the sync complete.
+//! One SQS message: one job, one page, run by the queued driver
+//! ([`affinity_sync_io::queued::page`]); this reads what SQS adds to the job: its body and
+//! the `attempt` attribute.
 
 use crate::app::App;
-use crate::queue::{ATTEMPT, MAX_DELAY_SECONDS};
-use affinity_sync::layout::{self, FailedJob, JobState};
-use affinity_sync::step::{self, StepError};
-use affinity_sync::{Format, Job};
-use affinity_sync_io::{ObjectSink, complete, fetch, journal};
-use anyhow::{Context, Result, anyhow};
+use crate::queue::ATTEMPT;
+use affinity_sync_io::queued::page::{self, Handled};
+use anyhow::Result;
 use aws_lambda_events::event::sqs::SqsMessage;
-use tracing::Instrument;
-
-/// How a message ended. An `Err` from [`run`] (S3 or SQS failing) is reported as a batch item
-/// failure instead: SQS delivers the same message again after its visibility timeout, and the
-/// queue's redrive policy dead-letters it if that keeps happening.
-#[derive(Debug, PartialEq)]
-pub enum Handled {
-    /// The page is written and its jobs are sent.
-    Written,
-    /// The page was written before (a redelivery); nothing was fetched.
-    AlreadyDone,
-    /// Sent again as a fresh message, visible after `delay` seconds (429, or a retryable
-    /// failure with tries left).
-    Retried { delay: u64 },
-    /// Failed for good: recorded in `failed/` and sent to the dead-letter queue.
-    Parked,
-}
 
 /// The try this message is (1 for a job's first message).
 fn attempt_of(msg: &SqsMessage) -> u32 {
@@ -45,179 +17,12 @@ fn attempt_of(msg: &SqsMessage) -> u32 {
         .unwrap_or(1)
 }
 
-/// Retry delay after try `attempt`: 5 s, 10 s, 20 s … up to SQS's 15 minutes.
-fn backoff(attempt: u32) -> u64 {
-    (5u64 << attempt.saturating_sub(1).min(10)).min(MAX_DELAY_SECONDS)
-}
-
 /// Handles one message of an SQS batch.
 pub async fn run(app: &App, msg: &SqsMessage) -> Result<Handled> {
-    let body = msg.body.as_deref().unwrap_or_default();
-    let job = match Job::decode_from_queue(body.as_bytes(), app.secrets.job_secret.as_ref()) {
-        Ok(job) => job,
-        Err(e) => {
-            // Not a job of ours (malformed, unsigned, forged): never fetched, never retried.
-            let error = format!("not a valid job: {e}");
-            tracing::error!(message_id = ?msg.message_id, "{error}");
-            app.queue.dead_letter(body, &error, 1).await?;
-            return Ok(Handled::Parked);
-        }
-    };
-    let span = tracing::info_span!(
-        "page",
-        sync = %job.sync,
-        stream = %job.stream,
-        page = job.page,
-        parents = ?job.parents
-    );
-    run_job(app, job, body, attempt_of(msg))
-        .instrument(span)
-        .await
-}
-
-async fn run_job(app: &App, job: Job, body: &str, attempt: u32) -> Result<Handled> {
-    let stream = job.stream().map_err(|e| anyhow!(e))?;
-    let pending = layout::job_key("", stream, &job, JobState::Pending);
-    let failed = layout::job_key("", stream, &job, JobState::Failed);
-    // A job is live while its `pending/` entry exists, or its `failed/` one (a redriven
-    // dead letter); the second read is made only when the first finds nothing.
-    let redriven = app.sink.get(&pending).await?.is_none();
-    if redriven && app.sink.get(&failed).await?.is_none() {
-        tracing::info!("already written (a redelivered message); skipped");
-        return Ok(Handled::AlreadyDone);
-    }
-    let Some(run) = journal::load_run(&app.sink, "", &job.sync).await? else {
-        tracing::warn!("the sync has no run.json (finished or removed); skipped");
-        return Ok(Handled::AlreadyDone);
-    };
-    let format = Format::parse(&run.format)
-        .ok_or_else(|| anyhow!("sync {} names unknown format {:?}", run.sync_id, run.format))?;
-    let cfg = app.core_config(format)?;
-
-    let park = |error: String| {
-        let job = job.clone();
-        async move {
-            tracing::error!(attempts = attempt, "parked: {error}");
-            let record = FailedJob {
-                queued: body.to_string(),
-                job,
-                error: error.clone(),
-                attempts: attempt,
-                failed_at: affinity_sync_io::now_rfc3339(),
-            };
-            journal::park(&app.sink, "", &record).await?;
-            app.queue.dead_letter(body, &error, attempt).await?;
-            Ok(Handled::Parked)
-        }
-    };
-    let retry = |error: String, delay: u64, attempt: u32| {
-        let job = job.clone();
-        async move {
-            tracing::warn!(attempt, delay, "retrying: {error}");
-            let secret = app.secrets.job_secret.as_ref();
-            app.queue.send(&[job], delay, attempt, secret).await?;
-            Ok(Handled::Retried { delay })
-        }
-    };
-
-    let request = match step::request(&cfg, &job) {
-        Ok(r) => r,
-        Err(e) => return park(e.to_string()).await,
-    };
-    let response = match fetch::get_page(&app.http, &request, &app.secrets.api_key).await {
-        Ok(r) => r,
-        Err(transport) if attempt >= app.settings.max_attempts => {
-            return park(format!("gave up after {attempt} attempts: {transport}")).await;
-        }
-        Err(transport) => return retry(transport, backoff(attempt), attempt + 1).await,
-    };
-    let outcome = match step::handle(&cfg, &job, response.status, &response.body) {
-        Ok(outcome) => outcome,
-        Err(StepError::Unauthorized) => {
-            return park(format!(
-                "Affinity rejected the API key (401 Unauthorized) for {}: put a current key in \
-                 the function's secret, then redrive the dead-letter queue",
-                cfg.base_url()
-            ))
-            .await;
-        }
-        Err(StepError::RateLimited) => {
-            if let Some(reset) = fetch::month_spent(&response.headers) {
-                return park(format!(
-                    "Affinity's monthly request quota is spent (429 with \
-                     X-Ratelimit-Limit-Org-Remaining: 0); it resets in {:.1} days: redrive the \
-                     dead-letter queue then",
-                    reset as f64 / 86_400.0
-                ))
-                .await;
-            }
-            // The minute's budget: wait for the window, without counting it as a failed try.
-            let wait = fetch::retry_after(&response.headers);
-            return retry(StepError::RateLimited.to_string(), wait, attempt).await;
-        }
-        Err(e) if e.retryable() && attempt < app.settings.max_attempts => {
-            return retry(e.to_string(), backoff(attempt), attempt + 1).await;
-        }
-        Err(e) if e.retryable() => {
-            return park(format!("gave up after {attempt} attempts: {e}")).await;
-        }
-        Err(e) => return park(e.to_string()).await,
-    };
-
-    // Batches, then the chain's manifest, then the next jobs (journaled, then sent), and only
-    // then the acknowledgement: a failure anywhere in between runs the page again, which
-    // rewrites the same objects.
-    let mut rows = 0;
-    for b in &outcome.batches {
-        app.sink
-            .put(&b.key, &b.bytes)
-            .await
-            .with_context(|| format!("writing {}", b.key))?;
-        rows += b.rows;
-    }
-    if let Some(m) = &outcome.manifest {
-        app.sink
-            .put(&m.key, &m.bytes)
-            .await
-            .with_context(|| format!("writing {}", m.key))?;
-    }
-    let mut jobs: Vec<Job> = outcome.children;
-    jobs.extend(outcome.next);
-    jobs.retain(|j| run.streams.contains(&j.stream));
-    let secret = app.secrets.job_secret.as_ref();
-    journal::enqueue(&app.sink, "", &jobs, secret).await?;
-    // Pacing: when the minute's budget is nearly spent, the next pages wait for the window,
-    // so the pages already in flight are the only ones that use what is left.
-    let delay = match fetch::user_budget(&response.headers) {
-        Some((remaining, reset)) if remaining <= app.settings.rate_reserve => reset + 1,
-        _ => 0,
-    };
-    app.queue.send(&jobs, delay, 1, secret).await?;
-    // Both entries can exist when a park wrote `failed/` and crashed before removing
-    // `pending/`, so `failed/` is always removed (S3 does not charge for DELETE).
-    app.sink.delete(&failed).await?;
-    app.sink.delete(&pending).await?;
-    tracing::info!(
-        records = outcome.records,
-        rows,
-        jobs = jobs.len(),
-        delay,
-        "page written"
-    );
-    if let Some(m) = complete::if_done(&app.sink, &job.sync).await? {
-        let records: u64 = m.streams.iter().map(|s| s.records).sum();
-        tracing::info!(records, "sync complete: sync.json written");
-    }
-    Ok(Handled::Written)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn retries_back_off_up_to_the_sqs_limit() {
-        let delays: Vec<u64> = (1..=10).map(backoff).collect();
-        assert_eq!(delays, [5, 10, 20, 40, 80, 160, 320, 640, 900, 900]);
-    }
+    page::run(
+        app,
+        msg.body.as_deref().unwrap_or_default(),
+        attempt_of(msg),
+    )
+    .await
 }

@@ -7,12 +7,10 @@
 
 use affinity_sync::Job;
 use affinity_sync::job::JobSecret;
+use affinity_sync_io::queued::{JobQueue, MAX_DELAY_SECONDS};
 use anyhow::{Result, anyhow, bail};
 use aws_sdk_sqs::error::DisplayErrorContext;
 use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
-
-/// The largest delay SQS allows on a message (15 minutes).
-pub const MAX_DELAY_SECONDS: u64 = 900;
 
 /// The attribute that counts a page's tries.
 pub const ATTEMPT: &str = "attempt";
@@ -39,10 +37,10 @@ fn text(s: &str) -> MessageAttributeValue {
         .expect("data type is set")
 }
 
-impl SqsQueue {
+impl JobQueue for SqsQueue {
     /// Sends `jobs`, ten to a request (the SQS maximum), each visible after `delay_seconds`
     /// and marked as try `attempt`. Fails unless every message was accepted.
-    pub async fn send(
+    async fn send(
         &self,
         jobs: &[Job],
         delay_seconds: u64,
@@ -86,7 +84,7 @@ impl SqsQueue {
 
     /// Puts the message `body` on the dead-letter queue with why it failed and how often it
     /// was tried, for whoever looks at the queue (redriving it back runs the page again).
-    pub async fn dead_letter(&self, body: &str, error: &str, attempts: u32) -> Result<()> {
+    async fn dead_letter(&self, body: &str, error: &str, attempts: u32) -> Result<()> {
         // SQS attributes are limited in size; the reason is a line, not a body.
         let error: String = error.chars().take(2000).collect();
         self.client

@@ -5,7 +5,7 @@
 //! compares it in constant time; without a configured token the endpoint is off.
 
 use crate::app::App;
-use crate::start::{self, StartRequest};
+use affinity_sync_io::queued::start::{self, StartRequest};
 use aws_lambda_events::event::lambda_function_urls::{
     LambdaFunctionUrlRequest, LambdaFunctionUrlResponse,
 };

@@ -1,19 +1,19 @@
-//! Starting a sync: `{"action": "start"}` from the EventBridge schedule or a direct invoke,
-//! or `POST /sync` on the Function URL.
+//! Starting a sync: on Lambda `{"action": "start"}` from the EventBridge schedule or a direct
+//! invoke, or `POST /sync` on the Function URL; on the component `POST /start`.
 //!
 //! The run's settings go to `_jobs/sync_id=<id>/run.json`, each root job is journaled as
 //! pending and then sent, and `seeded` is noted last: the sync cannot be seen as complete
 //! before all its first pages are queued.
 
-use crate::app::App;
-use crate::settings::Settings;
+use super::settings::Settings;
+use super::{Deployment, JobQueue, PageFetcher};
+use crate::{ObjectSink, journal};
 use affinity_sync::layout::{self, JobState};
 use affinity_sync::{Format, catalog};
-use affinity_sync_io::{ObjectSink, journal};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
-/// What to sync. Every field is optional: the function's settings fill in the rest.
+/// What to sync. Every field is optional: the deployment's settings fill in the rest.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StartRequest {
@@ -46,7 +46,9 @@ pub enum Started {
 }
 
 /// A sync that has queued pages (not only parked ones) and no manifest yet.
-async fn running(app: &App) -> Result<Option<String>> {
+async fn running<S: ObjectSink, Q: JobQueue, F: PageFetcher>(
+    app: &Deployment<S, Q, F>,
+) -> Result<Option<String>> {
     for id in journal::unfinished(&app.sink, "").await?.into_iter().rev() {
         let done = app
             .sink
@@ -72,7 +74,7 @@ pub struct Resolved {
 }
 
 impl StartRequest {
-    /// Checks the request against the catalog and fills in the function's defaults; the error
+    /// Checks the request against the catalog and fills in the deployment's defaults; the error
     /// says what was wrong with it.
     pub fn resolve(self, settings: &Settings) -> Result<Resolved, String> {
         if let Some(action) = self.action.as_deref().filter(|a| *a != "start") {
@@ -96,7 +98,11 @@ impl StartRequest {
     }
 }
 
-pub async fn start(app: &App, req: Resolved) -> Result<Started> {
+/// Seeds a sync: its run, then its first pages, journaled and sent.
+pub async fn start<S: ObjectSink, Q: JobQueue, F: PageFetcher>(
+    app: &Deployment<S, Q, F>,
+    req: Resolved,
+) -> Result<Started> {
     let Resolved {
         streams,
         format,
@@ -118,7 +124,7 @@ pub async fn start(app: &App, req: Resolved) -> Result<Started> {
     tracing::info!(sync = %sync_id, jobs = roots.len(), "sync started");
     // Pages that finished before `seeded` was noted could not complete the sync; if they
     // were all of it, this does.
-    affinity_sync_io::complete::if_done(&app.sink, &sync_id).await?;
+    crate::complete::if_done(&app.sink, &sync_id).await?;
     Ok(Started::Started {
         sync_id,
         streams: run.streams,

@@ -1,6 +1,8 @@
-//! The function's configuration: environment variables, read once at init.
+//! The configuration of a queued deployment (the Lambda function, the WebAssembly component):
+//! environment variables, read once at start-up.
 //!
-//! Every setting is documented where it is read; `infra/template.yaml` sets them. A missing or
+//! Every setting is documented where it is read; `infra/template.yaml` sets them for Lambda,
+//! `spin.toml` for the component. A missing or
 //! malformed one stops the init with a message naming the variable, so a deployment mistake
 //! shows in the first invocation's log instead of as a half-working sync.
 
@@ -47,14 +49,13 @@ impl Settings {
         let var = |name: &str| var(name).filter(|v| !v.trim().is_empty());
         let required = |name: &str| {
             var(name).ok_or_else(|| {
-                anyhow!("{name} is not set: the function needs it (see infra/template.yaml)")
+                anyhow!("{name} is not set: it is required (see infra/template.yaml or spin.toml)")
             })
         };
         let bucket = required("AFFINITY_SYNC_BUCKET")?;
         let prefix = var("AFFINITY_SYNC_PREFIX").unwrap_or_default();
         let out = format!("s3://{bucket}/{}", prefix.trim_matches('/'));
-        affinity_sync_io::s3::parse_url(&out)
-            .context("AFFINITY_SYNC_BUCKET / AFFINITY_SYNC_PREFIX")?;
+        crate::s3_url::parse_url(&out).context("AFFINITY_SYNC_BUCKET / AFFINITY_SYNC_PREFIX")?;
         let format = match var("AFFINITY_SYNC_FORMAT") {
             None => Format::Parquet,
             Some(f) => Format::parse(&f)

@@ -1,13 +1,14 @@
-//! The function's secrets, read once at init and kept in memory: the Affinity API key, the
-//! secret that signs queue messages, and the token that authorises `POST /sync`.
+//! A deployment's secrets, read once at start-up and kept in memory: the Affinity API key,
+//! the secret that signs queue messages, and the token that authorises starting a sync (and,
+//! on the component, every route).
 //!
-//! In AWS they come from one Secrets Manager secret (`AFFINITY_SYNC_SECRET_ARN`), either a
+//! On AWS they come from one Secrets Manager secret (`AFFINITY_SYNC_SECRET_ARN`), either a
 //! JSON object `{"api_key": "...", "job_secret": "...", "trigger_token": "..."}` (the last two
-//! optional) or just the key as plain text. None of them is ever logged: each type prints
-//! `***`.
+//! optional) or just the key as plain text ([`Secrets::parse`]); elsewhere from variables
+//! ([`Secrets::from_vars`]). None of them is ever logged: each type prints `***`.
 
+use crate::ApiKey;
 use affinity_sync::job::JobSecret;
-use affinity_sync_io::ApiKey;
 use anyhow::{Context, Result, anyhow, bail};
 use sha2::{Digest, Sha256};
 
@@ -23,7 +24,7 @@ pub struct Secrets {
 pub struct Token(String);
 
 impl Token {
-    fn new(value: &str) -> Result<Token> {
+    pub fn new(value: &str) -> Result<Token> {
         let value = value.trim();
         if value.len() < 16 {
             bail!("the trigger token is shorter than 16 characters: use a random one");
@@ -102,33 +103,13 @@ impl Secrets {
         })
     }
 
-    /// Reads the secret `arn` from Secrets Manager.
-    pub async fn from_secrets_manager(
-        client: &aws_sdk_secretsmanager::Client,
-        arn: &str,
-    ) -> Result<Secrets> {
-        let out = client
-            .get_secret_value()
-            .secret_id(arn)
-            .send()
-            .await
-            .map_err(|e| {
-                anyhow!(
-                    "cannot read the secret {arn} (AFFINITY_SYNC_SECRET_ARN): {}. Check that it \
-                     exists and that the function's role may secretsmanager:GetSecretValue it",
-                    aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
-                )
-            })?;
-        let text = out
-            .secret_string()
-            .ok_or_else(|| anyhow!("the secret {arn} has no string value"))?;
-        Secrets::parse(text, &format!("the secret {arn}"))
-    }
-
-    /// Local runs: `AFFINITY_API_KEY`, `AFFINITY_SYNC_JOB_SECRET`, `AFFINITY_SYNC_TRIGGER_TOKEN`.
+    /// From variables: `AFFINITY_API_KEY`, `AFFINITY_SYNC_JOB_SECRET`,
+    /// `AFFINITY_SYNC_TRIGGER_TOKEN` (the component; Lambda without a secret ARN).
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Secrets> {
         let key = var("AFFINITY_API_KEY").ok_or_else(|| {
-            anyhow!("no Affinity API key: set AFFINITY_SYNC_SECRET_ARN (or AFFINITY_API_KEY for local runs)")
+            anyhow!(
+                "no Affinity API key: set AFFINITY_API_KEY (on Lambda, AFFINITY_SYNC_SECRET_ARN)"
+            )
         })?;
         Ok(Secrets {
             api_key: ApiKey::new(key).context("in AFFINITY_API_KEY")?,

@@ -1,0 +1,173 @@
+//! The object sink on S3 or any S3-compatible store, over `wasi:http` and signed with
+//! SigV4: PUT, GET, ListObjectsV2 and DELETE, the four calls the `ObjectSink` contract
+//! needs. A PUT is atomic in S3, so readers see the whole object or none.
+//!
+//! With `AWS_ENDPOINT_URL_S3` set (MinIO, R2, moto) requests go path-style to that endpoint;
+//! without it, to the bucket's virtual host on AWS.
+
+use crate::aws::Signer;
+use crate::outbound::{self, Reply};
+use affinity_sync_io::ObjectSink;
+use anyhow::{Result, anyhow, bail};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use spin_sdk::http::Method;
+
+/// What S3 leaves unencoded in a key: the unreserved characters and the folder separator.
+const KEY: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+/// A query value: the same, but `/` encoded too.
+const QUERY: &AsciiSet = &KEY.add(b'/');
+
+pub struct S3Store {
+    /// `scheme://host[:port]` plus `/bucket` when path-style.
+    base: String,
+    bucket: String,
+    /// Key prefix with a trailing `/`, or empty.
+    prefix: String,
+    signer: Signer,
+}
+
+impl S3Store {
+    /// The store for `s3://bucket/prefix` (already checked by the settings).
+    pub fn new(out: &str, endpoint: Option<&str>, signer: Signer) -> Result<S3Store> {
+        let (bucket, prefix) = affinity_sync_io::s3_url::parse_url(out)?;
+        let base = match endpoint {
+            Some(e) => format!("{}/{bucket}", e.trim_end_matches('/')),
+            None => format!("https://{bucket}.s3.{}.amazonaws.com", signer.region),
+        };
+        Ok(S3Store {
+            base,
+            bucket,
+            prefix,
+            signer,
+        })
+    }
+
+    fn full_key(&self, key: &str) -> String {
+        format!("{}{key}", self.prefix)
+    }
+
+    fn object_url(&self, key: &str) -> String {
+        format!(
+            "{}/{}",
+            self.base,
+            utf8_percent_encode(&self.full_key(key), KEY)
+        )
+    }
+
+    /// One signed request; `what` names it in errors (`PUT s3://bucket/key`).
+    fn call(&self, method: Method, url: &str, body: Vec<u8>, what: &str) -> Result<Reply> {
+        let verb = method.to_string();
+        let signed = self.signer.sign("s3", &verb, url, &[], &body)?;
+        outbound::send(method, url, &signed, body).map_err(|e| anyhow!("{what}: {e}"))
+    }
+}
+
+/// S3's error answer as one line: status, `Code` and `Message` of its XML body.
+fn s3_error(reply: &Reply, what: &str) -> anyhow::Error {
+    let text = String::from_utf8_lossy(&reply.body);
+    let field = |name: &str| {
+        roxmltree::Document::parse(&text).ok().and_then(|doc| {
+            doc.descendants()
+                .find(|n| n.has_tag_name(name))
+                .and_then(|n| n.text())
+                .map(str::to_string)
+        })
+    };
+    anyhow!(
+        "{what}: S3 answered {} {} ({})",
+        reply.status,
+        field("Code").unwrap_or_default(),
+        field("Message").unwrap_or_else(|| "no message".into())
+    )
+}
+
+impl ObjectSink for S3Store {
+    async fn put(&self, key: &str, bytes: &[u8]) -> Result<()> {
+        let what = format!("writing s3://{}/{}", self.bucket, self.full_key(key));
+        let reply = self.call(Method::Put, &self.object_url(key), bytes.to_vec(), &what)?;
+        if reply.status != 200 {
+            return Err(s3_error(&reply, &what));
+        }
+        Ok(())
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        let what = format!("reading s3://{}/{}", self.bucket, self.full_key(key));
+        let reply = self.call(Method::Get, &self.object_url(key), vec![], &what)?;
+        match reply.status {
+            200 => Ok(Some(reply.body)),
+            404 => Ok(None),
+            _ => Err(s3_error(&reply, &what)),
+        }
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>> {
+        let folder = self.full_key(&format!("{}/", prefix.trim_end_matches('/')));
+        let what = format!("listing s3://{}/{folder}", self.bucket);
+        let mut keys = vec![];
+        let mut token: Option<String> = None;
+        loop {
+            let mut url = format!(
+                "{}/?list-type=2&prefix={}",
+                self.base,
+                utf8_percent_encode(&folder, QUERY)
+            );
+            if let Some(t) = &token {
+                url.push_str(&format!(
+                    "&continuation-token={}",
+                    utf8_percent_encode(t, QUERY)
+                ));
+            }
+            let reply = self.call(Method::Get, &url, vec![], &what)?;
+            if reply.status != 200 {
+                return Err(s3_error(&reply, &what));
+            }
+            let text = String::from_utf8_lossy(&reply.body);
+            let doc = roxmltree::Document::parse(&text)
+                .map_err(|e| anyhow!("{what}: S3 answered XML that does not parse: {e}"))?;
+            let child = |name: &str| {
+                doc.root_element()
+                    .children()
+                    .find(|n| n.has_tag_name(name))
+                    .and_then(|n| n.text())
+                    .map(str::to_string)
+            };
+            for contents in doc
+                .root_element()
+                .children()
+                .filter(|n| n.has_tag_name("Contents"))
+            {
+                let key = contents
+                    .children()
+                    .find(|n| n.has_tag_name("Key"))
+                    .and_then(|n| n.text());
+                if let Some(k) = key.and_then(|k| k.strip_prefix(&self.prefix)) {
+                    keys.push(k.to_string());
+                }
+            }
+            if child("IsTruncated").as_deref() != Some("true") {
+                break;
+            }
+            token = child("NextContinuationToken");
+            if token.is_none() {
+                bail!("{what}: S3 said the listing is truncated but gave no continuation token");
+            }
+        }
+        keys.sort();
+        Ok(keys)
+    }
+
+    async fn delete(&self, key: &str) -> Result<()> {
+        let what = format!("removing s3://{}/{}", self.bucket, self.full_key(key));
+        let reply = self.call(Method::Delete, &self.object_url(key), vec![], &what)?;
+        if !matches!(reply.status, 200 | 204 | 404) {
+            return Err(s3_error(&reply, &what));
+        }
+        Ok(())
+    }
+}

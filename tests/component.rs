@@ -1,0 +1,317 @@
+//! The WebAssembly component (`crates/affinity-sync-wasm`) run as a `wasi:http` host runs it:
+//! the built `.wasm` is loaded into wasmtime (`support::component_host`), moto serves S3 and
+//! SQS, the test double is Affinity, and this test plays the queue worker: it receives each
+//! message, POSTs it to `/jobs`, and deletes it when the component says it is done. What lands
+//! in the bucket is compared with the double's ground truth.
+//!
+//! The component is built by scripts/test.sh (`cargo build -p affinity-sync-wasm --target
+//! wasm32-wasip2 --profile wasm`, the build we ship) before the tests run.
+
+mod support;
+
+use affinity_mock::MockServer;
+use aws_sdk_sqs::types::Message;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use support::component_host::{Answer, ComponentHost};
+use support::e2e::*;
+use support::moto::*;
+use support::*;
+
+const BUCKET: &str = "affinity-wasm";
+const API_KEY: &str = "affinity-key-never-logged";
+const JOB_SECRET: &str = "job-secret-0123456789-never-logged";
+const TOKEN: &str = "trigger-token-0123456789-never-logged";
+const AWS_SECRET: &str = "aws-secret-access-key-never-logged";
+
+/// The component scripts/test.sh built: `<target>/wasm32-wasip2/wasm/`.
+fn component_file() -> PathBuf {
+    let target = Path::new(env!("CARGO_BIN_EXE_affinity-sync"))
+        .parent()
+        .and_then(Path::parent)
+        .expect("the target dir");
+    let path = target.join("wasm32-wasip2/wasm/affinity_sync_wasm.wasm");
+    assert!(
+        path.exists(),
+        "{} is missing: build it with `cargo build -p affinity-sync-wasm --target wasm32-wasip2 --profile wasm` (scripts/test.sh does)",
+        path.display()
+    );
+    path
+}
+
+struct Stage {
+    aws: Aws,
+    double: MockServer,
+    host: Arc<ComponentHost>,
+}
+
+async fn stage(seed: u64) -> Stage {
+    let aws = local_aws(BUCKET, AWS_SECRET).await;
+    let double = small_double(seed, API_KEY).await;
+    let host = Arc::new(ComponentHost::load(
+        &component_file(),
+        &[
+            ("AFFINITY_SYNC_BUCKET", BUCKET),
+            ("AFFINITY_SYNC_PREFIX", "affinity"),
+            ("AFFINITY_SYNC_QUEUE_URL", &aws.queue_url),
+            ("AFFINITY_SYNC_DEAD_LETTER_URL", &aws.dead_letter_url),
+            ("AFFINITY_BASE_URL", &double.base_url()),
+            ("AFFINITY_API_KEY", API_KEY),
+            ("AFFINITY_SYNC_JOB_SECRET", JOB_SECRET),
+            ("AFFINITY_SYNC_TRIGGER_TOKEN", TOKEN),
+            ("AWS_ENDPOINT_URL_S3", &aws.moto.url),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", AWS_SECRET),
+            ("AWS_REGION", "us-east-1"),
+            ("AFFINITY_SYNC_LOG", "warn"),
+        ],
+    ));
+    Stage { aws, double, host }
+}
+
+const AUTH: (&str, &str) = (
+    "authorization",
+    "Bearer trigger-token-0123456789-never-logged",
+);
+
+async fn post_job(host: &ComponentHost, m: &Message) -> Answer {
+    let attempt = m
+        .message_attributes()
+        .and_then(|a| a.get("attempt"))
+        .and_then(|v| v.string_value())
+        .unwrap_or("1")
+        .to_string();
+    host.call(
+        "POST",
+        "/jobs",
+        &[AUTH, ("x-affinity-sync-attempt", &attempt)],
+        m.body().unwrap_or_default().as_bytes(),
+    )
+    .await
+}
+
+#[derive(Debug, Default)]
+struct Worked {
+    messages: u64,
+    redelivered: u64,
+}
+
+/// The queue worker: every message to `POST /jobs` until the queue is empty; every
+/// `redeliver_every`-th one is posted a second time, as SQS may deliver it.
+async fn work(s: &Stage, redeliver_every: u64) -> Worked {
+    let mut w = Worked::default();
+    loop {
+        let got = s
+            .aws
+            .sqs
+            .receive_message()
+            .queue_url(&s.aws.queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .message_attribute_names("All")
+            .send()
+            .await
+            .unwrap();
+        if got.messages().is_empty() {
+            if s.aws.queue_is_empty().await {
+                return w;
+            }
+            continue;
+        }
+        for m in got.messages() {
+            let answer = post_job(&s.host, m).await;
+            assert_eq!(answer.status, 200, "{answer:?}");
+            w.messages += 1;
+            if w.messages % redeliver_every == 0 {
+                let again = post_job(&s.host, m).await;
+                assert_eq!(again.body, json!({"result": "already_done"}), "{again:?}");
+                w.redelivered += 1;
+            }
+            s.aws
+                .sqs
+                .delete_message()
+                .queue_url(&s.aws.queue_url)
+                .receipt_handle(m.receipt_handle().unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+}
+
+/// The bucket holds exactly the ground truth as sync `sync_id`, complete, with the journal
+/// gone, no secret in any object, and the double served the minimum of requests.
+async fn check_bucket(s: &Stage, sync_id: &str, name: &str, context: &str) {
+    let dir = temp_dir(name);
+    let keys = download(&s.aws.moto, BUCKET, &dir);
+    assert!(
+        !keys.iter().any(|k| k.starts_with("affinity/_jobs/")),
+        "the journal is removed once the sync is complete: {keys:?}"
+    );
+    let out = dir.join("affinity");
+    assert_eq!(complete_syncs(&out), [sync_id]);
+    check_against_truth(s.double.dataset(), &out, sync_id);
+    // The minimum the CLI makes, less its quota check: redeliveries fetch nothing.
+    assert_eq!(
+        s.double.stats().requests,
+        minimum_requests(s.double.dataset()) - 1,
+        "{context}"
+    );
+    assert!(s.aws.dead_letters().await.is_empty());
+    for key in &keys {
+        let text = String::from_utf8_lossy(&std::fs::read(dir.join(key)).unwrap()).into_owned();
+        for secret in [API_KEY, JOB_SECRET, TOKEN, AWS_SECRET] {
+            assert!(!text.contains(secret), "{key} holds a secret");
+        }
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_through_the_component_equals_the_ground_truth() {
+    let s = stage(41).await;
+    let started = s.host.call("POST", "/start", &[AUTH], b"").await;
+    assert_eq!(started.status, 202, "{started:?}");
+    assert_eq!(started.body["result"], "started");
+    let sync_id = started.body["sync_id"].as_str().unwrap().to_string();
+
+    let worked = work(&s, 5).await;
+    assert!(worked.redelivered > 0, "{worked:?}");
+
+    check_bucket(&s, &sync_id, "component-full", &format!("{worked:?}")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_wants_the_token_and_bad_input_is_refused_with_a_reason() {
+    let s = stage(42).await;
+    type Headers = Vec<(&'static str, &'static str)>;
+    let call = |method: &'static str, path: &'static str, headers: Headers, body: &'static [u8]| {
+        let host = &s.host;
+        async move { host.call(method, path, &headers, body).await }
+    };
+    for (answer, status, says) in [
+        (
+            call("POST", "/start", vec![], b"").await,
+            401,
+            "bearer token",
+        ),
+        (
+            call(
+                "POST",
+                "/jobs",
+                vec![("authorization", "Bearer wrong-token-0123456789")],
+                b"x",
+            )
+            .await,
+            401,
+            "bearer token",
+        ),
+        (call("GET", "/jobs", vec![AUTH], b"").await, 405, "POST"),
+        (
+            call("POST", "/other", vec![AUTH], b"").await,
+            404,
+            "POST /jobs",
+        ),
+        (
+            call(
+                "POST",
+                "/start",
+                vec![AUTH],
+                br#"{"streams": "persons,nope"}"#,
+            )
+            .await,
+            400,
+            "unknown stream \"nope\"",
+        ),
+        (
+            call("POST", "/start", vec![AUTH], b"{not json").await,
+            400,
+            "not a start request",
+        ),
+        (
+            call(
+                "POST",
+                "/jobs",
+                vec![AUTH, ("x-affinity-sync-attempt", "0")],
+                b"{}",
+            )
+            .await,
+            400,
+            "X-Affinity-Sync-Attempt",
+        ),
+    ] {
+        assert_eq!(answer.status, status, "{answer:?}");
+        let error = answer.body["error"].as_str().unwrap_or_default();
+        assert!(error.contains(says), "{error:?} should say {says:?}");
+    }
+    assert_eq!(
+        s.double.stats().requests,
+        0,
+        "refused requests fetch nothing"
+    );
+
+    // A job this deployment did not sign is dead-lettered, never fetched.
+    let forged =
+        json!({"sync": "20260101T000000Z-0000", "stream": "persons", "page": 0}).to_string();
+    let answer = s
+        .host
+        .call("POST", "/jobs", &[AUTH], forged.as_bytes())
+        .await;
+    assert_eq!(answer.body, json!({"result": "parked"}), "{answer:?}");
+    let dead = s.aws.dead_letters().await;
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].body(), Some(forged.as_str()));
+    let reason = dead[0].message_attributes().unwrap()["error"]
+        .string_value()
+        .unwrap();
+    assert!(reason.starts_with("not a valid job"), "{reason}");
+    assert_eq!(s.double.stats().requests, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_served_component_and_the_cli_worker_run_a_whole_sync() {
+    let s = stage(43).await;
+    let address = s.host.clone().serve().await;
+    let started = s
+        .host
+        .call("POST", "/start", &[AUTH], b"{\"format\": \"ndjson\"}")
+        .await;
+    assert_eq!(started.status, 202, "{started:?}");
+    let sync_id = started.body["sync_id"].as_str().unwrap().to_string();
+
+    let invoke = format!("http://{address}/jobs");
+    let (queue_url, moto_url) = (s.aws.queue_url.clone(), s.aws.moto.url.clone());
+    let out = tokio::task::spawn_blocking(move || {
+        let cwd = std::env::temp_dir();
+        affinity_sync_with_env(
+            &[
+                "worker",
+                "--queue-url",
+                &queue_url,
+                "--invoke",
+                &invoke,
+                "--until-empty",
+            ],
+            None,
+            &cwd,
+            &[
+                ("AFFINITY_SYNC_TRIGGER_TOKEN", TOKEN),
+                ("AWS_ENDPOINT_URL_SQS", &moto_url),
+                ("AWS_ACCESS_KEY_ID", "testing"),
+                ("AWS_SECRET_ACCESS_KEY", AWS_SECRET),
+                ("AWS_REGION", "us-east-1"),
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    ok(&out);
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(said.contains("left for another delivery"), "{said}");
+    assert!(
+        said.contains(" 0 left"),
+        "every message was done the first time: {said}"
+    );
+    check_bucket(&s, &sync_id, "component-served", &said).await;
+}

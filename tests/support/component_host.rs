@@ -1,0 +1,189 @@
+//! A `wasi:http` host for the WebAssembly component, built on wasmtime the way `wasmtime
+//! serve` is: the component is compiled once, and every call instantiates it afresh (as Spin
+//! does) and hands it one request. Its outgoing requests (Affinity, S3, SQS) go out through
+//! wasmtime-wasi-http's default client.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::server::conn::http1;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{Engine, Store};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::io::TokioIo;
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+struct State {
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    table: ResourceTable,
+}
+
+impl WasiView for State {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for State {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: Default::default(),
+        }
+    }
+}
+
+pub struct ComponentHost {
+    pre: ProxyPre<State>,
+    env: Vec<(String, String)>,
+}
+
+/// What the component answered.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub body: serde_json::Value,
+}
+
+impl ComponentHost {
+    /// Compiles the component at `path`; every instance gets `env` as its environment.
+    pub fn load(path: &Path, env: &[(&str, &str)]) -> ComponentHost {
+        let engine = Engine::default();
+        let component = Component::from_file(&engine, path)
+            .unwrap_or_else(|e| panic!("loading {}: {e:#}", path.display()));
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).unwrap();
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).unwrap();
+        let pre = linker
+            .instantiate_pre(&component)
+            .expect("the component imports only what wasi:http/proxy offers");
+        ComponentHost {
+            pre: ProxyPre::new(pre).expect("the component exports wasi:http/incoming-handler"),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    /// One request to a fresh instance, through the same path as [`ComponentHost::serve`].
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Answer {
+        let mut request = hyper::Request::builder()
+            .method(method)
+            .uri(format!("http://affinity-sync.local{path}"));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request
+            .body(Full::new(Bytes::copy_from_slice(body)))
+            .unwrap();
+        let response = self.handle(request).await;
+        let status = response.status().as_u16();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("the component's body")
+            .to_bytes();
+        Answer {
+            status,
+            body: serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+                serde_json::Value::String(String::from_utf8_lossy(&bytes).into_owned())
+            }),
+        }
+    }
+
+    /// Hands `request` to a fresh instance and returns its response; panics if the component
+    /// traps or sets no response.
+    async fn handle<B>(&self, request: hyper::Request<B>) -> hyper::Response<HyperOutgoingBody>
+    where
+        B: hyper::body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<wasmtime_wasi_http::Error>,
+    {
+        let mut store = Store::new(
+            self.pre.engine(),
+            State {
+                wasi: WasiCtx::builder().envs(&self.env).inherit_stderr().build(),
+                http: WasiHttpCtx::new(),
+                table: ResourceTable::new(),
+            },
+        );
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        let request = store
+            .data_mut()
+            .http()
+            .new_incoming_request(Scheme::Http, request)
+            .unwrap();
+        let out = store
+            .data_mut()
+            .http()
+            .new_response_outparam(sender)
+            .unwrap();
+        let pre = self.pre.clone();
+        let task = tokio::spawn(async move {
+            let proxy = pre.instantiate_async(&mut store).await?;
+            proxy
+                .wasi_http_incoming_handler()
+                .call_handle(&mut store, request, out)
+                .await
+        });
+        let response = match receiver.await {
+            Ok(Ok(response)) => response,
+            Ok(Err(e)) => panic!("the component answered with an error code: {e:?}"),
+            Err(_) => panic!(
+                "the component set no response: {:?}",
+                task.await.map(|r| r.map_err(|e| format!("{e:#}")))
+            ),
+        };
+        // The body streams while the guest finishes; a trap shows up when it is read.
+        tokio::spawn(async move {
+            if let Ok(Err(e)) = task.await {
+                eprintln!("the component trapped: {e:#}");
+            }
+        });
+        response
+    }
+
+    /// Serves the component over HTTP/1.1 on a free loopback port, as `wasmtime serve` and
+    /// `spin up` do; the address.
+    pub async fn serve(self: Arc<Self>) -> SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            loop {
+                let Ok((client, _)) = listener.accept().await else {
+                    return;
+                };
+                let host = self.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |request| {
+                        let host = host.clone();
+                        async move { Ok::<_, Infallible>(host.handle(request).await) }
+                    });
+                    http1::Builder::new()
+                        .serve_connection(TokioIo::new(client), service)
+                        .await
+                        .ok();
+                });
+            }
+        });
+        address
+    }
+}
