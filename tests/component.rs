@@ -1,5 +1,5 @@
 //! The WebAssembly component (`crates/affinity-sync-wasm`) run as a `wasi:http` host runs it:
-//! the built `.wasm` is loaded into wasmtime (`support::component_host`), moto serves S3 and
+//! the built `.wasm` is loaded into wasmtime (`crates/affinity-sync-wasm-host`), moto serves S3 and
 //! SQS, the test double is Affinity, and this test plays the queue worker: it receives each
 //! message, POSTs it to `/jobs`, and deletes it when the component says it is done. What lands
 //! in the bucket is compared with the double's ground truth.
@@ -10,11 +10,11 @@
 mod support;
 
 use affinity_mock::MockServer;
+use affinity_sync_wasm_host::{Answer, ComponentHost};
 use aws_sdk_sqs::types::Message;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use support::component_host::{Answer, ComponentHost};
 use support::e2e::*;
 use support::moto::*;
 use support::*;
@@ -49,24 +49,27 @@ struct Stage {
 async fn stage(seed: u64) -> Stage {
     let aws = local_aws(BUCKET, AWS_SECRET).await;
     let double = small_double(seed, API_KEY).await;
-    let host = Arc::new(ComponentHost::load(
-        &component_file(),
-        &[
-            ("AFFINITY_SYNC_BUCKET", BUCKET),
-            ("AFFINITY_SYNC_PREFIX", "affinity"),
-            ("AFFINITY_SYNC_QUEUE_URL", &aws.queue_url),
-            ("AFFINITY_SYNC_DEAD_LETTER_URL", &aws.dead_letter_url),
-            ("AFFINITY_BASE_URL", &double.base_url()),
-            ("AFFINITY_API_KEY", API_KEY),
-            ("AFFINITY_SYNC_JOB_SECRET", JOB_SECRET),
-            ("AFFINITY_SYNC_TRIGGER_TOKEN", TOKEN),
-            ("AWS_ENDPOINT_URL_S3", &aws.moto.url),
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", AWS_SECRET),
-            ("AWS_REGION", "us-east-1"),
-            ("AFFINITY_SYNC_LOG", "warn"),
-        ],
-    ));
+    let host = Arc::new(
+        ComponentHost::load(
+            &component_file(),
+            &[
+                ("AFFINITY_SYNC_BUCKET", BUCKET),
+                ("AFFINITY_SYNC_PREFIX", "affinity"),
+                ("AFFINITY_SYNC_QUEUE_URL", &aws.queue_url),
+                ("AFFINITY_SYNC_DEAD_LETTER_URL", &aws.dead_letter_url),
+                ("AFFINITY_BASE_URL", &double.base_url()),
+                ("AFFINITY_API_KEY", API_KEY),
+                ("AFFINITY_SYNC_JOB_SECRET", JOB_SECRET),
+                ("AFFINITY_SYNC_TRIGGER_TOKEN", TOKEN),
+                ("AWS_ENDPOINT_URL_S3", &aws.moto.url),
+                ("AWS_ACCESS_KEY_ID", "testing"),
+                ("AWS_SECRET_ACCESS_KEY", AWS_SECRET),
+                ("AWS_REGION", "us-east-1"),
+                ("AFFINITY_SYNC_LOG", "warn"),
+            ],
+        )
+        .expect("the component loads"),
+    );
     Stage { aws, double, host }
 }
 
@@ -272,7 +275,12 @@ async fn every_route_wants_the_token_and_bad_input_is_refused_with_a_reason() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_served_component_and_the_cli_worker_run_a_whole_sync() {
     let s = stage(43).await;
-    let address = s.host.clone().serve().await;
+    let address = s
+        .host
+        .clone()
+        .serve("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
     let started = s
         .host
         .call("POST", "/start", &[AUTH], b"{\"format\": \"ndjson\"}")

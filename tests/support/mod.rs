@@ -2,7 +2,6 @@
 //! wrote back into plain JSON rows (the same normal form from Parquet and from NDJSON).
 #![allow(dead_code)]
 
-pub mod component_host;
 pub mod e2e;
 pub mod lambda_api;
 pub mod moto;

@@ -1,15 +1,20 @@
-//! A `wasi:http` host for the WebAssembly component, built on wasmtime the way `wasmtime
-//! serve` is: the component is compiled once, and every call instantiates it afresh (as Spin
-//! does) and hands it one request. Its outgoing requests (Affinity, S3, SQS) go out through
-//! wasmtime-wasi-http's default client.
+//! A `wasi:http` host for the affinity-sync WebAssembly component, built on wasmtime the way
+//! `wasmtime serve` is: the component is compiled once (or loaded precompiled), and every
+//! request instantiates it afresh, as Spin does, and hands it that one request. Its outgoing
+//! requests (Affinity, S3, SQS) go out through wasmtime-wasi-http's default client.
+//!
+//! The tests drive the component through [`ComponentHost::call`]; `affinity-sync-wasm-host
+//! serve` puts it on a port (for `affinity-sync worker`), and `measure` times it.
 
+use anyhow::{Context, Result};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::server::conn::http1;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -47,6 +52,9 @@ impl WasiHttpView for State {
 pub struct ComponentHost {
     pre: ProxyPre<State>,
     env: Vec<(String, String)>,
+    /// Every request's time from arrival to the response head, in order (for `serve`'s log
+    /// and the benchmark).
+    timings: Mutex<Vec<(String, u16, Duration)>>,
 }
 
 /// What the component answered.
@@ -58,23 +66,42 @@ pub struct Answer {
 
 impl ComponentHost {
     /// Compiles the component at `path`; every instance gets `env` as its environment.
-    pub fn load(path: &Path, env: &[(&str, &str)]) -> ComponentHost {
+    pub fn load(path: &Path, env: &[(&str, &str)]) -> Result<ComponentHost> {
         let engine = Engine::default();
         let component = Component::from_file(&engine, path)
-            .unwrap_or_else(|e| panic!("loading {}: {e:#}", path.display()));
-        let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker).unwrap();
-        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).unwrap();
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("loading the component {}", path.display()))?;
+        ComponentHost::new(&engine, &component, env)
+    }
+
+    /// A host for an already compiled `component` (see [`precompile`]).
+    pub fn new(
+        engine: &Engine,
+        component: &Component,
+        env: &[(&str, &str)],
+    ) -> Result<ComponentHost> {
+        let mut linker = Linker::new(engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
         let pre = linker
-            .instantiate_pre(&component)
-            .expect("the component imports only what wasi:http/proxy offers");
-        ComponentHost {
-            pre: ProxyPre::new(pre).expect("the component exports wasi:http/incoming-handler"),
+            .instantiate_pre(component)
+            .map_err(anyhow::Error::from)
+            .context("the component imports something wasi:http/proxy does not offer")?;
+        Ok(ComponentHost {
+            pre: ProxyPre::new(pre)
+                .map_err(anyhow::Error::from)
+                .context("the component exports no wasi:http/incoming-handler")?,
             env: env
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
-        }
+            timings: Mutex::new(vec![]),
+        })
+    }
+
+    /// The requests handled so far: route, status, time to the response head.
+    pub fn timings(&self) -> Vec<(String, u16, Duration)> {
+        self.timings.lock().unwrap().clone()
     }
 
     /// One request to a fresh instance, through the same path as [`ComponentHost::serve`].
@@ -117,6 +144,8 @@ impl ComponentHost {
         B: hyper::body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<wasmtime_wasi_http::Error>,
     {
+        let began = Instant::now();
+        let route = format!("{} {}", request.method(), request.uri().path());
         let mut store = Store::new(
             self.pre.engine(),
             State {
@@ -152,6 +181,10 @@ impl ComponentHost {
                 task.await.map(|r| r.map_err(|e| format!("{e:#}")))
             ),
         };
+        self.timings
+            .lock()
+            .unwrap()
+            .push((route, response.status().as_u16(), began.elapsed()));
         // The body streams while the guest finishes; a trap shows up when it is read.
         tokio::spawn(async move {
             if let Ok(Err(e)) = task.await {
@@ -161,11 +194,13 @@ impl ComponentHost {
         response
     }
 
-    /// Serves the component over HTTP/1.1 on a free loopback port, as `wasmtime serve` and
-    /// `spin up` do; the address.
-    pub async fn serve(self: Arc<Self>) -> SocketAddr {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
+    /// Serves the component over HTTP/1.1 on `address` (port 0: a free one), as `wasmtime
+    /// serve` and `spin up` do, in the background; the address it listens on.
+    pub async fn serve(self: Arc<Self>, address: SocketAddr) -> Result<SocketAddr> {
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .with_context(|| format!("listening on {address}"))?;
+        let address = listener.local_addr()?;
         tokio::spawn(async move {
             loop {
                 let Ok((client, _)) = listener.accept().await else {
@@ -184,6 +219,19 @@ impl ComponentHost {
                 });
             }
         });
-        address
+        Ok(address)
     }
+}
+
+/// Compiles the component at `path` to native code for `engine` (what `wasmtime compile`
+/// writes); [`load_precompiled`] loads it without compiling.
+pub fn precompile(engine: &Engine, path: &Path) -> Result<Vec<u8>> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(engine.precompile_component(&bytes)?)
+}
+
+/// Loads what [`precompile`] wrote with the same engine settings.
+pub fn load_precompiled(engine: &Engine, bytes: &[u8]) -> Result<Component> {
+    // SAFETY: the bytes come from `precompile` in this process (trusted, same engine).
+    Ok(unsafe { Component::deserialize(engine, bytes) }?)
 }
