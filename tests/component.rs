@@ -10,7 +10,7 @@
 mod support;
 
 use affinity_mock::MockServer;
-use affinity_sync_wasm_host::{Answer, ComponentHost};
+use affinity_sync_wasm_host::{Answer, ComponentHost, Outcome};
 use aws_sdk_sqs::types::Message;
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -100,9 +100,51 @@ struct Worked {
     redelivered: u64,
 }
 
-/// The queue worker: every message to `POST /jobs` until the queue is empty; every
-/// `redeliver_every`-th one is posted a second time, as SQS may deliver it.
-async fn work(s: &Stage, redeliver_every: u64) -> Worked {
+/// How the worker hands a message to the component.
+#[derive(Clone, Copy)]
+enum Door {
+    /// `POST /jobs`.
+    Http,
+    /// The typed `affinity:sync/step` export's `run-job`.
+    Step,
+}
+
+/// Hands one message to the component; whether it was written (`false`: already done).
+async fn deliver(s: &Stage, door: Door, m: &Message) -> bool {
+    match door {
+        Door::Http => {
+            let answer = post_job(&s.host, m).await;
+            assert_eq!(answer.status, 200, "{answer:?}");
+            match answer.body["result"].as_str() {
+                Some("written") => true,
+                Some("already_done") => false,
+                _ => panic!("{answer:?}"),
+            }
+        }
+        Door::Step => {
+            let attempt = m
+                .message_attributes()
+                .and_then(|a| a.get("attempt"))
+                .and_then(|v| v.string_value())
+                .map_or(1, |a| a.parse().unwrap());
+            let outcome = s
+                .host
+                .run_job(m.body().unwrap(), attempt)
+                .await
+                .expect("no trap")
+                .expect("the page is finished");
+            match outcome {
+                Outcome::Written => true,
+                Outcome::AlreadyDone => false,
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+}
+
+/// The queue worker: every message through `door` until the queue is empty; every
+/// `redeliver_every`-th one is delivered a second time, as SQS may deliver it.
+async fn work(s: &Stage, door: Door, redeliver_every: u64) -> Worked {
     let mut w = Worked::default();
     loop {
         let got = s
@@ -123,12 +165,13 @@ async fn work(s: &Stage, redeliver_every: u64) -> Worked {
             continue;
         }
         for m in got.messages() {
-            let answer = post_job(&s.host, m).await;
-            assert_eq!(answer.status, 200, "{answer:?}");
+            assert!(
+                deliver(s, door, m).await,
+                "a first delivery writes its page"
+            );
             w.messages += 1;
             if w.messages % redeliver_every == 0 {
-                let again = post_job(&s.host, m).await;
-                assert_eq!(again.body, json!({"result": "already_done"}), "{again:?}");
+                assert!(!deliver(s, door, m).await, "a redelivery is already done");
                 w.redelivered += 1;
             }
             s.aws
@@ -179,7 +222,7 @@ async fn a_sync_through_the_component_equals_the_ground_truth() {
     assert_eq!(started.body["result"], "started");
     let sync_id = started.body["sync_id"].as_str().unwrap().to_string();
 
-    let worked = work(&s, 5).await;
+    let worked = work(&s, Door::Http, 5).await;
     assert!(worked.redelivered > 0, "{worked:?}");
 
     check_bucket(&s, &sync_id, "component-full", &format!("{worked:?}")).await;
@@ -322,4 +365,22 @@ async fn the_served_component_and_the_cli_worker_run_a_whole_sync() {
         "every message was done the first time: {said}"
     );
     check_bucket(&s, &sync_id, "component-served", &said).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_through_the_typed_step_export_equals_the_ground_truth() {
+    let s = stage(44).await;
+    let started = s
+        .host
+        .start("")
+        .await
+        .expect("no trap")
+        .expect("the sync starts");
+    let started: serde_json::Value = serde_json::from_str(&started).unwrap();
+    let sync_id = started["sync_id"].as_str().unwrap().to_string();
+    let worked = work(&s, Door::Step, 7).await;
+    assert!(worked.redelivered > 0, "{worked:?}");
+    check_bucket(&s, &sync_id, "component-step", &format!("{worked:?}")).await;
+    let refused = s.host.start(r#"{"format": "csv"}"#).await.unwrap();
+    assert!(refused.unwrap_err().contains("use parquet or ndjson"));
 }

@@ -24,6 +24,17 @@ use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
+/// Bindings of `wit/sync.wit`, the component's typed export.
+mod step {
+    wasmtime::component::bindgen!({
+        path: "../../wit",
+        world: "affinity:sync/sync-step",
+        exports: { default: async },
+    });
+}
+
+pub use step::exports::affinity::sync::step::Outcome;
+
 struct State {
     wasi: WasiCtx,
     http: WasiHttpCtx,
@@ -99,6 +110,49 @@ impl ComponentHost {
         })
     }
 
+    /// A store for one instance: the environment, stderr, a fresh resource table.
+    fn store(&self) -> Store<State> {
+        Store::new(
+            self.pre.engine(),
+            State {
+                wasi: WasiCtx::builder().envs(&self.env).inherit_stderr().build(),
+                http: WasiHttpCtx::new(),
+                table: ResourceTable::new(),
+            },
+        )
+    }
+
+    /// Runs one job through the typed `affinity:sync/step` export (no HTTP): `message` as the
+    /// queue carries it. The inner `Err` is the component's (deliver the message again).
+    pub async fn run_job(&self, message: &str, attempt: u32) -> Result<Result<Outcome, String>> {
+        let mut store = self.store();
+        let instance = self
+            .pre
+            .instance_pre()
+            .instantiate_async(&mut store)
+            .await?;
+        let step = step::SyncStep::new(&mut store, &instance)?;
+        Ok(step
+            .affinity_sync_step()
+            .call_run_job(&mut store, message, attempt)
+            .await?)
+    }
+
+    /// Seeds a sync through the `affinity:sync/step` export; `request` is the start JSON.
+    pub async fn start(&self, request: &str) -> Result<Result<String, String>> {
+        let mut store = self.store();
+        let instance = self
+            .pre
+            .instance_pre()
+            .instantiate_async(&mut store)
+            .await?;
+        let step = step::SyncStep::new(&mut store, &instance)?;
+        Ok(step
+            .affinity_sync_step()
+            .call_start(&mut store, request)
+            .await?)
+    }
+
     /// The requests handled so far: route, status, time to the response head.
     pub fn timings(&self) -> Vec<(String, u16, Duration)> {
         self.timings.lock().unwrap().clone()
@@ -146,14 +200,7 @@ impl ComponentHost {
     {
         let began = Instant::now();
         let route = format!("{} {}", request.method(), request.uri().path());
-        let mut store = Store::new(
-            self.pre.engine(),
-            State {
-                wasi: WasiCtx::builder().envs(&self.env).inherit_stderr().build(),
-                http: WasiHttpCtx::new(),
-                table: ResourceTable::new(),
-            },
-        );
+        let mut store = self.store();
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let request = store
             .data_mut()
