@@ -122,9 +122,8 @@ impl ComponentHost {
         )
     }
 
-    /// Runs one job through the typed `affinity:sync/step` export (no HTTP): `message` as the
-    /// queue carries it. The inner `Err` is the component's (deliver the message again).
-    pub async fn run_job(&self, message: &str, attempt: u32) -> Result<Result<Outcome, String>> {
+    /// A fresh instance with its `affinity:sync/step` export.
+    async fn step_instance(&self) -> Result<(Store<State>, step::SyncStep)> {
         let mut store = self.store();
         let instance = self
             .pre
@@ -132,6 +131,13 @@ impl ComponentHost {
             .instantiate_async(&mut store)
             .await?;
         let step = step::SyncStep::new(&mut store, &instance)?;
+        Ok((store, step))
+    }
+
+    /// Runs one job through the typed `affinity:sync/step` export (no HTTP): `message` as the
+    /// queue carries it. The inner `Err` is the component's (deliver the message again).
+    pub async fn run_job(&self, message: &str, attempt: u32) -> Result<Result<Outcome, String>> {
+        let (mut store, step) = self.step_instance().await?;
         Ok(step
             .affinity_sync_step()
             .call_run_job(&mut store, message, attempt)
@@ -140,13 +146,7 @@ impl ComponentHost {
 
     /// Seeds a sync through the `affinity:sync/step` export; `request` is the start JSON.
     pub async fn start(&self, request: &str) -> Result<Result<String, String>> {
-        let mut store = self.store();
-        let instance = self
-            .pre
-            .instance_pre()
-            .instantiate_async(&mut store)
-            .await?;
-        let step = step::SyncStep::new(&mut store, &instance)?;
+        let (mut store, step) = self.step_instance().await?;
         Ok(step
             .affinity_sync_step()
             .call_start(&mut store, request)
