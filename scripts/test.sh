@@ -60,6 +60,12 @@ cargo clippy -p affinity-sync-wasm --locked --target wasm32-wasip2 -- -D warning
 cargo build -p affinity-sync-wasm --locked --target wasm32-wasip2 --profile wasm
 ls -l "${CARGO_TARGET_DIR:-target}/wasm32-wasip2/wasm/affinity_sync_wasm.wasm"
 
+say "cargo build"
+# The tests run the Lambda function's binary (and the CLI's) as processes; `cargo test` builds
+# a package's binaries only for that package's own integration tests, so build them all here
+# (with --all-targets, so features unify as for clippy and test: DuckDB is built once).
+cargo build --workspace --all-targets --locked
+
 say "cargo test"
 # The same target set as clippy: DuckDB's C++ (built by a build script) is compiled once, not
 # once per differently unified set of build dependencies. Doc tests: the mock crate (no DuckDB).

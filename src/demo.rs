@@ -111,7 +111,7 @@ pub async fn run(seed: u64, sizes: Sizes, out: PathBuf) -> Result<()> {
     let ds = server.dataset();
     let mut bad = 0;
     for (stream, totals) in &report.streams {
-        let Some(want) = expected(ds, stream) else {
+        let Some(want) = expected(&ds, stream) else {
             continue;
         };
         let ok = totals.records == want;

@@ -44,9 +44,102 @@ enum Command {
     /// Carry a queue's jobs to an HTTP page step (the WebAssembly component under `spin up`
     /// or `wasmtime serve`): receive each SQS message, POST it, delete it when done.
     Worker(WorkerArgs),
+    /// Receive Affinity webhooks: record each event, write tombstones for deletes and fetch
+    /// created and updated records again (POST /webhook?token=SECRET; GET /health).
+    Serve(ServeArgs),
+    /// Manage Affinity's webhook subscriptions (at most three per account).
+    Webhooks {
+        #[command(subcommand)]
+        action: WebhooksAction,
+    },
     /// Start the test double in-process, walk every endpoint to its last page and compare
     /// what was served with the double's ground truth.
     Demo(DemoArgs),
+}
+
+/// The receiver's secret: `--webhook-secret-file`, else AFFINITY_SYNC_WEBHOOK_SECRET.
+#[derive(Args)]
+struct WebhookSecretArgs {
+    /// File holding the webhook secret (at least 16 characters, e.g. `openssl rand -hex 24`);
+    /// otherwise AFFINITY_SYNC_WEBHOOK_SECRET.
+    #[arg(long)]
+    webhook_secret_file: Option<PathBuf>,
+}
+
+impl WebhookSecretArgs {
+    fn token(&self) -> Result<affinity_sync_io::queued::secrets::Token> {
+        let (text, source) = match &self.webhook_secret_file {
+            Some(path) => (
+                std::fs::read_to_string(path).with_context(|| {
+                    format!("cannot read the webhook secret file {}", path.display())
+                })?,
+                format!("--webhook-secret-file {}", path.display()),
+            ),
+            None => (
+                std::env::var("AFFINITY_SYNC_WEBHOOK_SECRET").map_err(|_| {
+                    anyhow::anyhow!(
+                        "no webhook secret: set AFFINITY_SYNC_WEBHOOK_SECRET or pass --webhook-secret-file \
+                         (a random string of at least 16 characters, e.g. `openssl rand -hex 24`)"
+                    )
+                })?,
+                "AFFINITY_SYNC_WEBHOOK_SECRET".to_string(),
+            ),
+        };
+        affinity_sync_io::queued::secrets::Token::new(&text)
+            .with_context(|| format!("the webhook secret from {source}"))
+    }
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    connection: Connection,
+    /// Where change records, tombstones and refreshed records go (as `sync --out`).
+    #[command(flatten)]
+    output: Output,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8787")]
+    listen: SocketAddr,
+    /// Format of refreshed records: the format of your syncs (parquet or ndjson).
+    #[arg(long, default_value = "parquet")]
+    format: String,
+    #[command(flatten)]
+    secret: WebhookSecretArgs,
+    /// Refreshes fetched at once.
+    #[arg(long, default_value_t = 2)]
+    workers: usize,
+    /// Tries of a refresh before it is parked in changes/_refresh/failed/.
+    #[arg(long, default_value_t = 6)]
+    max_retries: u32,
+}
+
+#[derive(Subcommand)]
+enum WebhooksAction {
+    /// Subscribe a receiver: Affinity will POST events to URL?token=SECRET.
+    Subscribe {
+        #[command(flatten)]
+        connection: Connection,
+        /// The receiver's webhook URL without the token, e.g. https://hooks.example.com/webhook
+        /// (the Lambda Function URL + /webhook, or `serve`'s address + /webhook).
+        #[arg(long)]
+        url: String,
+        /// Comma-separated events (default: all).
+        #[arg(long)]
+        events: Option<String>,
+        #[command(flatten)]
+        secret: WebhookSecretArgs,
+    },
+    /// List the account's subscriptions (tokens masked).
+    List {
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Delete a subscription by id.
+    Delete {
+        #[command(flatten)]
+        connection: Connection,
+        id: i64,
+    },
 }
 
 #[derive(Args)]
@@ -516,6 +609,13 @@ fn run(cli: Cli) -> Result<()> {
                 println!("{table:<28} {rows:>9} rows");
             }
             println!("views: {}", loaded.views.join(", "));
+            let c = &loaded.changes;
+            if c.events > 0 {
+                println!(
+                    "webhook changes: {} events; {} records upserted and {} deleted since the sync started",
+                    c.events, c.upserted, c.deleted
+                );
+            }
             println!("loaded sync {} into {}", loaded.sync_id, args.db.display());
             Ok(())
         }
@@ -541,6 +641,8 @@ fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Command::Serve(args) => rt.block_on(serve(args)),
+        Command::Webhooks { action } => rt.block_on(webhooks(action)),
         Command::Demo(args) => rt.block_on(demo::run(args.data.seed, args.data.sizes(), args.out)),
     }
 }
@@ -613,6 +715,73 @@ async fn mock(args: MockArgs) -> Result<()> {
     })();
     drop(out);
     server.run_until_ctrl_c().await;
+    Ok(())
+}
+
+async fn serve(args: ServeArgs) -> Result<()> {
+    let format = affinity_sync::Format::parse(&args.format)
+        .with_context(|| format!("--format must be parquet or ndjson, got {:?}", args.format))?;
+    let options = cli::serve::Options {
+        listen: args.listen,
+        base_url: args.connection.base_url.clone(),
+        key: args.connection.key()?.key,
+        format,
+        secret: args.secret.token()?,
+        workers: args.workers,
+        max_retries: args.max_retries,
+    };
+    let out = args.output.out.clone();
+    let ready = move |addr: SocketAddr| {
+        println!(
+            "receiving Affinity webhooks on http://{addr}/webhook?token=*** (writing to {out}); Ctrl-C stops"
+        );
+        let _ = std::io::stdout().flush();
+    };
+    let stop = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    match args.output.open().await? {
+        Sink::Local(s) => cli::serve::run(s, options, ready, stop).await,
+        Sink::S3(s) => cli::serve::run(s, options, ready, stop).await,
+    }
+}
+
+async fn webhooks(action: WebhooksAction) -> Result<()> {
+    let client = |c: &Connection| -> Result<cli::webhooks::Client> {
+        let key = c.key()?;
+        cli::webhooks::Client::new(&c.base_url, key.key, key.source)
+    };
+    match action {
+        WebhooksAction::Subscribe {
+            connection,
+            url,
+            events,
+            secret,
+        } => {
+            let events = cli::webhooks::events(events.as_deref())?;
+            let full = cli::webhooks::url_with_token(&url, &secret.token()?)?;
+            let created = client(&connection)?.subscribe(&full, &events).await?;
+            println!("subscribed: {}", cli::webhooks::describe(&created));
+            println!(
+                "Affinity posts to (this URL holds the webhook secret; keep it out of tickets and logs):"
+            );
+            println!("  {full}");
+        }
+        WebhooksAction::List { connection } => {
+            let all = client(&connection)?.list().await?;
+            if all.is_empty() {
+                println!("no webhook subscriptions");
+            }
+            for w in &all {
+                println!("{}", cli::webhooks::describe(w));
+            }
+            println!("({} of {} allowed)", all.len(), cli::webhooks::LIMIT);
+        }
+        WebhooksAction::Delete { connection, id } => {
+            client(&connection)?.delete(id).await?;
+            println!("deleted webhook subscription {id}");
+        }
+    }
     Ok(())
 }
 

@@ -24,6 +24,7 @@ const API_KEY: &str = "affinity-key-never-logged";
 const JOB_SECRET: &str = "job-secret-0123456789-never-logged";
 const TOKEN: &str = "trigger-token-0123456789-never-logged";
 const AWS_SECRET: &str = "aws-secret-access-key-never-logged";
+const WEBHOOK_SECRET: &str = "webhook-secret-0123456789-never-logged";
 
 /// The component scripts/test.sh built: `<target>/wasm32-wasip2/wasm/`.
 fn component_file() -> PathBuf {
@@ -61,6 +62,7 @@ async fn stage(seed: u64) -> Stage {
                 ("AFFINITY_API_KEY", API_KEY),
                 ("AFFINITY_SYNC_JOB_SECRET", JOB_SECRET),
                 ("AFFINITY_SYNC_TRIGGER_TOKEN", TOKEN),
+                ("AFFINITY_SYNC_WEBHOOK_SECRET", WEBHOOK_SECRET),
                 ("AWS_ENDPOINT_URL_S3", &aws.moto.url),
                 ("AWS_ACCESS_KEY_ID", "testing"),
                 ("AWS_SECRET_ACCESS_KEY", AWS_SECRET),
@@ -144,7 +146,7 @@ async fn deliver(s: &Stage, door: Door, m: &Message) -> bool {
 
 /// The queue worker: every message through `door` until the queue is empty; every
 /// `redeliver_every`-th one is delivered a second time, as SQS may deliver it.
-async fn work(s: &Stage, door: Door, redeliver_every: u64) -> Worked {
+async fn work(s: &Stage, door: Door, redeliver_every: u64, pages_only: bool) -> Worked {
     let mut w = Worked::default();
     loop {
         let got = s
@@ -165,10 +167,10 @@ async fn work(s: &Stage, door: Door, redeliver_every: u64) -> Worked {
             continue;
         }
         for m in got.messages() {
-            assert!(
-                deliver(s, door, m).await,
-                "a first delivery writes its page"
-            );
+            let written = deliver(s, door, m).await;
+            // A page's first delivery always writes it; a webhook refresh may find its work
+            // done by the refresh of the same event delivered twice.
+            assert!(written || !pages_only, "a first delivery writes its page");
             w.messages += 1;
             if w.messages % redeliver_every == 0 {
                 assert!(!deliver(s, door, m).await, "a redelivery is already done");
@@ -197,17 +199,17 @@ async fn check_bucket(s: &Stage, sync_id: &str, name: &str, context: &str) {
     );
     let out = dir.join("affinity");
     assert_eq!(complete_syncs(&out), [sync_id]);
-    check_against_truth(s.double.dataset(), &out, sync_id);
+    check_against_truth(&s.double.dataset(), &out, sync_id);
     // The minimum the CLI makes, less its quota check: redeliveries fetch nothing.
     assert_eq!(
         s.double.stats().requests,
-        minimum_requests(s.double.dataset()) - 1,
+        minimum_requests(&s.double.dataset()) - 1,
         "{context}"
     );
     assert!(s.aws.dead_letters().await.is_empty());
     for key in &keys {
         let text = String::from_utf8_lossy(&std::fs::read(dir.join(key)).unwrap()).into_owned();
-        for secret in [API_KEY, JOB_SECRET, TOKEN, AWS_SECRET] {
+        for secret in [API_KEY, JOB_SECRET, TOKEN, WEBHOOK_SECRET, AWS_SECRET] {
             assert!(!text.contains(secret), "{key} holds a secret");
         }
     }
@@ -222,7 +224,7 @@ async fn a_sync_through_the_component_equals_the_ground_truth() {
     assert_eq!(started.body["result"], "started");
     let sync_id = started.body["sync_id"].as_str().unwrap().to_string();
 
-    let worked = work(&s, Door::Http, 5).await;
+    let worked = work(&s, Door::Http, 5, true).await;
     assert!(worked.redelivered > 0, "{worked:?}");
 
     check_bucket(&s, &sync_id, "component-full", &format!("{worked:?}")).await;
@@ -378,9 +380,118 @@ async fn a_sync_through_the_typed_step_export_equals_the_ground_truth() {
         .expect("the sync starts");
     let started: serde_json::Value = serde_json::from_str(&started).unwrap();
     let sync_id = started["sync_id"].as_str().unwrap().to_string();
-    let worked = work(&s, Door::Step, 7).await;
+    let worked = work(&s, Door::Step, 7, true).await;
     assert!(worked.redelivered > 0, "{worked:?}");
     check_bucket(&s, &sync_id, "component-step", &format!("{worked:?}")).await;
     let refused = s.host.start(r#"{"format": "csv"}"#).await.unwrap();
     assert!(refused.unwrap_err().contains("use parquet or ndjson"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_through_the_component_bring_the_bucket_to_the_current_state() {
+    let s = stage(44).await;
+    let started = s.host.call("POST", "/start", &[AUTH], b"").await;
+    assert_eq!(started.status, 202, "{started:?}");
+    work(&s, Door::Http, 1_000_000, true).await;
+
+    let events = s.double.change(&affinity_mock::ChangePlan {
+        seed: 8,
+        changes: 50,
+        sent_at: None,
+    });
+    let deliveries = affinity_mock::mutate::delivery_order(
+        &events,
+        &affinity_mock::DeliveryPlan {
+            seed: 9,
+            duplicate_every: 4,
+            shuffle_window: 5,
+            parallel: 1,
+        },
+    );
+    let url = format!("/webhook?token={WEBHOOK_SECRET}");
+    for e in &deliveries {
+        let a = s
+            .host
+            .call("POST", &url, &[], e.to_string().as_bytes())
+            .await;
+        assert_eq!(a.status, 200, "{a:?}");
+    }
+    // The trigger token does not open /webhook, and a wrong token is refused.
+    let a = s
+        .host
+        .call(
+            "POST",
+            "/webhook",
+            &[AUTH],
+            events[0].to_string().as_bytes(),
+        )
+        .await;
+    assert_eq!(a.status, 401, "{a:?}");
+    let a = s
+        .host
+        .call("POST", "/webhook?token=wrong-token-0123456789", &[], b"{}")
+        .await;
+    assert_eq!(a.status, 401, "{a:?}");
+    let a = s.host.call("POST", &url, &[], b"{\"type\": 1}").await;
+    assert_eq!(a.status, 400, "{a:?}");
+    assert!(a.body["error"].as_str().unwrap().contains("type"), "{a:?}");
+
+    // The refreshes come through the queue like pages.
+    let worked = work(&s, Door::Http, 3, false).await;
+    assert!(worked.messages > 0 && worked.redelivered > 0, "{worked:?}");
+    assert!(s.aws.dead_letters().await.is_empty());
+
+    let dir = temp_dir("component-webhooks");
+    download(&s.aws.moto, BUCKET, &dir.join("bucket"));
+    let out = dir.join("bucket/affinity");
+    assert_eq!(
+        std::fs::read_dir(out.join("changes/events"))
+            .unwrap()
+            .count(),
+        events.len()
+    );
+    let run = |args: &[&str], key: Option<&str>| {
+        let o = affinity_sync(args, key, &dir);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    let (applied, fresh, fresh_db) = (
+        dir.join("applied.duckdb"),
+        dir.join("fresh"),
+        dir.join("fresh.duckdb"),
+    );
+    run(
+        &[
+            "load",
+            "duckdb",
+            "--from",
+            out.to_str().unwrap(),
+            "--db",
+            applied.to_str().unwrap(),
+        ],
+        None,
+    );
+    run(
+        &[
+            "sync",
+            "--base-url",
+            &s.double.base_url(),
+            "--out",
+            fresh.to_str().unwrap(),
+            "--quiet",
+        ],
+        Some(API_KEY),
+    );
+    run(
+        &[
+            "load",
+            "duckdb",
+            "--from",
+            fresh.to_str().unwrap(),
+            "--db",
+            fresh_db.to_str().unwrap(),
+        ],
+        None,
+    );
+    support::changes::assert_same_tables(&applied, &fresh_db, "");
+    std::fs::remove_dir_all(&dir).ok();
 }

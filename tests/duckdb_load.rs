@@ -20,16 +20,6 @@ async fn run(args: Vec<String>, cwd: &Path) -> std::process::Output {
     .unwrap()
 }
 
-fn ok(o: &std::process::Output) -> String {
-    assert!(
-        o.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).to_string()
-}
-
 /// `affinity-sync sync` of the double into `out`, in `format`.
 async fn sync_into(base: &str, out: &Path, format: &str, cwd: &Path) -> String {
     let args = [
@@ -42,7 +32,7 @@ async fn sync_into(base: &str, out: &Path, format: &str, cwd: &Path) -> String {
         format,
         "--quiet",
     ];
-    ok(&run(args.iter().map(|a| a.to_string()).collect(), cwd).await)
+    succeeded(&run(args.iter().map(|a| a.to_string()).collect(), cwd).await)
 }
 
 /// `affinity-sync load duckdb` of `out` into `db`; returns what it printed.
@@ -55,7 +45,7 @@ async fn load_into(out: &Path, db: &Path, cwd: &Path) -> String {
         "--db",
         &db.display().to_string(),
     ];
-    ok(&run(args.iter().map(|a| a.to_string()).collect(), cwd).await)
+    succeeded(&run(args.iter().map(|a| a.to_string()).collect(), cwd).await)
 }
 
 fn ids(conn: &duckdb::Connection, sql: &str) -> BTreeSet<i64> {
@@ -181,16 +171,18 @@ async fn a_loaded_database_equals_the_ground_truth_in_both_formats() {
         // A second sync and load replace, never append.
         sync_into(&d.base_url(), &out, format, &dir).await;
         load_into(&out, &db, &dir).await;
-        let table = ok(&run(
-            vec![
-                "query".into(),
-                "--db".into(),
-                s(&db),
-                "SELECT count(*) AS persons FROM persons".into(),
-            ],
-            &dir,
-        )
-        .await);
+        let table = succeeded(
+            &run(
+                vec![
+                    "query".into(),
+                    "--db".into(),
+                    s(&db),
+                    "SELECT count(*) AS persons FROM persons".into(),
+                ],
+                &dir,
+            )
+            .await,
+        );
         assert!(
             table.contains(&ds.persons.len().to_string()) && table.contains("(1 rows)"),
             "{table}"

@@ -191,7 +191,7 @@ async fn run_schedule(s: Schedule, totals: Arc<Mutex<Totals>>) {
     assert_eq!(syncs.len(), 1, "{what}: one complete sync");
     // The truth check panics on the first difference; say which schedule it was.
     let checked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        check_against_truth(d.dataset(), &out, &syncs[0])
+        check_against_truth(&d.dataset(), &out, &syncs[0])
     }));
     if let Err(e) = checked {
         eprintln!(

@@ -26,6 +26,7 @@ const BUCKET: &str = "affinity-lambda";
 const API_KEY: &str = "affinity-key-never-logged";
 const JOB_SECRET: &str = "job-secret-0123456789-never-logged";
 const TRIGGER_TOKEN: &str = "trigger-token-0123456789-never-logged";
+const WEBHOOK_SECRET: &str = "webhook-secret-0123456789-never-logged";
 const AWS_SECRET: &str = "aws-secret-access-key-never-logged";
 const INVOKE_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -47,8 +48,9 @@ async fn aws() -> (Aws, String) {
         .create_secret()
         .name("affinity-sync")
         .secret_string(
-            json!({"api_key": API_KEY, "job_secret": JOB_SECRET, "trigger_token": TRIGGER_TOKEN})
-                .to_string(),
+            json!({"api_key": API_KEY, "job_secret": JOB_SECRET, "trigger_token": TRIGGER_TOKEN,
+                   "webhook_secret": WEBHOOK_SECRET})
+            .to_string(),
         )
         .send()
         .await
@@ -274,7 +276,13 @@ fn bucket_keys(aws: &Aws, dir: &Path) -> Vec<String> {
 }
 
 fn assert_no_secret(text: &str, what: &str) {
-    for secret in [API_KEY, JOB_SECRET, TRIGGER_TOKEN, AWS_SECRET] {
+    for secret in [
+        API_KEY,
+        JOB_SECRET,
+        TRIGGER_TOKEN,
+        WEBHOOK_SECRET,
+        AWS_SECRET,
+    ] {
         assert!(!text.contains(secret), "{what} holds a secret");
     }
 }
@@ -314,12 +322,12 @@ async fn a_sync_on_lambda_equals_the_ground_truth_even_with_redeliveries() {
     );
     let out = local.join("affinity");
     assert_eq!(complete_syncs(&out), [sync_id.as_str()]);
-    check_against_truth(d.dataset(), &out, &sync_id);
+    check_against_truth(&d.dataset(), &out, &sync_id);
     // The minimum the CLI makes, less its quota check (`/rate-limit`), which the function's
     // start does not make.
     assert_eq!(
         d.stats().requests,
-        minimum_requests(d.dataset()) - 1,
+        minimum_requests(&d.dataset()) - 1,
         "redelivered messages are recognised and fetch nothing ({drained:?})"
     );
     assert!(aws.dead_letters().await.is_empty());
@@ -437,8 +445,8 @@ async fn a_page_that_fails_for_good_is_dead_lettered_with_its_reason_and_redrive
     assert!(!keys.iter().any(|k| k.contains("/_jobs/")), "{keys:?}");
     let out = local.join("affinity");
     assert_eq!(complete_syncs(&out), [sync_id.as_str()]);
-    check_against_truth(d.dataset(), &out, &sync_id);
-    assert_eq!(d.stats().requests, minimum_requests(d.dataset()) - 1 + 2);
+    check_against_truth(&d.dataset(), &out, &sync_id);
+    assert_eq!(d.stats().requests, minimum_requests(&d.dataset()) - 1 + 2);
     assert_no_secret(&function.log(), "the function's log");
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -558,4 +566,149 @@ async fn post_sync_needs_the_token_and_a_running_sync_is_not_started_twice() {
     );
     assert_no_secret(&function.log(), "the function's log");
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A Function URL request `POST /webhook?token=...` carrying one Affinity event.
+fn webhook_event(token: &str, event: &Value) -> Value {
+    let mut e = url_event("POST", "/webhook", None, Some(&event.to_string()));
+    e["rawQueryString"] = json!(format!("token={token}"));
+    e["queryStringParameters"] = json!({ "token": token });
+    e
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_on_the_function_url_bring_the_bucket_to_the_current_state() {
+    let Stage {
+        aws,
+        double: d,
+        dir,
+        api,
+        function,
+    } = stage(35, "lambda-webhooks", &[]).await;
+    let started = api
+        .invoke(json!({"action": "start"}), INVOKE_TIMEOUT)
+        .await
+        .unwrap();
+    let sync_id = started["sync_id"].as_str().unwrap().to_string();
+    drain(&api, &aws, 10, None).await;
+
+    // The double changes; Affinity posts the events (every 5th twice, in shuffled windows).
+    let events = d.change(&affinity_mock::ChangePlan {
+        seed: 3,
+        changes: 60,
+        sent_at: None,
+    });
+    let deliveries = affinity_mock::mutate::delivery_order(
+        &events,
+        &affinity_mock::DeliveryPlan {
+            seed: 4,
+            duplicate_every: 5,
+            shuffle_window: 6,
+            parallel: 1,
+        },
+    );
+    for e in &deliveries {
+        let r = api
+            .invoke(webhook_event(WEBHOOK_SECRET, e), INVOKE_TIMEOUT)
+            .await
+            .unwrap();
+        assert_eq!(r["statusCode"], 200, "{r}");
+    }
+    for (token, status) in [("wrong-token-0123456789", 401), ("", 401)] {
+        let r = api
+            .invoke(webhook_event(token, &events[0]), INVOKE_TIMEOUT)
+            .await
+            .unwrap();
+        assert_eq!(r["statusCode"], status, "{r}");
+    }
+    let r = api
+        .invoke(
+            url_event("POST", "/webhook", None, Some("{not json")),
+            INVOKE_TIMEOUT,
+        )
+        .await
+        .unwrap();
+    assert_eq!(r["statusCode"], 401, "no token, no parsing: {r}");
+    // The refreshes travel through SQS like pages, redelivered now and then.
+    let drained = drain(&api, &aws, 10, Some(4)).await;
+    assert!(
+        drained.messages > 0 && drained.redelivered > 0,
+        "{drained:?}"
+    );
+    assert!(
+        aws.dead_letters().await.is_empty(),
+        "nothing was dead-lettered"
+    );
+
+    let local = dir.join("bucket");
+    bucket_keys(&aws, &local);
+    let out = local.join("affinity");
+    let events_written = std::fs::read_dir(out.join("changes/events"))
+        .unwrap()
+        .count();
+    assert_eq!(
+        events_written,
+        events.len(),
+        "each event once, duplicates or not"
+    );
+    assert!(
+        !out.join("changes/_refresh/pending").exists(),
+        "every refresh finished"
+    );
+    let load = |from: &Path, db: &Path| {
+        let o = affinity_sync(
+            &[
+                "load",
+                "duckdb",
+                "--from",
+                &from.display().to_string(),
+                "--db",
+                &db.display().to_string(),
+            ],
+            None,
+            &dir,
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    let applied = dir.join("applied.duckdb");
+    load(&out, &applied);
+    let fresh = dir.join("fresh");
+    let o = affinity_sync(
+        &[
+            "sync",
+            "--base-url",
+            &d.base_url(),
+            "--out",
+            &fresh.display().to_string(),
+            "--quiet",
+        ],
+        Some(API_KEY),
+        &dir,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let fresh_db = dir.join("fresh.duckdb");
+    load(&fresh, &fresh_db);
+    support::changes::assert_same_tables(&applied, &fresh_db, &function.log());
+    assert_eq!(complete_syncs(&out), [sync_id.as_str()]);
+    for file in walkdir(&out) {
+        assert_no_secret(
+            &String::from_utf8_lossy(&std::fs::read(&file).unwrap()),
+            &file.display().to_string(),
+        );
+    }
+    assert_no_secret(&function.log(), "the function's log");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+fn walkdir(dir: &Path) -> Vec<PathBuf> {
+    let mut out = vec![];
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walkdir(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }

@@ -96,7 +96,7 @@ async fn a_sync_to_s3_equals_the_ground_truth_and_resumes_from_the_bucket() {
     let synced = local.join("exports/affinity");
     let syncs = complete_syncs(&synced);
     assert_eq!(syncs.len(), 1);
-    check_against_truth(d.dataset(), &synced, &syncs[0]);
+    check_against_truth(&d.dataset(), &synced, &syncs[0]);
 
     // Nothing the runs printed or wrote holds the AWS secret.
     for output in [&crashed, &resumed] {

@@ -30,7 +30,7 @@ async fn a_full_sync_equals_the_ground_truth_in_both_formats_with_the_fewest_req
         assert!(stdout.contains("complete in"), "summary table: {stdout}");
         let syncs = complete_syncs(&out);
         assert_eq!(syncs.len(), 1);
-        check_against_truth(d.dataset(), &out, &syncs[0]);
+        check_against_truth(&d.dataset(), &out, &syncs[0]);
         let ext = if format == "parquet" {
             ".parquet"
         } else {
@@ -43,7 +43,7 @@ async fn a_full_sync_equals_the_ground_truth_in_both_formats_with_the_fewest_req
         );
         assert_eq!(
             d.stats().requests,
-            minimum_requests(d.dataset()),
+            minimum_requests(&d.dataset()),
             "a full sync makes the fewest requests the API allows"
         );
         std::fs::remove_dir_all(&dir).ok();
@@ -112,7 +112,7 @@ async fn an_empty_account_syncs_to_empty_tables() {
     let out = dir.join("out");
     ok(&sync(&d.base_url(), &out, &[], Some("test-key")).await);
     let id = complete_syncs(&out).remove(0);
-    check_against_truth(d.dataset(), &out, &id);
+    check_against_truth(&d.dataset(), &out, &id);
     // Every top-level table exists as a batch, even with no rows, so loaders find it.
     for table in ["companies", "opportunities", "lists", "notes", "reminders"] {
         assert_eq!(batch_files(&out, table, &id).len(), 1, "{table}");
@@ -265,7 +265,7 @@ async fn a_sync_through_faults_still_equals_the_ground_truth() {
     let out = dir.join("out");
     ok(&sync(&d.base_url(), &out, &[], Some("test-key")).await);
     let id = complete_syncs(&out).remove(0);
-    check_against_truth(d.dataset(), &out, &id);
+    check_against_truth(&d.dataset(), &out, &id);
     let stats = d.stats();
     assert_eq!(
         stats.faults.values().sum::<u64>(),
@@ -275,7 +275,7 @@ async fn a_sync_through_faults_still_equals_the_ground_truth() {
     let failed_attempts = 8; // the slow one succeeds
     assert_eq!(
         stats.requests,
-        minimum_requests(d.dataset()) + failed_attempts,
+        minimum_requests(&d.dataset()) + failed_attempts,
         "each fault cost exactly one retry"
     );
     std::fs::remove_dir_all(&dir).ok();
@@ -529,7 +529,7 @@ async fn plans_predict_requests_and_the_quota_guard_refuses_what_cannot_finish()
         .unwrap();
     assert_eq!(
         total,
-        minimum_requests(d.dataset()) - 1,
+        minimum_requests(&d.dataset()) - 1,
         "the previous sync's requests, stream by stream: {text}"
     );
     assert_eq!(
@@ -621,11 +621,11 @@ async fn a_page_that_keeps_failing_is_parked_and_resume_finishes_the_sync() {
     ok(&second);
     let syncs = complete_syncs(&out);
     assert_eq!(syncs.len(), 1);
-    check_against_truth(d.dataset(), &out, &syncs[0]);
+    check_against_truth(&d.dataset(), &out, &syncs[0]);
     assert!(!jobs.exists(), "a complete sync leaves no journal");
     assert_eq!(
         d.stats().requests,
-        minimum_requests(d.dataset()) + 2,
+        minimum_requests(&d.dataset()) + 2,
         "the two failed attempts are the only extra requests: resume re-ran just that page"
     );
     let again = resume(&d.base_url(), &out, &[], Some("test-key")).await;
@@ -675,7 +675,7 @@ async fn a_spent_monthly_quota_stops_the_sync_and_resume_completes_it() {
     ok(&resume(&rich.base_url(), &out, &[], Some("test-key")).await);
     let syncs = complete_syncs(&out);
     assert_eq!(syncs.len(), 1);
-    check_against_truth(rich.dataset(), &out, &syncs[0]);
+    check_against_truth(&rich.dataset(), &out, &syncs[0]);
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -747,7 +747,7 @@ async fn signed_jobs_refuse_a_tampered_journal() {
     ok(&run("resume", vec![], secret).await);
     let syncs = complete_syncs(&out);
     assert_eq!(syncs.len(), 1);
-    check_against_truth(d.dataset(), &out, &syncs[0]);
+    check_against_truth(&d.dataset(), &out, &syncs[0]);
     std::fs::remove_dir_all(&dir).ok();
 }
 

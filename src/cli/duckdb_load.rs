@@ -27,15 +27,15 @@ pub fn duckdb_type(ty: Ty) -> &'static str {
     }
 }
 
-fn quote_ident(s: &str) -> String {
+pub(crate) fn quote_ident(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))
 }
 
-fn quote_str(s: &str) -> String {
+pub(crate) fn quote_str(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
-fn table_def(name: &str) -> Option<&'static Table> {
+pub(crate) fn table_def(name: &str) -> Option<&'static Table> {
     STREAMS
         .iter()
         .flat_map(|s| s.tables.iter())
@@ -47,6 +47,48 @@ pub struct Loaded {
     pub sync_id: String,
     pub tables: Vec<(String, u64)>,
     pub views: Vec<String>,
+    /// Webhook changes applied on top of the sync.
+    pub changes: super::duckdb_changes::Applied,
+}
+
+/// A `SELECT` of `table`'s columns, typed as declared, from the batches matching `glob`
+/// (`ext`: `parquet` or `ndjson.gz`); with an empty `ext`, no rows.
+pub(crate) fn read_select(t: &Table, glob: &str, ext: &str) -> String {
+    let names: Vec<String> = t.columns.iter().map(|c| quote_ident(c.name)).collect();
+    match ext {
+        "parquet" => format!(
+            "SELECT {} FROM read_parquet({})",
+            names.join(", "),
+            quote_str(glob)
+        ),
+        "ndjson.gz" => {
+            let cols: Vec<String> = t
+                .columns
+                .iter()
+                .map(|c| format!("{}: {}", quote_str(c.name), quote_str(duckdb_type(c.ty))))
+                .collect();
+            format!(
+                "SELECT {} FROM read_json({}, format = 'newline_delimited', compression = 'gzip', columns = {{{}}})",
+                names.join(", "),
+                quote_str(glob),
+                cols.join(", ")
+            )
+        }
+        _ => {
+            let typed: Vec<String> = t
+                .columns
+                .iter()
+                .map(|c| {
+                    format!(
+                        "CAST(NULL AS {}) AS {}",
+                        duckdb_type(c.ty),
+                        quote_ident(c.name)
+                    )
+                })
+                .collect();
+            format!("SELECT {} WHERE false", typed.join(", "))
+        }
+    }
 }
 
 /// Loads the latest complete sync in `from` into the DuckDB database `db`.
@@ -85,38 +127,16 @@ pub fn load(from: &Path, db: &Path) -> Result<Loaded> {
                             .any(|e| e.file_name().to_string_lossy().ends_with(ext))
                     })
                     .unwrap_or(false);
-                let glob = quote_str(&format!("{}/*.{ext}", dir.display()));
-                let columns: Vec<String> = t
-                    .columns
-                    .iter()
-                    .map(|c| format!("{} {}", quote_ident(c.name), duckdb_type(c.ty)))
-                    .collect();
-                let sql = if !has_files {
-                    format!(
-                        "CREATE OR REPLACE TABLE {} ({})",
-                        quote_ident(name),
-                        columns.join(", ")
-                    )
-                } else if ext == "parquet" {
-                    format!(
-                        "CREATE OR REPLACE TABLE {} AS SELECT * FROM read_parquet({glob})",
-                        quote_ident(name)
-                    )
-                } else {
-                    let cols: Vec<String> = t
-                        .columns
-                        .iter()
-                        .map(|c| format!("{}: {}", quote_str(c.name), quote_str(duckdb_type(c.ty))))
-                        .collect();
-                    let select: Vec<String> =
-                        t.columns.iter().map(|c| quote_ident(c.name)).collect();
-                    format!(
-                        "CREATE OR REPLACE TABLE {} AS SELECT {} FROM read_json({glob}, format = 'newline_delimited', compression = 'gzip', columns = {{{}}})",
-                        quote_ident(name),
-                        select.join(", "),
-                        cols.join(", ")
-                    )
-                };
+                let glob = format!("{}/*.{ext}", dir.display());
+                let sql = format!(
+                    "CREATE OR REPLACE TABLE {} AS {}",
+                    quote_ident(name),
+                    if has_files {
+                        read_select(t, &glob, ext)
+                    } else {
+                        read_select(t, "", "")
+                    }
+                );
                 conn.execute_batch(&sql)
                     .with_context(|| format!("loading {name}"))?;
                 let n: u64 = conn.query_row(
@@ -127,6 +147,8 @@ pub fn load(from: &Path, db: &Path) -> Result<Loaded> {
                 tables.push((name.clone(), n));
             }
         }
+        let changes = super::duckdb_changes::apply(&conn, from, &manifest.started_at)
+            .context("applying webhook changes")?;
         let views = wide_views(&conn)?;
         conn.execute_batch(&format!(
             "CREATE OR REPLACE TABLE _affinity_sync AS SELECT {} AS sync_id, {} AS format, {} AS finished_at, now() AS loaded_at",
@@ -138,6 +160,7 @@ pub fn load(from: &Path, db: &Path) -> Result<Loaded> {
             sync_id: manifest.sync_id.clone(),
             tables,
             views,
+            changes,
         })
     })();
     match result {
@@ -164,7 +187,7 @@ fn value_expr(value_type: &str) -> &'static str {
     }
 }
 
-fn table_exists(conn: &Connection, name: &str) -> Result<bool> {
+pub(crate) fn table_exists(conn: &Connection, name: &str) -> Result<bool> {
     let n: i64 = conn.query_row(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
         [name],

@@ -1,7 +1,10 @@
 //! The command line's I/O: the pieces the core leaves to its drivers.
 
 pub mod api_key;
+pub mod duckdb_changes;
 pub mod duckdb_load;
 pub mod plan;
+pub mod serve;
 pub mod sync;
+pub mod webhooks;
 pub mod worker;

@@ -2,6 +2,7 @@
 //! wrote back into plain JSON rows (the same normal form from Parquet and from NDJSON).
 #![allow(dead_code)]
 
+pub mod changes;
 pub mod e2e;
 pub mod lambda_api;
 pub mod moto;
@@ -22,6 +23,17 @@ pub type Row = Map<String, Value>;
 /// Runs `affinity-sync` with `args` and the API key in the environment.
 pub fn affinity_sync(args: &[&str], key: Option<&str>, cwd: &Path) -> Output {
     affinity_sync_with_env(args, key, cwd, &[])
+}
+
+/// The stdout of a command that must have succeeded (else panics with both outputs).
+pub fn succeeded(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).to_string()
 }
 
 /// Like [`affinity_sync`], with more environment variables.

@@ -16,13 +16,15 @@
 //!
 //! Layout: `model` (the typed data set, also the ground truth), `generate` (seeded data),
 //! `store` (lookups), `v1` / `v2` (the two API views), `paging` (tokens), `limits`
-//! (rate limits), `faults` (fault injection), `server` (HTTP, auth, control endpoints).
+//! (rate limits), `faults` (fault injection), `mutate` (seeded changes and their webhook
+//! events), `server` (HTTP, auth, control endpoints).
 
 pub mod api;
 pub mod faults;
 pub mod generate;
 pub mod limits;
 pub mod model;
+pub mod mutate;
 pub mod paging;
 pub mod server;
 pub mod store;
@@ -33,4 +35,5 @@ pub use faults::{Fault, FaultPlan};
 pub use generate::{Sizes, generate};
 pub use limits::RateLimits;
 pub use model::Dataset;
-pub use server::{MockConfig, MockServer, Stats};
+pub use mutate::{ChangePlan, DeliveryPlan};
+pub use server::{ChangeRequest, DatasetView, MockConfig, MockServer, Stats, deliver};

@@ -3,13 +3,16 @@
 //!
 //! - `GET /__truth`: the whole data set as JSON (what a correct sync must end up with),
 //! - `GET /__stats`: requests served, by route and status, and faults injected,
-//! - `PUT /__faults`: replace the fault plan (JSON [`FaultPlan`]).
+//! - `PUT /__faults`: replace the fault plan (JSON [`FaultPlan`]),
+//! - `POST /__changes`: make a seeded series of changes and post their webhook events to a
+//!   URL (JSON [`ChangeRequest`]; see `mutate`).
 
 use crate::api::{ApiError, Req};
 use crate::faults::{Fault, FaultPlan, Faults};
 use crate::generate::{Sizes, generate};
 use crate::limits::{Limiter, RateLimits};
-use crate::model::Dataset;
+use crate::model::{Dataset, WebhookSubscription};
+use crate::mutate::{self, ChangePlan, DeliveryPlan};
 use crate::store::Store;
 use crate::{v1, v2};
 use axum::Router;
@@ -22,7 +25,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -69,7 +72,8 @@ pub struct Stats {
 }
 
 struct Shared {
-    store: Store,
+    /// Replaced whole when the data set changes, so a request reads one consistent version.
+    store: RwLock<Arc<Store>>,
     api_key: String,
     public_url: Option<String>,
     max_concurrent: Option<usize>,
@@ -103,7 +107,7 @@ impl MockServer {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
-            store: Store::new(dataset),
+            store: RwLock::new(Arc::new(Store::new(dataset))),
             api_key: config.api_key,
             public_url: config.public_url,
             max_concurrent: config.limits.max_concurrent,
@@ -138,9 +142,15 @@ impl MockServer {
         format!("http://{}", self.addr)
     }
 
-    /// The ground truth: every record the double serves.
-    pub fn dataset(&self) -> &Dataset {
-        &self.shared.store.ds
+    /// The ground truth: every record the double serves now.
+    pub fn dataset(&self) -> DatasetView {
+        DatasetView(self.shared.store())
+    }
+
+    /// Makes a seeded series of changes (see `mutate`) and returns their webhook events in
+    /// the order they happened.
+    pub fn change(&self, plan: &ChangePlan) -> Vec<serde_json::Value> {
+        self.shared.change(plan)
     }
 
     pub fn stats(&self) -> Stats {
@@ -175,6 +185,95 @@ impl Drop for MockServer {
             let _ = stop.send(());
         }
     }
+}
+
+/// The data set as of one moment (later changes make a new one).
+pub struct DatasetView(Arc<Store>);
+
+impl std::ops::Deref for DatasetView {
+    type Target = Dataset;
+    fn deref(&self) -> &Dataset {
+        &self.0.ds
+    }
+}
+
+impl Shared {
+    fn store(&self) -> Arc<Store> {
+        self.store.read().expect("store lock").clone()
+    }
+
+    fn edit<T>(&self, f: impl FnOnce(&mut Dataset) -> T) -> T {
+        let mut guard = self.store.write().expect("store lock");
+        let mut ds = guard.ds.clone();
+        let out = f(&mut ds);
+        *guard = Arc::new(Store::new(ds));
+        out
+    }
+
+    fn change(&self, plan: &ChangePlan) -> Vec<serde_json::Value> {
+        self.edit(|ds| mutate::apply(ds, plan))
+    }
+}
+
+/// `POST /__changes`: changes to make, and where to post their events.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeRequest {
+    pub changes: ChangePlan,
+    /// The receiver's URL; without it the events are only returned.
+    #[serde(default)]
+    pub deliver_to: Option<String>,
+    #[serde(default)]
+    pub delivery: DeliveryPlan,
+}
+
+/// Posts `events` to `url` as Affinity does, `parallel` at a time (at least one): a delivery
+/// that fails (not 2xx, or no answer) is tried again, up to five times with a short backoff.
+/// Returns how many deliveries were answered 2xx, or the first that never was.
+pub async fn deliver(
+    url: &str,
+    events: &[serde_json::Value],
+    parallel: usize,
+) -> Result<usize, String> {
+    use futures_util::StreamExt;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let url = url.to_string();
+    let results: Vec<Result<(), String>> = futures_util::stream::iter(events.to_vec())
+        .map(|e: serde_json::Value| {
+            let client = client.clone();
+            let url = url.clone();
+            async move {
+                let mut wait = Duration::from_millis(50);
+                for attempt in 1..=5 {
+                    let sent = client.post(&url).json(&e).send().await;
+                    if sent.as_ref().is_ok_and(|r| r.status().is_success()) {
+                        return Ok(());
+                    }
+                    if attempt == 5 {
+                        let why = match sent {
+                            Ok(r) => format!("answered {}", r.status()),
+                            Err(err) => format!("failed: {err}"),
+                        };
+                        return Err(format!("delivering {} to the receiver {why}", e["type"]));
+                    }
+                    tokio::time::sleep(wait).await;
+                    wait *= 2;
+                }
+                unreachable!("the loop returns")
+            }
+        })
+        .buffered(parallel.max(1))
+        .collect()
+        .await;
+    let mut ok = 0;
+    for r in results {
+        r?;
+        ok += 1;
+    }
+    Ok(ok)
 }
 
 /// Decrements the in-flight count however the request ends.
@@ -255,6 +354,9 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         let body = axum::body::to_bytes(body, 1 << 20)
             .await
             .unwrap_or_default();
+        if parts.method == Method::POST && control == "changes" {
+            return changes_endpoint(&shared, &body).await;
+        }
         return control_endpoint(&shared, &parts.method, control, body);
     }
     let v2 = path == "/v2" || path.starts_with("/v2/");
@@ -288,7 +390,12 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
             );
         }
     }
-    if parts.method != Method::GET {
+    // Writes: only the v1 webhook subscription endpoints.
+    let writable = !v2 && path.starts_with("/webhook");
+    let body_bytes = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .unwrap_or_default();
+    if parts.method != Method::GET && !writable {
         let e = ApiError::new(
             405,
             "method-not-allowed",
@@ -401,11 +508,14 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         base_url: &base_url,
     };
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let result = if v2 {
-        v2::route(&shared.store, &req, &segments[1..])
+    let store = shared.store();
+    let result = if parts.method != Method::GET {
+        webhook_write(&shared, &parts.method, &segments, &body_bytes)
+    } else if v2 {
+        v2::route(&store, &req, &segments[1..])
     } else {
         let rate_body = shared.limiter.lock().expect("limiter").body(Instant::now());
-        v1::route(&shared.store, &req, &segments, rate_body)
+        v1::route(&store, &req, &segments, rate_body)
     };
     let (status, body) = match result {
         Ok(body) => (200, body),
@@ -473,10 +583,43 @@ fn finish(shared: &Shared, method: &Method, path: &str, res: Response) -> Respon
     res
 }
 
+async fn changes_endpoint(shared: &Shared, body: &[u8]) -> Response {
+    let req: ChangeRequest = match serde_json::from_slice(body) {
+        Ok(r) => r,
+        Err(e) => {
+            return json_response(
+                400,
+                &ApiError::bad_request(format!("Invalid change request: {e}")).body(),
+                &[],
+            );
+        }
+    };
+    let events = shared.change(&req.changes);
+    let mut delivered = serde_json::Value::Null;
+    if let Some(url) = &req.deliver_to {
+        let order = mutate::delivery_order(&events, &req.delivery);
+        match deliver(url, &order, req.delivery.parallel).await {
+            Ok(n) => delivered = serde_json::json!(n),
+            Err(e) => {
+                return json_response(
+                    502,
+                    &serde_json::json!({ "error": e, "events": events }),
+                    &[],
+                );
+            }
+        }
+    }
+    json_response(
+        200,
+        &serde_json::json!({ "events": events, "delivered": delivered }),
+        &[],
+    )
+}
+
 fn control_endpoint(shared: &Shared, method: &Method, path: &str, body: Bytes) -> Response {
     let ok = |v: serde_json::Value| json_response(200, &v, &[]);
     match (method.as_str(), path) {
-        ("GET", "truth") => ok(serde_json::to_value(&shared.store.ds).expect("dataset json")),
+        ("GET", "truth") => ok(serde_json::to_value(&shared.store().ds).expect("dataset json")),
         ("GET", "stats") => {
             ok(serde_json::to_value(&*shared.stats.lock().expect("stats")).expect("stats json"))
         }
@@ -496,5 +639,127 @@ fn control_endpoint(shared: &Shared, method: &Method, path: &str, body: Bytes) -
             &ApiError::not_found(format!("No control endpoint {method} /__{path}")).body(),
             &[],
         ),
+    }
+}
+
+/// The writes of v1's webhook subscription API: `POST /webhook/subscribe`,
+/// `PUT /webhook/{id}`, `DELETE /webhook/{id}`, with Affinity's limit of three.
+fn webhook_write(
+    shared: &Shared,
+    method: &Method,
+    segments: &[&str],
+    body: &[u8],
+) -> Result<serde_json::Value, ApiError> {
+    /// Subscriptions an Affinity instance may have.
+    const LIMIT: usize = 3;
+    #[derive(serde::Deserialize, Default)]
+    struct Params {
+        webhook_url: Option<String>,
+        subscriptions: Option<Vec<String>>,
+        disabled: Option<bool>,
+    }
+    let params = || -> Result<Params, ApiError> {
+        if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
+            return serde_json::from_slice(body)
+                .map_err(|e| ApiError::bad_request(format!("Invalid JSON body: {e}")));
+        }
+        let mut p = Params::default();
+        for (k, v) in form_urlencoded::parse(body) {
+            match k.as_ref() {
+                "webhook_url" => p.webhook_url = Some(v.into_owned()),
+                "subscriptions[]" | "subscriptions" => p
+                    .subscriptions
+                    .get_or_insert_with(Vec::new)
+                    .push(v.into_owned()),
+                "disabled" => p.disabled = Some(v == "true"),
+                _ => {}
+            }
+        }
+        Ok(p)
+    };
+    let check_url = |u: &str| -> Result<(), ApiError> {
+        if u.starts_with("https://") || u.starts_with("http://") {
+            Ok(())
+        } else {
+            Err(ApiError::unprocessable(
+                "webhook_url must be an http(s) URL",
+            ))
+        }
+    };
+    match (method.as_str(), segments) {
+        ("POST", ["webhook", "subscribe"]) => {
+            let p = params()?;
+            let url = p
+                .webhook_url
+                .ok_or_else(|| ApiError::bad_request("webhook_url is required"))?;
+            check_url(&url)?;
+            shared.edit(|ds| {
+                if ds.webhook_subscriptions.len() >= LIMIT {
+                    return Err(ApiError::unprocessable(
+                        "There is a limit of three webhook subscriptions per Affinity instance",
+                    ));
+                }
+                let id = ds
+                    .webhook_subscriptions
+                    .iter()
+                    .map(|w| w.id)
+                    .max()
+                    .unwrap_or(0)
+                    + 1;
+                let w = WebhookSubscription {
+                    id,
+                    webhook_url: url,
+                    subscriptions: p.subscriptions.unwrap_or_default(),
+                    disabled: false,
+                    created_by: ds.api_user_id,
+                };
+                let out = v1::webhook(&w);
+                ds.webhook_subscriptions.push(w);
+                Ok(out)
+            })
+        }
+        ("PUT", ["webhook", id]) | ("DELETE", ["webhook", id]) => {
+            let id: i64 = id
+                .parse()
+                .map_err(|_| ApiError::bad_request("webhook_subscription_id must be an integer"))?;
+            let p = if method == Method::PUT {
+                params()?
+            } else {
+                Params::default()
+            };
+            if let Some(u) = &p.webhook_url {
+                check_url(u)?;
+            }
+            shared.edit(|ds| {
+                let ix = ds
+                    .webhook_subscriptions
+                    .iter()
+                    .position(|w| w.id == id)
+                    .ok_or_else(|| ApiError::not_found("Webhook subscription not found"))?;
+                if method == Method::DELETE {
+                    ds.webhook_subscriptions.remove(ix);
+                    return Ok(serde_json::json!({ "success": true }));
+                }
+                let w = &mut ds.webhook_subscriptions[ix];
+                if let Some(u) = p.webhook_url {
+                    w.webhook_url = u;
+                }
+                if let Some(s) = p.subscriptions {
+                    w.subscriptions = s;
+                }
+                if let Some(d) = p.disabled {
+                    w.disabled = d;
+                }
+                Ok(v1::webhook(w))
+            })
+        }
+        _ => Err(ApiError::new(
+            405,
+            "method-not-allowed",
+            format!(
+                "{method} is not supported on /{} by this double",
+                segments.join("/")
+            ),
+        )),
     }
 }

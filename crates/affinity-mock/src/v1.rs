@@ -1110,7 +1110,7 @@ fn relationship_strengths(store: &Store, req: &Req) -> Reply {
     ))
 }
 
-fn webhook(w: &WebhookSubscription) -> Json {
+pub fn webhook(w: &WebhookSubscription) -> Json {
     json!({
         "id": w.id,
         "webhook_url": w.webhook_url,

@@ -119,6 +119,14 @@ pub fn route(store: &Store, req: &Req, segments: &[&str]) -> Reply {
             })
         }
         ["notes"] => notes(store, req),
+        ["notes", nid] => {
+            let nid = id(nid, "noteId")?;
+            let n = store
+                .note(nid)
+                .ok_or_else(|| ApiError::not_found("Note not found"))?;
+            let includes = note_includes(req)?;
+            Ok(note(store, n, &includes))
+        }
         ["notes", nid, "replies"] => {
             let nid = id(nid, "noteId")?;
             let parent = store
@@ -755,7 +763,8 @@ fn note(store: &Store, n: &Note, includes: &[&str]) -> Json {
 }
 
 /// `GET /v2/notes`: root notes (replies come from `/v2/notes/{id}/replies`).
-fn notes(store: &Store, req: &Req) -> Reply {
+/// The `includes` of a notes request, checked.
+fn note_includes<'a>(req: &'a Req) -> Result<Vec<&'a str>, ApiError> {
     let includes = req.all("includes");
     for inc in &includes {
         if ![
@@ -772,6 +781,11 @@ fn notes(store: &Store, req: &Req) -> Reply {
             ));
         }
     }
+    Ok(includes)
+}
+
+fn notes(store: &Store, req: &Req) -> Reply {
+    let includes = note_includes(req)?;
     let filter = NoteFilter::parse(req.one("filter"))?;
     let roots: Vec<&Note> = store
         .ds

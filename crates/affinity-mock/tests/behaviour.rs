@@ -297,7 +297,7 @@ async fn v1_interactions_need_one_type_one_entity_and_at_most_a_year() {
     let http = client();
     let ds = double.dataset();
     // Walk a year window by type for one person and compare with the truth.
-    let who = external_participant(ds, &ds.interactions[0]);
+    let who = external_participant(&ds, &ds.interactions[0]);
     let start_ms = affinity_mock::generate::NOW - 365 * 86_400_000;
     let t = |ms: i64| {
         affinity_mock::api::v1_time(ms)
@@ -781,7 +781,7 @@ async fn the_truth_endpoint_serves_the_data_set() {
         .json()
         .await
         .unwrap();
-    assert_eq!(truth, serde_json::to_value(double.dataset()).unwrap());
+    assert_eq!(truth, serde_json::to_value(&*double.dataset()).unwrap());
     let stats: Value = client()
         .get(format!("{}/__stats", double.base_url()))
         .send()

@@ -205,7 +205,7 @@ async fn every_served_v1_endpoint_matches_the_documented_examples() {
             .iter()
             .find(|i| i.kind == k && i.date < affinity_mock::generate::NOW)
             .unwrap();
-        let p = external_participant(ds, i);
+        let p = external_participant(&ds, i);
         let t = |ms: i64| {
             affinity_mock::api::v1_time(ms)
                 .as_str()
@@ -220,7 +220,7 @@ async fn every_served_v1_endpoint_matches_the_documented_examples() {
             q(&t(i.date + 100 * 86_400_000))
         )
     };
-    let interacting_person = external_participant(ds, &ds.interactions[0]);
+    let interacting_person = external_participant(&ds, &ds.interactions[0]);
     let interacting_company = ds
         .persons
         .iter()

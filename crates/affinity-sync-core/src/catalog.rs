@@ -1156,23 +1156,36 @@ pub fn markdown() -> String {
             }
         ));
         for t in s.tables {
-            out.push_str(&format!(
-                "\n### table `{}`\n\n{} Primary key: `{}`.\n\n| column | type | meaning |\n| --- | --- | --- |\n",
-                t.name,
-                t.doc,
-                t.primary_key.join("`, `")
-            ));
-            for c in t.columns {
-                out.push_str(&format!(
-                    "| `{}` | {} | {} |\n",
-                    c.name,
-                    type_name(c.ty),
-                    c.doc.replace('|', "\\|")
-                ));
-            }
+            table_markdown(&mut out, t);
         }
     }
+    out.push_str(
+        "\n## Webhook changes\n\n\
+         Written by the webhook receivers under `changes/` (see docs/changes.md), one object per \
+         event; records fetched again go to `changes/<table>/` with the table's own columns \
+         (`_sync_id` holds the change id).\n",
+    );
+    for t in crate::changes::tables() {
+        table_markdown(&mut out, t);
+    }
     out
+}
+
+fn table_markdown(out: &mut String, t: &Table) {
+    out.push_str(&format!(
+        "\n### table `{}`\n\n{} Primary key: `{}`.\n\n| column | type | meaning |\n| --- | --- | --- |\n",
+        t.name,
+        t.doc,
+        t.primary_key.join("`, `")
+    ));
+    for c in t.columns {
+        out.push_str(&format!(
+            "| `{}` | {} | {} |\n",
+            c.name,
+            type_name(c.ty),
+            c.doc.replace('|', "\\|")
+        ));
+    }
 }
 
 #[cfg(test)]

@@ -100,6 +100,20 @@ impl JobSecret {
     }
 }
 
+impl JobSecret {
+    /// The hex HMAC of `message` (for other queue messages than jobs: webhook refreshes).
+    pub(crate) fn tag(&self, message: &[u8]) -> String {
+        use hmac::Mac;
+        hex(&self.mac(message).finalize().into_bytes())
+    }
+
+    /// Whether `tag` (hex) is the HMAC of `message`, compared in constant time.
+    pub(crate) fn verify(&self, message: &[u8], tag: &str) -> bool {
+        use hmac::Mac;
+        unhex(tag).is_some_and(|t| self.mac(message).verify_slice(&t).is_ok())
+    }
+}
+
 impl std::fmt::Debug for JobSecret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("JobSecret(***)")

@@ -216,6 +216,55 @@ pub struct SyncManifest {
     pub streams: Vec<StreamSummary>,
 }
 
+/// The folder of one kind of change object: `events`, `tombstones`, or a table's name.
+pub fn changes_dir(prefix: &str, kind: &str) -> String {
+    join(prefix, format!("changes/{kind}/"))
+}
+
+/// The object that records one webhook event.
+pub fn change_event_key(prefix: &str, change: &str) -> String {
+    format!("{}part-{change}.ndjson.gz", changes_dir(prefix, "events"))
+}
+
+/// The tombstone of one record deleted by the change `change`.
+pub fn tombstone_key(prefix: &str, change: &str, entity: &str, id: i64) -> String {
+    format!(
+        "{}part-{change}-{entity}-{id}.ndjson.gz",
+        changes_dir(prefix, "tombstones")
+    )
+}
+
+/// Where a refresh waits until its record is written (`state`: pending or failed), so a
+/// receiver that stops loses none: `serve` runs the pending ones again when it starts.
+pub fn refresh_key(prefix: &str, state: JobState, change: &str, entity: &str, id: i64) -> String {
+    format!(
+        "{}{}/{change}-{entity}-{id}.json",
+        changes_dir(prefix, "_refresh"),
+        state.folder()
+    )
+}
+
+/// The folder of refreshes in `state`.
+pub fn refresh_dir(prefix: &str, state: JobState) -> String {
+    format!("{}{}/", changes_dir(prefix, "_refresh"), state.folder())
+}
+
+/// The rows of `table` that the change `change` fetched again for one record.
+pub fn upsert_key(
+    prefix: &str,
+    table: &str,
+    change: &str,
+    entity: &str,
+    id: i64,
+    format: Format,
+) -> String {
+    format!(
+        "{}part-{change}-{entity}-{id}.{}",
+        changes_dir(prefix, table),
+        format.extension()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,10 +12,11 @@
 //!
 //! What a stream is and which tables it writes is declared in [`catalog`] (columns in
 //! [`table`], field values flattened by [`field_values`]); [`batch`] encodes Parquet and
-//! gzip NDJSON.
+//! gzip NDJSON. Webhook events become upserts and tombstones in [`changes`].
 
 pub mod batch;
 pub mod catalog;
+pub mod changes;
 pub mod field_values;
 pub mod interactions;
 pub mod job;

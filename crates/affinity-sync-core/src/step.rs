@@ -249,27 +249,73 @@ fn cursor_of_next_url(cfg: &Config, expected_path: &str, next: &str) -> Result<S
         })
 }
 
+/// Whether `status` is a page to read (200) or which error it is.
+pub(crate) fn check_status(path: &str, status: u16, body: &[u8]) -> Result<(), StepError> {
+    match status {
+        200 => Ok(()),
+        401 => Err(StepError::Unauthorized),
+        403 => Err(StepError::Forbidden(path.into())),
+        404 => Err(StepError::NotFound(path.into())),
+        429 => Err(StepError::RateLimited),
+        400 | 405 | 422 => Err(StepError::Rejected {
+            path: path.into(),
+            status,
+            message: error_message(body),
+        }),
+        500..=599 => Err(StepError::Server(status)),
+        other => Err(StepError::Unexpected(other)),
+    }
+}
+
+/// One batch per table of `tables` from `records`; `key` names each table's object.
+/// `row_id` goes into every row's `_sync_id` column, `parents` fill parent-id columns.
+/// An error names the first value that does not fit its column.
+pub(crate) fn table_batches(
+    format: Format,
+    tables: &'static [crate::table::Table],
+    records: &[&Value],
+    row_id: &str,
+    parents: &BTreeMap<String, i64>,
+    key: impl Fn(&crate::table::Table) -> String,
+) -> Result<Vec<Batch>, String> {
+    let mut batches = Vec::with_capacity(tables.len());
+    for t in tables {
+        let mut rows: Vec<Cow<Value>> = vec![];
+        for r in records {
+            rows.extend((t.rows)(r)?);
+        }
+        let parent = |k: &str| parents.get(k).copied();
+        let mut cells: Vec<Vec<Cell>> = vec![Vec::with_capacity(rows.len()); t.columns.len()];
+        for row in &rows {
+            for (c, column) in t.columns.iter().enumerate() {
+                cells[c].push(table::cell(column, row, row_id, parent)?);
+            }
+        }
+        let encoded = batch::encode(
+            &Rows {
+                table: t,
+                cells,
+                len: rows.len(),
+            },
+            format,
+        );
+        batches.push(Batch {
+            key: key(t),
+            table: Some(t.name),
+            rows: rows.len(),
+            bytes: encoded,
+            content_type: format.content_type(),
+        });
+    }
+    Ok(batches)
+}
+
 /// Turns the response to `job`'s request into batches, the next job and child jobs.
 pub fn handle(cfg: &Config, job: &Job, status: u16, body: &[u8]) -> Result<Outcome, StepError> {
     job.validate()?;
     let stream = job.stream()?;
     let path = path(stream, job);
-    match status {
-        200 => {}
-        401 => return Err(StepError::Unauthorized),
-        403 => return Err(StepError::Forbidden(path)),
-        404 => return Err(StepError::NotFound(path)),
-        429 => return Err(StepError::RateLimited),
-        400 | 405 | 422 => {
-            return Err(StepError::Rejected {
-                path,
-                status,
-                message: error_message(body),
-            });
-        }
-        500..=599 => return Err(StepError::Server(status)),
-        other => return Err(StepError::Unexpected(other)),
-    }
+    check_status(&path, status, body)?;
     let malformed = |reason: String| StepError::Malformed {
         path: path.clone(),
         reason,
@@ -330,35 +376,15 @@ pub fn handle(cfg: &Config, job: &Job, status: u16, body: &[u8]) -> Result<Outco
         ));
     }
 
-    let mut batches = Vec::with_capacity(stream.tables.len());
-    for t in stream.tables {
-        let mut rows: Vec<Cow<Value>> = vec![];
-        for r in records {
-            rows.extend((t.rows)(r).map_err(&malformed)?);
-        }
-        let parent = |k: &str| job.parents.get(k).copied();
-        let mut cells: Vec<Vec<Cell>> = vec![Vec::with_capacity(rows.len()); t.columns.len()];
-        for row in &rows {
-            for (c, column) in t.columns.iter().enumerate() {
-                cells[c].push(table::cell(column, row, &job.sync, parent).map_err(&malformed)?);
-            }
-        }
-        let encoded = batch::encode(
-            &Rows {
-                table: t,
-                cells,
-                len: rows.len(),
-            },
-            cfg.format,
-        );
-        batches.push(Batch {
-            key: layout::batch_key(&cfg.prefix, t.name, stream, job, cfg.format),
-            table: Some(t.name),
-            rows: rows.len(),
-            bytes: encoded,
-            content_type: cfg.format.content_type(),
-        });
-    }
+    let batches = table_batches(
+        cfg.format,
+        stream.tables,
+        records,
+        &job.sync,
+        &job.parents,
+        |t| layout::batch_key(&cfg.prefix, t.name, stream, job, cfg.format),
+    )
+    .map_err(&malformed)?;
 
     let mut children = vec![];
     for child in catalog::children_of(stream.name) {

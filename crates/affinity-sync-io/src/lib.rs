@@ -7,11 +7,13 @@
 //!   keep the same ledger beside their queue, so every home knows when a sync is complete;
 //! - [`complete`]: the sync manifest, added up from the chain manifests once nothing is left;
 //! - [`queued`]: the driver of a sync carried by a message queue (Lambda, the component);
-//! - [`fetch`]: the API key, what a page request answered, the rate-limit headers.
+//! - [`fetch`]: the API key, what a page request answered, the rate-limit headers;
+//! - [`changes`]: webhook events into the store (change records, tombstones, refreshes).
 //!
 //! Native only (feature `native`, on by default): the local directory ([`sink::LocalDir`]),
 //! S3 through `aws-sdk-s3` ([`s3`]) and the reqwest page GET ([`fetch::get_page`]).
 
+pub mod changes;
 pub mod complete;
 pub mod fetch;
 pub mod journal;

@@ -5,8 +5,6 @@
 //! a URL); the `attempt` message attribute counts tries of a page that failed with a
 //! retryable error, so a retry is a fresh message with a delay, not a redelivery.
 
-use affinity_sync::Job;
-use affinity_sync::job::JobSecret;
 use affinity_sync_io::queued::{JobQueue, MAX_DELAY_SECONDS};
 use anyhow::{Result, anyhow, bail};
 use aws_sdk_sqs::error::DisplayErrorContext;
@@ -40,21 +38,15 @@ fn text(s: &str) -> MessageAttributeValue {
 impl JobQueue for SqsQueue {
     /// Sends `jobs`, ten to a request (the SQS maximum), each visible after `delay_seconds`
     /// and marked as try `attempt`. Fails unless every message was accepted.
-    async fn send(
-        &self,
-        jobs: &[Job],
-        delay_seconds: u64,
-        attempt: u32,
-        secret: Option<&JobSecret>,
-    ) -> Result<()> {
-        for chunk in jobs.chunks(10) {
+    async fn send(&self, messages: &[String], delay_seconds: u64, attempt: u32) -> Result<()> {
+        for chunk in messages.chunks(10) {
             let entries = chunk
                 .iter()
                 .enumerate()
-                .map(|(i, job)| {
+                .map(|(i, body)| {
                     SendMessageBatchRequestEntry::builder()
                         .id(format!("m{i}"))
-                        .message_body(job.encode_for_queue(secret))
+                        .message_body(body)
                         .delay_seconds(delay_seconds.min(MAX_DELAY_SECONDS) as i32)
                         .message_attributes(ATTEMPT, number(attempt as u64))
                         .build()

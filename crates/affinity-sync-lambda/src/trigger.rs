@@ -1,8 +1,11 @@
-//! The Function URL (or an API Gateway HTTP API): `POST /sync` starts a sync on demand.
+//! The Function URL (or an API Gateway HTTP API): `POST /sync` starts a sync on demand, and
+//! `POST /webhook?token=...` receives Affinity's webhooks
+//! ([`affinity_sync_io::queued::webhook`]).
 //!
-//! The URL is public (Affinity's webhooks, which carry no signature, will arrive on it too),
-//! so `/sync` asks for `Authorization: Bearer <trigger token>` from the function's secret and
-//! compares it in constant time; without a configured token the endpoint is off.
+//! The URL is public, so `/sync` asks for `Authorization: Bearer <trigger token>` from the
+//! function's secret and `/webhook` for the webhook secret in its query (Affinity signs
+//! nothing and sends no headers of ours), both compared in constant time; without a
+//! configured secret an endpoint is off.
 
 use crate::app::App;
 use affinity_sync_io::queued::start::{self, StartRequest};
@@ -29,6 +32,32 @@ fn error(status: i64, message: &str) -> LambdaFunctionUrlResponse {
     reply(status, json!({ "error": message }))
 }
 
+/// The request's body bytes (Function URLs base64-encode bodies they think are binary).
+fn body_of(req: &LambdaFunctionUrlRequest) -> Option<Vec<u8>> {
+    match (req.body.as_deref(), req.is_base64_encoded) {
+        (None, _) => Some(Vec::new()),
+        (Some(b), false) => Some(b.as_bytes().to_vec()),
+        (Some(b), true) => base64::engine::general_purpose::STANDARD.decode(b).ok(),
+    }
+}
+
+async fn webhook(app: &App, req: &LambdaFunctionUrlRequest) -> LambdaFunctionUrlResponse {
+    let Some(body) = body_of(req) else {
+        return error(400, "the body is not valid base64");
+    };
+    let token = req
+        .query_string_parameters
+        .get("token")
+        .map(String::as_str)
+        .unwrap_or("");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let (status, answer) = affinity_sync_io::queued::webhook::handle(app, token, &body, now).await;
+    reply(status as i64, answer)
+}
+
 pub async fn handle(app: &App, req: LambdaFunctionUrlRequest) -> LambdaFunctionUrlResponse {
     let method = req.request_context.http.method.as_deref().unwrap_or("");
     let path = req
@@ -40,8 +69,15 @@ pub async fn handle(app: &App, req: LambdaFunctionUrlRequest) -> LambdaFunctionU
         .unwrap_or("/");
     match (method, path) {
         ("POST", "/sync") => {}
+        ("POST", "/webhook") => return webhook(app, &req).await,
         (_, "/sync") => return error(405, "use POST /sync"),
-        _ => return error(404, "not found: POST /sync starts a sync"),
+        (_, "/webhook") => return error(405, "use POST /webhook"),
+        _ => {
+            return error(
+                404,
+                "not found: POST /sync starts a sync, POST /webhook receives Affinity's webhooks",
+            );
+        }
     }
     let Some(token) = &app.secrets.trigger_token else {
         return error(
@@ -59,13 +95,8 @@ pub async fn handle(app: &App, req: LambdaFunctionUrlRequest) -> LambdaFunctionU
         tracing::warn!(source_ip = ?req.request_context.http.source_ip, "POST /sync with a wrong or missing token");
         return error(401, "missing or wrong bearer token");
     }
-    let body = match (req.body.as_deref(), req.is_base64_encoded) {
-        (None, _) => Vec::new(),
-        (Some(b), false) => b.as_bytes().to_vec(),
-        (Some(b), true) => match base64::engine::general_purpose::STANDARD.decode(b) {
-            Ok(bytes) => bytes,
-            Err(_) => return error(400, "the body is not valid base64"),
-        },
+    let Some(body) = body_of(&req) else {
+        return error(400, "the body is not valid base64");
     };
     let request: StartRequest = if body.iter().all(u8::is_ascii_whitespace) {
         StartRequest::default()

@@ -65,6 +65,17 @@ pub fn run_job(app: &App, message: &str, attempt: u32) -> Result<Handled> {
     futures_executor::block_on(page::run(app, message, attempt))
 }
 
+/// Answers one Affinity webhook delivery (status and JSON body).
+pub fn webhook(app: &App, token: &str, body: &[u8]) -> (u16, serde_json::Value) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    futures_executor::block_on(affinity_sync_io::queued::webhook::handle(
+        app, token, body, now,
+    ))
+}
+
 /// Why a sync did not start.
 pub enum StartError {
     /// The request was wrong: what, and how to ask.

@@ -1,7 +1,10 @@
-//! The component's HTTP interface. Every route asks for `Authorization: Bearer <token>`
-//! (`AFFINITY_SYNC_TRIGGER_TOKEN`, compared in constant time): the component is reachable
-//! by whoever can reach its host, and a job runs requests with the Affinity key.
+//! The component's HTTP interface. Every route but `/webhook` asks for `Authorization:
+//! Bearer <token>` (`AFFINITY_SYNC_TRIGGER_TOKEN`, compared in constant time): the component
+//! is reachable by whoever can reach its host, and a job runs requests with the Affinity key.
 //!
+//! - `POST /webhook?token=<AFFINITY_SYNC_WEBHOOK_SECRET>`: one Affinity webhook event
+//!   (Affinity sends no headers of ours, so the secret is in the URL); recorded, and its
+//!   refreshes queued, before the 200 (`affinity_sync_io::queued::webhook`).
 //! - `POST /jobs`: the body is one queue message (a job as the queue carries it), the
 //!   `X-Affinity-Sync-Attempt` header its try; runs its page. 200 with the outcome means the
 //!   message is done (delete it from the queue); 503 means deliver it again later.
@@ -37,8 +40,14 @@ fn handle(req: Request) -> Response {
     let route = match (req.method(), req.path()) {
         (Method::Post, "/jobs") => Route::Jobs,
         (Method::Post, "/start") => Route::Start,
-        (_, "/jobs" | "/start") => return error(405, "use POST"),
-        _ => return error(404, "not found: the routes are POST /jobs and POST /start"),
+        (Method::Post, "/webhook") => Route::Webhook,
+        (_, "/jobs" | "/start" | "/webhook") => return error(405, "use POST"),
+        _ => {
+            return error(
+                404,
+                "not found: the routes are POST /jobs, POST /start and POST /webhook",
+            );
+        }
     };
     let app = match deployment::app() {
         Ok(app) => app,
@@ -47,6 +56,9 @@ fn handle(req: Request) -> Response {
             return error(500, &format!("the component is misconfigured: {e:#}"));
         }
     };
+    if let Route::Webhook = route {
+        return webhook(&app, &req);
+    }
     let Some(token) = &app.secrets.trigger_token else {
         return error(
             403,
@@ -65,12 +77,30 @@ fn handle(req: Request) -> Response {
     match route {
         Route::Jobs => jobs(&app, &req),
         Route::Start => start(&app, &req),
+        Route::Webhook => unreachable!("answered above"),
     }
 }
 
 enum Route {
     Jobs,
     Start,
+    Webhook,
+}
+
+fn webhook(app: &App, req: &Request) -> Response {
+    let token = req
+        .query()
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(k, _)| *k == "token")
+        .map(|(_, v)| {
+            percent_encoding::percent_decode_str(v)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .unwrap_or_default();
+    let (status, answer) = deployment::webhook(app, &token, req.body());
+    reply(status, answer)
 }
 
 fn jobs(app: &App, req: &Request) -> Response {

@@ -5,8 +5,6 @@
 
 use crate::aws::Signer;
 use crate::outbound;
-use affinity_sync::Job;
-use affinity_sync::job::JobSecret;
 use affinity_sync_io::queued::{JobQueue, MAX_DELAY_SECONDS};
 use anyhow::{Result, anyhow, bail};
 use serde_json::{Value, json};
@@ -71,21 +69,15 @@ fn number(n: u64) -> Value {
 }
 
 impl JobQueue for SqsQueue {
-    async fn send(
-        &self,
-        jobs: &[Job],
-        delay_seconds: u64,
-        attempt: u32,
-        secret: Option<&JobSecret>,
-    ) -> Result<()> {
-        for chunk in jobs.chunks(10) {
+    async fn send(&self, messages: &[String], delay_seconds: u64, attempt: u32) -> Result<()> {
+        for chunk in messages.chunks(10) {
             let entries: Vec<Value> = chunk
                 .iter()
                 .enumerate()
-                .map(|(i, job)| {
+                .map(|(i, body)| {
                     json!({
                         "Id": format!("m{i}"),
-                        "MessageBody": job.encode_for_queue(secret),
+                        "MessageBody": body,
                         "DelaySeconds": delay_seconds.min(MAX_DELAY_SECONDS),
                         "MessageAttributes": {ATTEMPT: number(attempt as u64)},
                     })

@@ -7,6 +7,7 @@
 //! - [`secrets`]: the API key, the job-signing secret and the trigger token.
 //! - [`start`]: seeding a sync (`{"action": "start"}`, `POST /sync`, `POST /start`).
 //! - [`page`]: one message: fetch, write, journal and send the next jobs, acknowledge.
+//! - [`webhook`]: Affinity's webhook deliveries, and the refreshes they queue.
 //!
 //! Nothing here does I/O of its own, so it builds for `wasm32-wasip2` as well.
 
@@ -14,6 +15,7 @@ pub mod page;
 pub mod secrets;
 pub mod settings;
 pub mod start;
+pub mod webhook;
 
 use crate::ObjectSink;
 use crate::fetch::{ApiKey, Response};
@@ -26,16 +28,16 @@ use settings::Settings;
 /// The largest delay a queue message may have (SQS allows 15 minutes).
 pub const MAX_DELAY_SECONDS: u64 = 900;
 
-/// The queue that carries the jobs, and the dead-letter queue beside it.
+/// The queue that carries the jobs (and webhook refreshes), and the dead-letter queue
+/// beside it.
 pub trait JobQueue: Send + Sync {
-    /// Sends `jobs` (signed with `secret` when there is one), each visible after
-    /// `delay_seconds` and marked as try `attempt`. Fails unless every job was accepted.
+    /// Sends `messages` (encoded jobs or refreshes, see [`encode_jobs`]), each visible after
+    /// `delay_seconds` and marked as try `attempt`. Fails unless every message was accepted.
     fn send(
         &self,
-        jobs: &[Job],
+        messages: &[String],
         delay_seconds: u64,
         attempt: u32,
-        secret: Option<&JobSecret>,
     ) -> impl Future<Output = Result<()>> + Send;
 
     /// Puts the message `body` on the dead-letter queue with why it failed and how often it
@@ -46,6 +48,11 @@ pub trait JobQueue: Send + Sync {
         error: &str,
         attempts: u32,
     ) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// The queue messages of `jobs`, signed with `secret` when there is one.
+pub fn encode_jobs(jobs: &[Job], secret: Option<&JobSecret>) -> Vec<String> {
+    jobs.iter().map(|j| j.encode_for_queue(secret)).collect()
 }
 
 /// One GET of one page from Affinity with the key.

@@ -35,17 +35,20 @@ pub enum Handled {
 }
 
 /// Retry delay after try `attempt`: 5 s, 10 s, 20 s … up to SQS's 15 minutes.
-fn backoff(attempt: u32) -> u64 {
+pub(crate) fn backoff(attempt: u32) -> u64 {
     (5u64 << attempt.saturating_sub(1).min(10)).min(MAX_DELAY_SECONDS)
 }
 
-/// Handles one message: `body` as the queue delivered it, `attempt` its try (the `attempt`
+/// Handles one message (a job, or a webhook refresh): `body` as the queue delivered it, `attempt` its try (the `attempt`
 /// message attribute; 1 for a job's first message).
 pub async fn run<S: ObjectSink, Q: JobQueue, F: PageFetcher>(
     app: &Deployment<S, Q, F>,
     body: &str,
     attempt: u32,
 ) -> Result<Handled> {
+    if affinity_sync::changes::Refresh::is_queue_message(body) {
+        return super::webhook::run_refresh(app, body, attempt).await;
+    }
     let job = match Job::decode_from_queue(body.as_bytes(), app.secrets.job_secret.as_ref()) {
         Ok(job) => job,
         Err(e) => {
@@ -111,7 +114,9 @@ async fn run_job<S: ObjectSink, Q: JobQueue, F: PageFetcher>(
         async move {
             tracing::warn!(attempt, delay, "retrying: {error}");
             let secret = app.secrets.job_secret.as_ref();
-            app.queue.send(&[job], delay, attempt, secret).await?;
+            app.queue
+                .send(&super::encode_jobs(&[job], secret), delay, attempt)
+                .await?;
             Ok(Handled::Retried { delay })
         }
     };
@@ -188,7 +193,9 @@ async fn run_job<S: ObjectSink, Q: JobQueue, F: PageFetcher>(
         Some((remaining, reset)) if remaining <= app.settings.rate_reserve => reset + 1,
         _ => 0,
     };
-    app.queue.send(&jobs, delay, 1, secret).await?;
+    app.queue
+        .send(&super::encode_jobs(&jobs, secret), delay, 1)
+        .await?;
     // Both entries can exist when a park wrote `failed/` and crashed before removing
     // `pending/`, so `failed/` is always removed (S3 does not charge for DELETE).
     app.sink.delete(&failed).await?;

@@ -3,8 +3,8 @@
 //! on the component, every route).
 //!
 //! On AWS they come from one Secrets Manager secret (`AFFINITY_SYNC_SECRET_ARN`), either a
-//! JSON object `{"api_key": "...", "job_secret": "...", "trigger_token": "..."}` (the last two
-//! optional) or just the key as plain text ([`Secrets::parse`]); elsewhere from variables
+//! JSON object `{"api_key": "...", "job_secret": "...", "trigger_token": "...",
+//! "webhook_secret": "..."}` (all but the key optional) or just the key as plain text ([`Secrets::parse`]); elsewhere from variables
 //! ([`Secrets::from_vars`]). None of them is ever logged: each type prints `***`.
 
 use crate::ApiKey;
@@ -18,6 +18,8 @@ pub struct Secrets {
     pub job_secret: Option<JobSecret>,
     /// `Authorization: Bearer <token>` of `POST /sync`; without one, the endpoint is off.
     pub trigger_token: Option<Token>,
+    /// The `?token=` of the webhook URL Affinity posts to; without one, `/webhook` is off.
+    pub webhook_secret: Option<Token>,
 }
 
 /// A bearer token, compared in constant time, printed as `***`.
@@ -27,9 +29,16 @@ impl Token {
     pub fn new(value: &str) -> Result<Token> {
         let value = value.trim();
         if value.len() < 16 {
-            bail!("the trigger token is shorter than 16 characters: use a random one");
+            bail!(
+                "the token is shorter than 16 characters: use a random one (e.g. `openssl rand -hex 24`)"
+            );
         }
         Ok(Token(value.to_string()))
+    }
+
+    /// The token itself, for the one place that needs it (the webhook URL Affinity is given).
+    pub fn expose(&self) -> &str {
+        &self.0
     }
 
     /// Whether `presented` is this token. Compares digests byte by byte without stopping
@@ -67,6 +76,7 @@ impl Secrets {
                 api_key: ApiKey::new(text).with_context(|| format!("in {from}"))?,
                 job_secret: None,
                 trigger_token: None,
+                webhook_secret: None,
             });
         }
         let doc: serde_json::Map<String, serde_json::Value> =
@@ -85,9 +95,11 @@ impl Secrets {
             }
         };
         for name in doc.keys() {
-            if !["api_key", "job_secret", "trigger_token"].contains(&name.as_str()) {
+            if !["api_key", "job_secret", "trigger_token", "webhook_secret"]
+                .contains(&name.as_str())
+            {
                 bail!(
-                    "{from}: unknown field \"{name}\" (the fields are api_key, job_secret, trigger_token)"
+                    "{from}: unknown field \"{name}\" (the fields are api_key, job_secret, trigger_token, webhook_secret)"
                 );
             }
         }
@@ -100,11 +112,15 @@ impl Secrets {
             trigger_token: field("trigger_token")?
                 .map(|t| Token::new(t).with_context(|| format!("in {from}")))
                 .transpose()?,
+            webhook_secret: field("webhook_secret")?
+                .map(|t| Token::new(t).with_context(|| format!("webhook_secret in {from}")))
+                .transpose()?,
         })
     }
 
     /// From variables: `AFFINITY_API_KEY`, `AFFINITY_SYNC_JOB_SECRET`,
-    /// `AFFINITY_SYNC_TRIGGER_TOKEN` (the component; Lambda without a secret ARN).
+    /// `AFFINITY_SYNC_TRIGGER_TOKEN`, `AFFINITY_SYNC_WEBHOOK_SECRET` (the component; Lambda
+    /// without a secret ARN).
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Secrets> {
         let key = var("AFFINITY_API_KEY").ok_or_else(|| {
             anyhow!(
@@ -118,6 +134,9 @@ impl Secrets {
                 .transpose()?,
             trigger_token: var("AFFINITY_SYNC_TRIGGER_TOKEN")
                 .map(|t| Token::new(&t).context("in AFFINITY_SYNC_TRIGGER_TOKEN"))
+                .transpose()?,
+            webhook_secret: var("AFFINITY_SYNC_WEBHOOK_SECRET")
+                .map(|t| Token::new(&t).context("in AFFINITY_SYNC_WEBHOOK_SECRET"))
                 .transpose()?,
         })
     }

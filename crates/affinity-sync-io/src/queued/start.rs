@@ -118,7 +118,9 @@ pub async fn start<S: ObjectSink, Q: JobQueue, F: PageFetcher>(
     let roots = journal::root_jobs(&run)?;
     let secret = app.secrets.job_secret.as_ref();
     journal::enqueue(&app.sink, "", &roots, secret).await?;
-    app.queue.send(&roots, 0, 1, secret).await?;
+    app.queue
+        .send(&super::encode_jobs(&roots, secret), 0, 1)
+        .await?;
     run.seeded = true;
     journal::save_run(&app.sink, "", &run).await?;
     tracing::info!(sync = %sync_id, jobs = roots.len(), "sync started");
