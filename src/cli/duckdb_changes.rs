@@ -61,6 +61,14 @@ const KINDS: &[Kind] = &[
         entity: "note",
         tables: &[("notes", "id")],
     },
+    Kind {
+        entity: "reminder",
+        tables: &[("reminders", "id")],
+    },
+    Kind {
+        entity: "file",
+        tables: &[("entity_files", "id")],
+    },
 ];
 
 /// Changes sent up to this long before the sync started are applied too: Affinity's clock

@@ -15,6 +15,8 @@ pub const TABLES: &[&str] = &[
     "list_entries",
     "list_entries_field_values",
     "notes",
+    "reminders",
+    "entity_files",
 ];
 
 /// Rows of `table` in `db` (all columns but `_sync_id`), as sorted JSON lines.

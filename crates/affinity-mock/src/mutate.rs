@@ -2,7 +2,7 @@
 //!
 //! The change-capture tests need a double whose data moves: [`apply`] makes a seeded series
 //! of creates, updates, deletes and merges (persons, companies, opportunities, lists, list
-//! entries, field values, notes) and returns the events, in v1 webhook shape
+//! entries, field values, notes, reminders, entity files) and returns the events, in v1 webhook shape
 //! (`{"type", "body", "sent_at"}`), that Affinity would post for them. [`delivery_order`]
 //! adds the duplicates and out-of-order delivery real webhooks have.
 //!
@@ -262,20 +262,11 @@ fn drop_entity(ds: &mut Dataset, kind: EntityKind, id: Id) {
     });
 }
 
-fn next_entity_id(ds: &Dataset) -> Id {
-    let persons = ds.persons.iter().map(|p| p.id);
-    let companies = ds.companies.iter().map(|c| c.id);
-    let opps = ds.opportunities.iter().map(|o| o.id);
-    persons.chain(companies).chain(opps).max().unwrap_or(0) + 1
-}
-
-fn next_v1_value_id(ds: &Dataset) -> Id {
-    ds.field_values
-        .iter()
-        .flat_map(|v| v.v1_ids.iter().copied())
-        .max()
-        .unwrap_or(0)
-        + 1
+/// The id of a record a change creates: its event's `sent_at`. Every change has its own
+/// second, so ids are never reused (as in Affinity, even after a delete), and they are above
+/// every generated id, so the data set stays in id order.
+fn new_id(sent_at: i64) -> Id {
+    sent_at
 }
 
 fn event(kind: &str, body: Json, sent_at: i64) -> Json {
@@ -297,7 +288,7 @@ pub fn apply(ds: &mut Dataset, plan: &ChangePlan) -> Vec<Json> {
     while events.len() < plan.changes && attempts < plan.changes * 20 {
         attempts += 1;
         let sent_at = start + events.len() as i64;
-        let kind = rng.random_range(0..17);
+        let kind = rng.random_range(0..20);
         if let Some(e) = change(ds, &mut rng, kind, sent_at) {
             events.push(e);
         }
@@ -331,7 +322,7 @@ fn change(ds: &mut Dataset, rng: &mut ChaCha8Rng, kind: u32, sent_at: i64) -> Op
     match kind {
         // person.created
         0 => {
-            let id = next_entity_id(ds);
+            let id = new_id(sent_at);
             let n = rng.random_range(100..999);
             let p = Person {
                 id,
@@ -365,7 +356,7 @@ fn change(ds: &mut Dataset, rng: &mut ChaCha8Rng, kind: u32, sent_at: i64) -> Op
         }
         // organization.created
         3 => {
-            let id = next_entity_id(ds);
+            let id = new_id(sent_at);
             let c = Company {
                 id,
                 name: format!("Newco {id}"),
@@ -489,7 +480,7 @@ fn change(ds: &mut Dataset, rng: &mut ChaCha8Rng, kind: u32, sent_at: i64) -> Op
                 .filter(|id| !on_list.contains(id))
                 .collect();
             let entity_id = *candidates.choose(rng)?;
-            let id = ds.list_entries.iter().map(|e| e.id).max().unwrap_or(0) + 1;
+            let id = new_id(sent_at);
             let e = ListEntry {
                 id,
                 list_id,
@@ -573,7 +564,7 @@ fn change(ds: &mut Dataset, rng: &mut ChaCha8Rng, kind: u32, sent_at: i64) -> Op
                 entity_id: *entity_id,
                 list_entry_id: None,
                 value: Value::Text(Some(format!("new value {}", rng.random_range(1000..9999)))),
-                v1_ids: vec![next_v1_value_id(ds)],
+                v1_ids: vec![new_id(sent_at)],
                 created_at: now_ms,
                 updated_at: None,
             };
@@ -610,6 +601,42 @@ fn change(ds: &mut Dataset, rng: &mut ChaCha8Rng, kind: u32, sent_at: i64) -> Op
                 }
                 Some(event("note.deleted", note_body(&n), sent_at))
             }
+        }
+        // reminder.updated / reminder.deleted
+        17 | 18 => {
+            let ix = (0..ds.reminders.len())
+                .collect::<Vec<_>>()
+                .choose(rng)
+                .copied()?;
+            if kind == 17 {
+                let r = &mut ds.reminders[ix];
+                r.content = format!("{} (moved {})", r.content, rng.random_range(1..99));
+                Some(event(
+                    "reminder.updated",
+                    json!({ "id": r.id, "content": r.content }),
+                    sent_at,
+                ))
+            } else {
+                let r = ds.reminders.remove(ix);
+                Some(event(
+                    "reminder.deleted",
+                    json!({ "id": r.id, "content": r.content }),
+                    sent_at,
+                ))
+            }
+        }
+        // file.deleted
+        19 => {
+            let ix = (0..ds.entity_files.len())
+                .collect::<Vec<_>>()
+                .choose(rng)
+                .copied()?;
+            let f = ds.entity_files.remove(ix);
+            Some(event(
+                "file.deleted",
+                json!({ "id": f.id, "name": f.name }),
+                sent_at,
+            ))
         }
         _ => None,
     }

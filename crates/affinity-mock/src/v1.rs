@@ -71,7 +71,27 @@ pub fn route(store: &Store, req: &Req, segments: &[&str], rate: Json) -> Reply {
         ["interactions"] => interactions(store, req),
         ["notes"] => notes(store, req),
         ["reminders"] => reminders(store, req),
+        ["reminders", rid] => {
+            let rid = id(rid, "reminder_id")?;
+            let r = store
+                .ds
+                .reminders
+                .iter()
+                .find(|r| r.id == rid)
+                .ok_or_else(|| ApiError::not_found("Reminder not found"))?;
+            Ok(reminder_json(store, r))
+        }
         ["entity-files"] => entity_files(store, req),
+        ["entity-files", fid] => {
+            let fid = id(fid, "entity_file_id")?;
+            let f = store
+                .ds
+                .entity_files
+                .iter()
+                .find(|f| f.id == fid)
+                .ok_or_else(|| ApiError::not_found("Entity file not found"))?;
+            Ok(entity_file_json(f))
+        }
         ["relationships-strengths"] => relationship_strengths(store, req),
         ["webhook"] => Ok(json!(
             store
@@ -1035,32 +1055,35 @@ fn reminders(store: &Store, req: &Req) -> Reply {
     page(req, "reminders", V1_PAGE_MAX, rows.len(), |range| {
         rows[range]
             .iter()
-            .map(|r| {
-                json!({
-                    "id": r.id,
-                    "type": r.kind,
-                    "created_at": v1_time(r.created_at),
-                    "completed_at": opt_time(r.completed_at, v1_time),
-                    "content": r.content,
-                    "due_date": v1_time(r.due_date),
-                    "reset_type": r.reset_type,
-                    "reminder_days": r.reminder_days,
-                    "status": r.status,
-                    "creator": person_short(store, r.creator_id),
-                    "owner": person_short(store, r.owner_id),
-                    "completer": r.completer_id.map(|c| person_short(store, c)),
-                    "person": r.person_id.map(|p| person_short(store, p)),
-                    // The reminder example documents `crunchbase_uuid`; Affinity never
-                    // exposes Crunchbase data through the API, so it is always null.
-                    "organization": r.company_id.and_then(|c| store.company(c)).map(|c| {
-                        let mut o = company_short(c);
-                        o["crunchbase_uuid"] = Json::Null;
-                        o
-                    }),
-                    "opportunity": r.opportunity_id.and_then(|o| store.opportunity(o)).map(|o| json!({ "id": o.id, "name": o.name })),
-                })
-            })
+            .map(|r| reminder_json(store, r))
             .collect()
+    })
+}
+
+/// One reminder in v1 form (`GET /reminders` and `GET /reminders/{id}`).
+fn reminder_json(store: &Store, r: &Reminder) -> Json {
+    json!({
+        "id": r.id,
+        "type": r.kind,
+        "created_at": v1_time(r.created_at),
+        "completed_at": opt_time(r.completed_at, v1_time),
+        "content": r.content,
+        "due_date": v1_time(r.due_date),
+        "reset_type": r.reset_type,
+        "reminder_days": r.reminder_days,
+        "status": r.status,
+        "creator": person_short(store, r.creator_id),
+        "owner": person_short(store, r.owner_id),
+        "completer": r.completer_id.map(|c| person_short(store, c)),
+        "person": r.person_id.map(|p| person_short(store, p)),
+        // The reminder example documents `crunchbase_uuid`; Affinity never
+        // exposes Crunchbase data through the API, so it is always null.
+        "organization": r.company_id.and_then(|c| store.company(c)).map(|c| {
+            let mut o = company_short(c);
+            o["crunchbase_uuid"] = Json::Null;
+            o
+        }),
+        "opportunity": r.opportunity_id.and_then(|o| store.opportunity(o)).map(|o| json!({ "id": o.id, "name": o.name })),
     })
 }
 
@@ -1077,21 +1100,21 @@ fn entity_files(store: &Store, req: &Req) -> Reply {
         .filter(|f| opp.is_none_or(|o| f.opportunity_id == Some(o)))
         .collect();
     page(req, "entity_files", V1_PAGE_MAX, rows.len(), |r| {
-        rows[r]
-            .iter()
-            .map(|f| {
-                json!({
-                    "id": f.id,
-                    "name": f.name,
-                    "size": f.size,
-                    "person_id": f.person_id,
-                    "organization_id": f.company_id,
-                    "opportunity_id": f.opportunity_id,
-                    "created_at": v1_time(f.created_at),
-                    "uploader_id": f.uploader_id,
-                })
-            })
-            .collect()
+        rows[r].iter().map(|f| entity_file_json(f)).collect()
+    })
+}
+
+/// One entity file in v1 form (`GET /entity-files` and `GET /entity-files/{id}`).
+fn entity_file_json(f: &EntityFile) -> Json {
+    json!({
+        "id": f.id,
+        "name": f.name,
+        "size": f.size,
+        "person_id": f.person_id,
+        "organization_id": f.company_id,
+        "opportunity_id": f.opportunity_id,
+        "created_at": v1_time(f.created_at),
+        "uploader_id": f.uploader_id,
     })
 }
 

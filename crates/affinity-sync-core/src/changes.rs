@@ -18,8 +18,8 @@
 //! 3. Loaders apply upserts and tombstones on top of the latest complete sync, by record and
 //!    event time (`sent_at`): the latest change of a record wins, and a delete wins a tie.
 //!
-//! Events about fields, files and reminders are recorded but not applied: the next full sync
-//! brings them (their tables are small, or not in the change model yet).
+//! Events about fields are recorded but not applied: the next full sync brings the field
+//! metadata (a handful of small tables).
 
 use crate::batch::{self, Format, Rows};
 use crate::catalog::{self, Stream};
@@ -127,6 +127,12 @@ pub enum Target {
     Note {
         id: i64,
     },
+    Reminder {
+        id: i64,
+    },
+    File {
+        id: i64,
+    },
     /// The owner of a field value, known only once its field is found: v1 fields carry no
     /// entity type, so an entity-level field is looked for among the persons' fields, then
     /// the companies', then the opportunities' (`probe` 0, 1, 2; `GET /fields?entity_type=`).
@@ -157,6 +163,8 @@ impl Target {
             Target::List { .. } => "list",
             Target::ListEntry { .. } => "list_entry",
             Target::Note { .. } => "note",
+            Target::Reminder { .. } => "reminder",
+            Target::File { .. } => "file",
             Target::FieldValueOwner { .. } => "field_value",
         }
     }
@@ -169,7 +177,9 @@ impl Target {
             | Target::Opportunity { id }
             | Target::List { id }
             | Target::ListEntry { id, .. }
-            | Target::Note { id } => id,
+            | Target::Note { id }
+            | Target::Reminder { id }
+            | Target::File { id } => id,
             Target::FieldValueOwner { field_id, .. } => field_id,
         }
     }
@@ -199,6 +209,8 @@ impl Target {
             Target::List { .. } => "lists",
             Target::ListEntry { .. } => "list_entries",
             Target::Note { .. } => "notes",
+            Target::Reminder { .. } => "reminders",
+            Target::File { .. } => "entity_files",
             Target::FieldValueOwner { .. } => return None,
         };
         Some(catalog::stream(name).expect("change targets name catalog streams"))
@@ -212,6 +224,8 @@ impl Target {
             Target::List { id } => format!("/v2/lists/{id}"),
             Target::ListEntry { list_id, id } => format!("/v2/lists/{list_id}/list-entries/{id}"),
             Target::Note { id } => format!("/v2/notes/{id}"),
+            Target::Reminder { id } => format!("/reminders/{id}"),
+            Target::File { id } => format!("/entity-files/{id}"),
             Target::FieldValueOwner {
                 list_entry_id: Some(_),
                 ..
@@ -426,7 +440,7 @@ pub const TOMBSTONES: Table = Table {
             "entity",
             Ty::Utf8,
             "/entity",
-            "`person`, `company`, `opportunity`, `list`, `list_entry` or `note`.",
+            "`person`, `company`, `opportunity`, `list`, `list_entry`, `note`, `reminder` or `file`.",
         ),
         col("id", Ty::Int64, "/id", "The deleted record's id."),
         col(
@@ -575,6 +589,8 @@ pub fn receive(cfg: &Config, raw: &[u8], received_at: i64) -> Result<Received, E
             "opportunity" => Some(Target::Opportunity { id }),
             "list" => Some(Target::List { id }),
             "note" => Some(Target::Note { id }),
+            "reminder" => Some(Target::Reminder { id }),
+            "file" => Some(Target::File { id }),
             _ => None,
         }
     };
@@ -587,10 +603,13 @@ pub fn receive(cfg: &Config, raw: &[u8], received_at: i64) -> Result<Received, E
                 id: id_at("/company/id")?,
             });
         }
-        ("person" | "organization" | "opportunity" | "list" | "note", "deleted") => {
+        (
+            "person" | "organization" | "opportunity" | "list" | "note" | "reminder" | "file",
+            "deleted",
+        ) => {
             deleted.extend(entity(id_at("/id")?));
         }
-        ("person" | "organization" | "opportunity" | "list" | "note", _) => {
+        ("person" | "organization" | "opportunity" | "list" | "note" | "reminder" | "file", _) => {
             fetch.extend(entity(id_at("/id")?));
         }
         ("list_entry", action) => {
@@ -613,7 +632,7 @@ pub fn receive(cfg: &Config, raw: &[u8], received_at: i64) -> Result<Received, E
                 .filter(|id| *id > 0),
             probe: 0,
         }),
-        // field.*, file.*, reminder.* and types this build does not know: recorded only.
+        // field.* and types this build does not know: recorded only.
         _ => {}
     }
     let row = json!({
@@ -677,7 +696,9 @@ pub fn request(cfg: &Config, refresh: &Refresh) -> Request {
         }
     }
     let auth = match target {
-        Target::FieldValueOwner { .. } => Auth::Basic,
+        Target::FieldValueOwner { .. } | Target::Reminder { .. } | Target::File { .. } => {
+            Auth::Basic
+        }
         _ => Auth::Bearer,
     };
     Request { url, auth }
@@ -873,8 +894,19 @@ mod tests {
             }
         );
 
-        // Recorded, nothing to apply.
+        // Reminders and files are v1 records, fetched with Basic auth.
         let r = receive(&cfg(), &event("reminder.created", json!({"id": 1})), 1).unwrap();
+        assert_eq!(r.refreshes[0].target, Target::Reminder { id: 1 });
+        let req = request(&cfg(), &r.refreshes[0]);
+        assert_eq!(
+            (req.url.as_str(), req.auth),
+            ("https://api.affinity.co/reminders/1", Auth::Basic)
+        );
+        let r = receive(&cfg(), &event("file.deleted", json!({"id": 2})), 1).unwrap();
+        assert!(r.tombstones[0].key.ends_with("-file-2.ndjson.gz"));
+
+        // Recorded, nothing to apply.
+        let r = receive(&cfg(), &event("field.updated", json!({"id": 1})), 1).unwrap();
         assert!(r.refreshes.is_empty() && r.tombstones.is_empty());
         assert!(r.record.key.starts_with("out/changes/events/part-"));
     }
