@@ -690,7 +690,7 @@ async fn webhooks_on_the_function_url_bring_the_bucket_to_the_current_state() {
     load(&fresh, &fresh_db);
     support::changes::assert_same_tables(&applied, &fresh_db, &function.log());
     assert_eq!(complete_syncs(&out), [sync_id.as_str()]);
-    for file in walkdir(&out) {
+    for file in files_under(&out) {
         assert_no_secret(
             &String::from_utf8_lossy(&std::fs::read(&file).unwrap()),
             &file.display().to_string(),
@@ -698,17 +698,4 @@ async fn webhooks_on_the_function_url_bring_the_bucket_to_the_current_state() {
     }
     assert_no_secret(&function.log(), "the function's log");
     std::fs::remove_dir_all(&dir).ok();
-}
-
-fn walkdir(dir: &Path) -> Vec<PathBuf> {
-    let mut out = vec![];
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walkdir(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }

@@ -246,7 +246,7 @@ async fn webhooks_bring_the_warehouse_to_the_current_state() {
         .unwrap();
     assert_eq!((recorded, rows), (120, 120));
     // Nothing secret reached storage or the log.
-    for file in walk(&work.join("out")) {
+    for file in files_under(&work.join("out")) {
         let bytes = std::fs::read(&file).unwrap();
         assert!(
             !String::from_utf8_lossy(&bytes).contains(SECRET)
@@ -321,27 +321,12 @@ async fn the_receiver_refuses_what_is_not_an_event_from_the_subscription() {
     assert_eq!(no_time.status(), 400);
     assert!(no_time.text().await.unwrap().contains("sent_at"));
     // Nothing was written for refused deliveries.
-    assert!(walk(&out).is_empty(), "{:?}", walk(&out));
+    assert!(files_under(&out).is_empty(), "{:?}", files_under(&out));
     let h = idle(&receiver).await;
     assert_eq!(
         (h["received"].clone(), h["refused"].clone()),
         (json!(0), json!(4))
     );
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = vec![];
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(walk(&p));
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

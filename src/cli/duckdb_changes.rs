@@ -18,7 +18,9 @@
 //! `change_events` and `tombstones` are loaded as tables too. docs/changes.md has the same
 //! steps as a MERGE for Snowflake and BigQuery.
 
-use super::duckdb_load::{quote_ident, quote_str, read_select, table_exists as exists};
+use super::duckdb_load::{
+    has_batches, quote_ident, quote_str, read_select, table_exists as exists,
+};
 use affinity_sync::changes::{CHANGE_EVENTS, TOMBSTONES};
 use affinity_sync::table::Table;
 use anyhow::{Context, Result};
@@ -88,21 +90,12 @@ fn table_def(name: &str) -> Option<&'static Table> {
     super::duckdb_load::table_def(name)
 }
 
-fn files(dir: &Path, ext: &str) -> bool {
-    std::fs::read_dir(dir)
-        .map(|d| {
-            d.flatten()
-                .any(|e| e.file_name().to_string_lossy().ends_with(ext))
-        })
-        .unwrap_or(false)
-}
-
 /// `SELECT` of every batch of `table` in `dir` (Parquet and NDJSON alike), or an empty
 /// table of the right columns when there are none.
 fn select_all(t: &Table, dir: &Path) -> String {
     let mut parts = vec![];
     for ext in ["parquet", "ndjson.gz"] {
-        if files(dir, ext) {
+        if has_batches(dir, ext) {
             parts.push(read_select(t, &format!("{}/*.{ext}", dir.display()), ext));
         }
     }

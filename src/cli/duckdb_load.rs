@@ -51,6 +51,16 @@ pub struct Loaded {
     pub changes: super::duckdb_changes::Applied,
 }
 
+/// Whether `dir` holds any batch ending in `ext`.
+pub(crate) fn has_batches(dir: &Path, ext: &str) -> bool {
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .any(|e| e.file_name().to_string_lossy().ends_with(ext))
+        })
+        .unwrap_or(false)
+}
+
 /// A `SELECT` of `table`'s columns, typed as declared, from the batches matching `glob`
 /// (`ext`: `parquet` or `ndjson.gz`); with an empty `ext`, no rows.
 pub(crate) fn read_select(t: &Table, glob: &str, ext: &str) -> String {
@@ -121,12 +131,7 @@ pub fn load(from: &Path, db: &Path) -> Result<Loaded> {
                 let dir = from
                     .join(name)
                     .join(format!("sync_id={}", manifest.sync_id));
-                let has_files = std::fs::read_dir(&dir)
-                    .map(|d| {
-                        d.flatten()
-                            .any(|e| e.file_name().to_string_lossy().ends_with(ext))
-                    })
-                    .unwrap_or(false);
+                let has_files = has_batches(&dir, ext);
                 let glob = format!("{}/*.{ext}", dir.display());
                 let sql = format!(
                     "CREATE OR REPLACE TABLE {} AS {}",

@@ -70,13 +70,6 @@ struct App<S> {
     http: reqwest::Client,
 }
 
-fn now_unix() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
 fn answer(status: StatusCode, body: serde_json::Value) -> Response {
     (
         status,
@@ -99,7 +92,7 @@ async fn webhook<S: ObjectSink + 'static>(
             json!({"error": "the webhook URL's token is missing or wrong: subscribe with the URL `affinity-sync webhooks subscribe` prints"}),
         );
     }
-    let received = match changes::receive(&app.cfg, &body, now_unix()) {
+    let received = match changes::receive(&app.cfg, &body, affinity_sync_io::now_unix()) {
         Ok(r) => r,
         Err(e) => {
             app.counts.refused.fetch_add(1, Ordering::Relaxed);

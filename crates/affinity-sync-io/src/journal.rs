@@ -123,10 +123,7 @@ pub async fn unpark<S: ObjectSink>(
 /// A new sync of `streams` in `format`, starting now, under a fresh id (the time and 16
 /// random bits: two syncs started in the same second still differ).
 pub fn new_run(streams: &[&'static Stream], format: Format) -> SyncRun {
-    let unix = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs() as i64;
+    let unix = crate::now_unix();
     SyncRun {
         version: 1,
         sync_id: affinity_sync::job::sync_id(unix, &format!("{:04x}", rand::random::<u16>())),

@@ -28,6 +28,14 @@ pub mod sink;
 pub use fetch::ApiKey;
 pub use sink::ObjectSink;
 
+/// The current time in Unix seconds (sync ids, a webhook's receipt time).
+pub fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs() as i64
+}
+
 /// The current time as RFC 3339 UTC with microseconds, as the manifests write it.
 pub fn now_rfc3339() -> String {
     let since = std::time::SystemTime::now()

@@ -50,11 +50,7 @@ async fn webhook(app: &App, req: &LambdaFunctionUrlRequest) -> LambdaFunctionUrl
         .get("token")
         .map(String::as_str)
         .unwrap_or("");
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    let (status, answer) = affinity_sync_io::queued::webhook::handle(app, token, &body, now).await;
+    let (status, answer) = affinity_sync_io::queued::webhook::handle(app, token, &body).await;
     reply(status as i64, answer)
 }
 

@@ -67,13 +67,7 @@ pub fn run_job(app: &App, message: &str, attempt: u32) -> Result<Handled> {
 
 /// Answers one Affinity webhook delivery (status and JSON body).
 pub fn webhook(app: &App, token: &str, body: &[u8]) -> (u16, serde_json::Value) {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    futures_executor::block_on(affinity_sync_io::queued::webhook::handle(
-        app, token, body, now,
-    ))
+    futures_executor::block_on(affinity_sync_io::queued::webhook::handle(app, token, body))
 }
 
 /// Why a sync did not start.

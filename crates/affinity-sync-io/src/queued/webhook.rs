@@ -16,7 +16,6 @@ pub async fn handle<S: ObjectSink, Q: JobQueue, F: PageFetcher>(
     app: &Deployment<S, Q, F>,
     token: &str,
     body: &[u8],
-    now_unix: i64,
 ) -> (u16, Value) {
     let Some(secret) = &app.secrets.webhook_secret else {
         return (
@@ -35,7 +34,7 @@ pub async fn handle<S: ObjectSink, Q: JobQueue, F: PageFetcher>(
         Ok(c) => c,
         Err(e) => return (500, json!({"error": format!("{e:#}")})),
     };
-    let received = match receive(&cfg, body, now_unix) {
+    let received = match receive(&cfg, body, crate::now_unix()) {
         Ok(r) => r,
         Err(e) => {
             let status = if matches!(e, EventError::TooLarge(_)) {
