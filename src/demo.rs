@@ -57,7 +57,7 @@ fn expected(ds: &Dataset, stream: &str) -> Option<u64> {
         "reminders" => ds.reminders.len(),
         "entity_files" => ds.entity_files.len(),
         "webhook_subscriptions" => ds.webhook_subscriptions.len(),
-        "dropdown_options" => ds.fields.iter().filter(|f| f.in_v1()).count(),
+        "fields" => ds.fields.iter().filter(|f| f.in_v1()).count(),
         _ => return None,
     };
     Some(n as u64)

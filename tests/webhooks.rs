@@ -202,6 +202,14 @@ async fn run_scenario(seed: u64, changes: usize, delivery: Value) -> (Value, Val
     assert_ne!(persons_after, persons_before, "the changes touched persons");
     let entries: BTreeSet<i64> = d.dataset().list_entries.iter().map(|e| e.id).collect();
     assert_eq!(ids(&db, "SELECT id FROM list_entries"), entries);
+    let fields: BTreeSet<i64> = d
+        .dataset()
+        .fields
+        .iter()
+        .filter(|f| f.in_v1())
+        .map(|f| f.id)
+        .collect();
+    assert_eq!(ids(&db, "SELECT id FROM fields"), fields);
     (answer, health, work)
 }
 
@@ -229,6 +237,9 @@ async fn webhooks_bring_the_warehouse_to_the_current_state() {
         "field_value.updated",
         "field_value.deleted",
         "note.deleted",
+        "field.created",
+        "field.updated",
+        "field.deleted",
     ] {
         assert!(kinds.contains(k), "the series has a {k}: {kinds:?}");
     }

@@ -14,6 +14,9 @@
 //!    values and, for companies and opportunities, `entity_name`.
 //! 4. Deletes remove the record and what hangs off it: a person's, company's or
 //!    opportunity's field values and list entries, a list's entries.
+//! 5. Fields: a refreshed field's name replaces the old one in the v2 field metadata tables
+//!    and the `*_field_values` tables; a deleted field takes its metadata rows, options and
+//!    values with it.
 //!
 //! `change_events` and `tombstones` are loaded as tables too. docs/changes.md has the same
 //! steps as a MERGE for Snowflake and BigQuery.
@@ -71,6 +74,20 @@ const KINDS: &[Kind] = &[
         entity: "file",
         tables: &[("entity_files", "id")],
     },
+    Kind {
+        entity: "field",
+        tables: &[("fields", "id"), ("dropdown_options", "field_id")],
+    },
+];
+
+/// Where a field's v2 id (`field-<id>`) and its name appear: (table, id column, name column).
+const FIELD_NAMES: &[(&str, &str, &str)] = &[
+    ("person_fields", "id", "name"),
+    ("company_fields", "id", "name"),
+    ("list_fields", "id", "name"),
+    ("persons_field_values", "field_id", "field_name"),
+    ("companies_field_values", "field_id", "field_name"),
+    ("list_entries_field_values", "field_id", "field_name"),
 ];
 
 /// Changes sent up to this long before the sync started are applied too: Affinity's clock
@@ -247,6 +264,28 @@ pub fn apply(conn: &Connection, from: &Path, sync_started_at: &str) -> Result<Ap
             ))?;
         }
         conn.execute_batch(&format!("DELETE FROM list_entries WHERE id IN ({gone})"))?;
+    }
+
+    // 5. Fields, last: values the steps above wrote may carry an older name.
+    let fields = exists(conn, "fields")?;
+    for (table, id, name) in FIELD_NAMES {
+        if !exists(conn, table)? {
+            continue;
+        }
+        let (t, id, name) = (quote_ident(table), quote_ident(id), quote_ident(name));
+        if fields {
+            conn.execute_batch(&format!(
+                "UPDATE {t} SET {name} = f.name FROM fields f, _latest l \
+                 WHERE l.entity = 'field' AND l.is_delete = 0 AND f.id = l.id \
+                   AND {t}.{id} = f.field_v2_id;"
+            ))
+            .with_context(|| format!("carrying field names into {table}"))?;
+        }
+        conn.execute_batch(&format!(
+            "DELETE FROM {t} WHERE {id} IN ( \
+               SELECT 'field-' || id FROM _latest WHERE entity = 'field' AND is_delete = 1);"
+        ))
+        .with_context(|| format!("removing deleted fields from {table}"))?;
     }
     conn.execute_batch("DROP TABLE _latest")?;
     Ok(applied)

@@ -438,6 +438,33 @@ pub fn check_against_truth(ds: &Dataset, out: &Path, sync_id: &str) {
         .map(|r| (r["field_id"].as_i64().unwrap(), r["id"].as_i64().unwrap()))
         .collect();
     assert_eq!(sorted(got), sorted(options));
+    // Every field v1 shows, with its list and its v2 id when it is a custom field.
+    let fields: Vec<(i64, String, String, String)> = ds
+        .fields
+        .iter()
+        .filter(|f| f.in_v1())
+        .map(|f| {
+            let custom = f.enrichment_source.is_none();
+            (
+                f.id,
+                f.name.clone(),
+                json!(f.list_id).to_string(),
+                if custom { json!(f.key) } else { Value::Null }.to_string(),
+            )
+        })
+        .collect();
+    let got: Vec<(i64, String, String, String)> = t("fields")
+        .iter()
+        .map(|r| {
+            (
+                r["id"].as_i64().unwrap(),
+                r["name"].as_str().unwrap().to_string(),
+                r["list_id"].to_string(),
+                r["field_v2_id"].to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(sorted(got), sorted(fields));
 }
 
 /// The fewest requests the API allows for a full sync of `ds`.

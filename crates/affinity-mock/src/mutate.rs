@@ -2,7 +2,7 @@
 //!
 //! The change-capture tests need a double whose data moves: [`apply`] makes a seeded series
 //! of creates, updates, deletes and merges (persons, companies, opportunities, lists, list
-//! entries, field values, notes, reminders, entity files) and returns the events, in v1 webhook shape
+//! entries, fields, field values, notes, reminders, entity files) and returns the events, in v1 webhook shape
 //! (`{"type", "body", "sent_at"}`), that Affinity would post for them. [`delivery_order`]
 //! adds the duplicates and out-of-order delivery real webhooks have.
 //!
@@ -288,7 +288,7 @@ pub fn apply(ds: &mut Dataset, plan: &ChangePlan) -> Vec<Json> {
     while events.len() < plan.changes && attempts < plan.changes * 20 {
         attempts += 1;
         let sent_at = start + events.len() as i64;
-        let kind = rng.random_range(0..20);
+        let kind = rng.random_range(0..24);
         if let Some(e) = change(ds, &mut rng, kind, sent_at) {
             events.push(e);
         }
@@ -638,6 +638,106 @@ fn change(ds: &mut Dataset, rng: &mut ChaCha8Rng, kind: u32, sent_at: i64) -> Op
                 sent_at,
             ))
         }
+        20..=23 => field_change(ds, rng, kind, sent_at),
+        _ => None,
+    }
+}
+
+/// Custom fields (global or list-specific) shown by v1: those a change may rename or delete.
+fn custom_fields(ds: &Dataset) -> Vec<usize> {
+    ds.fields
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| {
+            f.in_v1()
+                && matches!(f.kind, FieldKind::Global | FieldKind::List)
+                && f.key == format!("field-{}", f.id)
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// Field changes: renamed, a new ranked-dropdown option, deleted (with its values), created.
+/// Option texts are never changed: field values show them, and Affinity sends no event for
+/// the values a renamed option changes.
+fn field_change(ds: &mut Dataset, rng: &mut ChaCha8Rng, kind: u32, sent_at: i64) -> Option<Json> {
+    let custom = custom_fields(ds);
+    match kind {
+        // field.updated: renamed
+        20 => {
+            let f = &mut ds.fields[*custom.choose(rng)?];
+            f.name = format!("{} v{}", f.name, rng.random_range(2..99));
+            Some(event(
+                "field.updated",
+                crate::v1::field_json(f, None, true),
+                sent_at,
+            ))
+        }
+        // field.updated: a ranked dropdown gets an option
+        21 => {
+            let ranked: Vec<usize> = custom
+                .into_iter()
+                .filter(|i| ds.fields[*i].value_type == ValueType::RankedDropdown)
+                .collect();
+            let f = &mut ds.fields[*ranked.choose(rng)?];
+            f.dropdown_options.push(DropdownOption {
+                id: new_id(sent_at),
+                text: format!("Option {}", rng.random_range(100..999)),
+                rank: f.dropdown_options.len() as i64,
+                color: COLORS.choose(rng).map(|c| c.to_string()),
+            });
+            Some(event(
+                "field.updated",
+                crate::v1::field_json(f, None, true),
+                sent_at,
+            ))
+        }
+        // field.deleted: its values, history and places in saved views go with it
+        22 => {
+            let f = ds.fields.remove(*custom.choose(rng)?);
+            ds.field_values.retain(|v| v.field_id != f.id);
+            ds.field_value_changes.retain(|c| c.field_id != f.id);
+            for v in &mut ds.saved_views {
+                v.field_keys.retain(|k| *k != f.key);
+            }
+            Some(event(
+                "field.deleted",
+                crate::v1::field_json(&f, None, true),
+                sent_at,
+            ))
+        }
+        // field.created: a global person or company text field, or a list-specific one
+        23 => {
+            let id = new_id(sent_at);
+            let (entity, list_id) = if rng.random_bool(0.5) {
+                let l = ds.lists.choose(rng)?;
+                (l.entity, Some(l.id))
+            } else {
+                (
+                    *[EntityKind::Person, EntityKind::Company].choose(rng)?,
+                    None,
+                )
+            };
+            let f = Field {
+                id,
+                key: format!("field-{id}"),
+                name: format!("New field {}", rng.random_range(100..999)),
+                kind: if list_id.is_some() {
+                    FieldKind::List
+                } else {
+                    FieldKind::Global
+                },
+                enrichment_source: None,
+                value_type: ValueType::Text,
+                entity,
+                list_id,
+                dropdown_options: vec![],
+                track_changes: false,
+            };
+            let body = crate::v1::field_json(&f, None, true);
+            ds.fields.push(f);
+            Some(event("field.created", body, sent_at))
+        }
         _ => None,
     }
 }
@@ -698,6 +798,10 @@ mod tests {
                     let gone = e["body"]["removed_company"]["id"].as_i64().unwrap();
                     assert!(!companies.contains(&gone));
                 }
+                "field.deleted" => {
+                    assert!(ds.fields.iter().all(|f| f.id != id));
+                    assert!(ds.field_values.iter().all(|v| v.field_id != id));
+                }
                 "list_entry.deleted" => {
                     assert!(!entries.contains(&id));
                     assert!(ds.field_values.iter().all(|v| v.list_entry_id != Some(id)));
@@ -716,6 +820,9 @@ mod tests {
             assert!(exists, "list entry {} points at a deleted entity", e.id);
         }
         assert!(kinds.len() >= 12, "a varied series: {kinds:?}");
+        for k in ["field.created", "field.updated", "field.deleted"] {
+            assert!(kinds.contains(k), "{k} in {kinds:?}");
+        }
     }
 
     #[test]

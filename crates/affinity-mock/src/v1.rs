@@ -567,7 +567,7 @@ fn list_entries(store: &Store, req: &Req, list_id: Id) -> Reply {
     })
 }
 
-fn field_json(f: &Field, list_name: Option<&str>, with_options: bool) -> Json {
+pub(crate) fn field_json(f: &Field, list_name: Option<&str>, with_options: bool) -> Json {
     let ranked = f.value_type == ValueType::RankedDropdown;
     let options: Vec<Json> = if ranked && with_options {
         f.dropdown_options

@@ -156,6 +156,34 @@ fn has_replies(note: &Value) -> bool {
         > 0
 }
 
+/// v2 names a custom field `field-<v1 id>`: the join key to the field value tables.
+fn field_v2_id(field: &Value) -> Value {
+    field
+        .get("id")
+        .and_then(Value::as_i64)
+        .map(|id| format!("field-{id}"))
+        .into()
+}
+
+/// One row per v1 field, with its v2 id added.
+fn field_rows(field: &Value) -> Result<Vec<Cow<'_, Value>>, String> {
+    let mut row = field
+        .as_object()
+        .cloned()
+        .ok_or("a field is not an object")?;
+    row.remove("dropdown_options");
+    // Enriched fields have v2 ids named after their source (`affinity-data-industry`).
+    let custom = matches!(field.get("enrichment_source"), None | Some(Value::Null))
+        || field.get("enrichment_source").and_then(Value::as_str) == Some("none");
+    let v2_id = if custom {
+        field_v2_id(field)
+    } else {
+        Value::Null
+    };
+    row.insert("field_v2_id".into(), v2_id);
+    Ok(vec![Cow::Owned(Value::Object(row))])
+}
+
 /// Dropdown options of every field, from v1 `GET /fields` (v2 field metadata has none).
 fn dropdown_option_rows(field: &Value) -> Result<Vec<Cow<'_, Value>>, String> {
     let Some(options) = field.get("dropdown_options").filter(|o| !o.is_null()) else {
@@ -164,19 +192,21 @@ fn dropdown_option_rows(field: &Value) -> Result<Vec<Cow<'_, Value>>, String> {
     let options = options
         .as_array()
         .ok_or("`dropdown_options` is not an array")?;
-    Ok(options
+    options
         .iter()
         .map(|o| {
-            let mut row = o.clone();
-            row["field_id"] = field.get("id").cloned().unwrap_or_default();
-            row["field_v2_id"] = field
-                .get("id")
-                .and_then(Value::as_i64)
-                .map(|id| format!("field-{id}"))
-                .into();
-            Cow::Owned(row)
+            let mut row = o
+                .as_object()
+                .cloned()
+                .ok_or("a dropdown option is not an object")?;
+            row.insert(
+                "field_id".into(),
+                field.get("id").cloned().unwrap_or_default(),
+            );
+            row.insert("field_v2_id".into(), field_v2_id(field));
+            Ok(Cow::Owned(Value::Object(row)))
         })
-        .collect())
+        .collect()
 }
 
 pub static STREAMS: &[Stream] = &[
@@ -344,8 +374,8 @@ pub static STREAMS: &[Stream] = &[
         }],
     },
     Stream {
-        name: "dropdown_options",
-        doc: "The options of every dropdown and ranked-dropdown field (v1 `GET /fields`).",
+        name: "fields",
+        doc: "Every field as v1 `GET /fields` shows it (with the list of a list-specific field), and the options of every ranked dropdown.",
         api: Api::V1,
         path: "/fields",
         params: &[],
@@ -356,26 +386,70 @@ pub static STREAMS: &[Stream] = &[
         records_at: Records::Root,
         parent: None,
         default: true,
-        tables: &[Table {
-            name: "dropdown_options",
-            doc: "One row per option of a ranked dropdown field.",
-            rows: dropdown_option_rows,
-            primary_key: &["field_id", "id"],
-            columns: &[
-                SYNC_ID,
-                col("field_id", Ty::Int64, "/field_id", "v1 field id."),
-                col(
-                    "field_v2_id",
-                    Ty::Utf8,
-                    "/field_v2_id",
-                    "The same field's v2 id (`field-<id>`).",
-                ),
-                col("id", Ty::Int64, "/id", "Option id (v2 `dropdownOptionId`)."),
-                col("text", Ty::Utf8, "/text", ""),
-                col("rank", Ty::Int64, "/rank", ""),
-                col("color", Ty::Int64, "/color", "v1 colour index."),
-            ],
-        }],
+        tables: &[
+            Table {
+                name: "fields",
+                doc: "One row per field (v1; Crunchbase fields are not listed by Affinity).",
+                rows: field_rows,
+                primary_key: &["id"],
+                columns: &[
+                    SYNC_ID,
+                    col("id", Ty::Int64, "/id", "v1 field id."),
+                    col(
+                        "field_v2_id",
+                        Ty::Utf8,
+                        "/field_v2_id",
+                        "The same field's v2 id (`field-<id>`), as in the `*_field_values` tables; null for enriched fields, whose v2 ids name their source.",
+                    ),
+                    col("name", Ty::Utf8, "/name", "Field name."),
+                    col(
+                        "list_id",
+                        Ty::Int64,
+                        "/list_id",
+                        "The list of a list-specific field; null for a global field.",
+                    ),
+                    col(
+                        "value_type",
+                        Ty::Int64,
+                        "/value_type",
+                        "v1 value type: 0 person, 1 organization, 2 dropdown, 3 number, 4 date, 5 location, 6 text, 7 ranked dropdown.",
+                    ),
+                    col("allows_multiple", Ty::Bool, "/allows_multiple", ""),
+                    col(
+                        "track_changes",
+                        Ty::Bool,
+                        "/track_changes",
+                        "Whether `field_value_changes` has its history.",
+                    ),
+                    col(
+                        "enrichment_source",
+                        Ty::Utf8,
+                        "/enrichment_source",
+                        "`none` for custom fields, else the source.",
+                    ),
+                ],
+            },
+            Table {
+                name: "dropdown_options",
+                doc: "One row per option of a ranked dropdown field.",
+                rows: dropdown_option_rows,
+                primary_key: &["field_id", "id"],
+                columns: &[
+                    SYNC_ID,
+                    col("field_id", Ty::Int64, "/field_id", "v1 field id."),
+                    col(
+                        "field_v2_id",
+                        Ty::Utf8,
+                        "/field_v2_id",
+                        "The same field's v2 id (`field-<id>`).",
+                    ),
+                    col("id", Ty::Int64, "/id", "Option id (v2 `dropdownOptionId`)."),
+                    col("text", Ty::Utf8, "/text", ""),
+                    col("rank", Ty::Int64, "/rank", ""),
+                    col("color", Ty::Int64, "/color", "v1 colour index."),
+                ],
+            },
+        ],
     },
     Stream {
         name: "lists",
@@ -981,7 +1055,7 @@ pub static STREAMS: &[Stream] = &[
         page_size: 0,
         records_at: Records::Root,
         parent: Some(Parent {
-            stream: "dropdown_options",
+            stream: "fields",
             keys: &[("field_id", "/id")],
             when: Some(tracks_changes),
             expand: None,

@@ -18,8 +18,10 @@
 //! 3. Loaders apply upserts and tombstones on top of the latest complete sync, by record and
 //!    event time (`sent_at`): the latest change of a record wins, and a delete wins a tie.
 //!
-//! Events about fields are recorded but not applied: the next full sync brings the field
-//! metadata (a handful of small tables).
+//! A field's events refresh the field (its `fields` row and dropdown options, from v1
+//! `GET /fields`) or tombstone it; loaders carry a rename into the v2 field metadata and
+//! field value tables, and a delete removes the field's values. A new field's v2 metadata
+//! row comes with the next full sync (v1 does not say its v2 type).
 
 use crate::batch::{self, Format, Rows};
 use crate::catalog::{self, Stream};
@@ -133,6 +135,10 @@ pub enum Target {
     File {
         id: i64,
     },
+    /// A field (v1 id): its metadata and dropdown options.
+    Field {
+        id: i64,
+    },
     /// The owner of a field value, known only once its field is found: v1 fields carry no
     /// entity type, so an entity-level field is looked for among the persons' fields, then
     /// the companies', then the opportunities' (`probe` 0, 1, 2; `GET /fields?entity_type=`).
@@ -165,6 +171,7 @@ impl Target {
             Target::Note { .. } => "note",
             Target::Reminder { .. } => "reminder",
             Target::File { .. } => "file",
+            Target::Field { .. } => "field",
             Target::FieldValueOwner { .. } => "field_value",
         }
     }
@@ -179,7 +186,8 @@ impl Target {
             | Target::ListEntry { id, .. }
             | Target::Note { id }
             | Target::Reminder { id }
-            | Target::File { id } => id,
+            | Target::File { id }
+            | Target::Field { id } => id,
             Target::FieldValueOwner { field_id, .. } => field_id,
         }
     }
@@ -211,6 +219,7 @@ impl Target {
             Target::Note { .. } => "notes",
             Target::Reminder { .. } => "reminders",
             Target::File { .. } => "entity_files",
+            Target::Field { .. } => "fields",
             Target::FieldValueOwner { .. } => return None,
         };
         Some(catalog::stream(name).expect("change targets name catalog streams"))
@@ -226,6 +235,8 @@ impl Target {
             Target::Note { id } => format!("/v2/notes/{id}"),
             Target::Reminder { id } => format!("/reminders/{id}"),
             Target::File { id } => format!("/entity-files/{id}"),
+            // v1 has no single-field read; the list of all fields is one small request.
+            Target::Field { .. } => "/fields".into(),
             Target::FieldValueOwner {
                 list_entry_id: Some(_),
                 ..
@@ -440,7 +451,7 @@ pub const TOMBSTONES: Table = Table {
             "entity",
             Ty::Utf8,
             "/entity",
-            "`person`, `company`, `opportunity`, `list`, `list_entry`, `note`, `reminder` or `file`.",
+            "`person`, `company`, `opportunity`, `list`, `list_entry`, `note`, `reminder`, `file` or `field`.",
         ),
         col("id", Ty::Int64, "/id", "The deleted record's id."),
         col(
@@ -591,6 +602,7 @@ pub fn receive(cfg: &Config, raw: &[u8], received_at: i64) -> Result<Received, E
             "note" => Some(Target::Note { id }),
             "reminder" => Some(Target::Reminder { id }),
             "file" => Some(Target::File { id }),
+            "field" => Some(Target::Field { id }),
             _ => None,
         }
     };
@@ -604,12 +616,17 @@ pub fn receive(cfg: &Config, raw: &[u8], received_at: i64) -> Result<Received, E
             });
         }
         (
-            "person" | "organization" | "opportunity" | "list" | "note" | "reminder" | "file",
+            "person" | "organization" | "opportunity" | "list" | "note" | "reminder" | "file"
+            | "field",
             "deleted",
         ) => {
             deleted.extend(entity(id_at("/id")?));
         }
-        ("person" | "organization" | "opportunity" | "list" | "note" | "reminder" | "file", _) => {
+        (
+            "person" | "organization" | "opportunity" | "list" | "note" | "reminder" | "file"
+            | "field",
+            _,
+        ) => {
             fetch.extend(entity(id_at("/id")?));
         }
         ("list_entry", action) => {
@@ -632,7 +649,7 @@ pub fn receive(cfg: &Config, raw: &[u8], received_at: i64) -> Result<Received, E
                 .filter(|id| *id > 0),
             probe: 0,
         }),
-        // field.* and types this build does not know: recorded only.
+        // Types this build does not know: recorded only.
         _ => {}
     }
     let row = json!({
@@ -696,9 +713,10 @@ pub fn request(cfg: &Config, refresh: &Refresh) -> Request {
         }
     }
     let auth = match target {
-        Target::FieldValueOwner { .. } | Target::Reminder { .. } | Target::File { .. } => {
-            Auth::Basic
-        }
+        Target::FieldValueOwner { .. }
+        | Target::Reminder { .. }
+        | Target::File { .. }
+        | Target::Field { .. } => Auth::Basic,
         _ => Auth::Bearer,
     };
     Request { url, auth }
@@ -724,7 +742,9 @@ pub fn handle(
 ) -> Result<Refreshed, StepError> {
     let target = &refresh.target;
     let path = target.path();
-    if status == 404 && target.stream().is_some() {
+    // A 404 names the one record asked for; `/fields` lists them all, so a field is gone
+    // when the list lacks it (below).
+    if status == 404 && target.stream().is_some() && !matches!(target, Target::Field { .. }) {
         return Ok(Refreshed::Gone(tombstone(
             cfg.prefix(),
             &refresh.change,
@@ -784,6 +804,28 @@ pub fn handle(
         return Ok(Refreshed::Then(owner));
     }
     let stream = target.stream().expect("every other target has a stream");
+    let record = match target {
+        Target::Field { id } => {
+            let fields = record
+                .as_array()
+                .ok_or_else(|| malformed("the body is not an array of fields".into()))?;
+            match fields
+                .iter()
+                .find(|f| f.get("id").and_then(Value::as_i64) == Some(*id))
+            {
+                Some(field) => field.clone(),
+                None => {
+                    return Ok(Refreshed::Gone(tombstone(
+                        cfg.prefix(),
+                        &refresh.change,
+                        refresh.sent_at,
+                        target,
+                    )));
+                }
+            }
+        }
+        _ => record,
+    };
     if record.get("id").and_then(Value::as_i64) != Some(target.id()) {
         return Err(malformed(format!("the record's id is not {}", target.id())));
     }
@@ -905,10 +947,57 @@ mod tests {
         let r = receive(&cfg(), &event("file.deleted", json!({"id": 2})), 1).unwrap();
         assert!(r.tombstones[0].key.ends_with("-file-2.ndjson.gz"));
 
-        // Recorded, nothing to apply.
-        let r = receive(&cfg(), &event("field.updated", json!({"id": 1})), 1).unwrap();
+        // Fields are refreshed or tombstoned like records.
+        let r = receive(&cfg(), &event("field.updated", json!({"id": 12})), 1).unwrap();
+        assert_eq!(r.refreshes[0].target, Target::Field { id: 12 });
+        let r = receive(&cfg(), &event("field.deleted", json!({"id": 12})), 1).unwrap();
+        assert!(r.tombstones[0].key.ends_with("-field-12.ndjson.gz"));
+
+        // Types this build does not know: recorded, nothing to apply.
+        let r = receive(&cfg(), &event("view.updated", json!({"id": 1})), 1).unwrap();
         assert!(r.refreshes.is_empty() && r.tombstones.is_empty());
         assert!(r.record.key.starts_with("out/changes/events/part-"));
+    }
+
+    #[test]
+    fn a_field_refresh_writes_its_row_and_options_or_a_tombstone() {
+        let r = Refresh {
+            v: REFRESH_VERSION,
+            change: "1700000000-0123456789abcdef".into(),
+            sent_at: 1_700_000_000,
+            target: Target::Field { id: 12 },
+        };
+        let req = request(&cfg(), &r);
+        assert_eq!(
+            (req.url.as_str(), req.auth),
+            ("https://api.affinity.co/fields", Auth::Basic)
+        );
+        let fields = json!([
+            {"id": 11, "name": "Other", "list_id": null, "value_type": 6, "allows_multiple": false,
+             "track_changes": false, "enrichment_source": "none", "dropdown_options": []},
+            {"id": 12, "name": "Stage", "list_id": 3, "value_type": 7, "allows_multiple": false,
+             "track_changes": true, "enrichment_source": "none",
+             "dropdown_options": [{"id": 1, "text": "New", "rank": 0, "color": 2},
+                                  {"id": 2, "text": "Won", "rank": 1, "color": 3}]}
+        ]);
+        let Refreshed::Upsert(batches) =
+            handle(&cfg(), &r, 200, &serde_json::to_vec(&fields).unwrap()).unwrap()
+        else {
+            panic!("expected upserts")
+        };
+        let got: Vec<_> = batches.iter().map(|b| (b.table.unwrap(), b.rows)).collect();
+        assert_eq!(got, [("fields", 1), ("dropdown_options", 2)]);
+        assert_eq!(
+            batches[0].key,
+            "out/changes/fields/part-1700000000-0123456789abcdef-field-12.parquet"
+        );
+        // Not listed any more: the field is gone.
+        let Refreshed::Gone(t) = handle(&cfg(), &r, 200, b"[]").unwrap() else {
+            panic!("expected a tombstone")
+        };
+        assert!(t.key.ends_with("-field-12.ndjson.gz"));
+        // A 404 from `/fields` is an error, not a delete.
+        assert!(handle(&cfg(), &r, 404, b"{}").is_err());
     }
 
     #[test]
