@@ -96,6 +96,7 @@ pub async fn run(seed: u64, sizes: Sizes, out: PathBuf) -> Result<()> {
     let start = cli::sync::Start::New {
         streams: cli::sync::select_streams(None)?,
         format: affinity_sync::Format::Parquet,
+        incremental: false,
     };
     let report = cli::sync::run(
         options,

@@ -461,6 +461,11 @@ struct SyncArgs {
     /// Start even when the plan needs more requests than the monthly quota has left.
     #[arg(long)]
     ignore_quota: bool,
+    /// Read notes (and their replies) and interactions only since the latest complete sync
+    /// in --out that had them; `load duckdb` adds them to that sync's rows. Other streams,
+    /// which Affinity cannot filter by change time, are read in full.
+    #[arg(long)]
+    incremental: bool,
     #[command(flatten)]
     run: RunArgs,
 }
@@ -827,7 +832,11 @@ async fn sync(args: SyncArgs) -> Result<()> {
             plan.quota.monthly_limit
         );
     }
-    let start = cli::sync::Start::New { streams, format };
+    let start = cli::sync::Start::New {
+        streams,
+        format,
+        incremental: args.incremental,
+    };
     let out = &t.output.out;
     let report = run_on(sink, options, start, args.run.quiet, out).await?;
     finish(report, out)

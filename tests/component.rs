@@ -385,6 +385,41 @@ async fn a_sync_through_the_typed_step_export_equals_the_ground_truth() {
     check_bucket(&s, &sync_id, "component-step", &format!("{worked:?}")).await;
     let refused = s.host.start(r#"{"format": "csv"}"#).await.unwrap();
     assert!(refused.unwrap_err().contains("use parquet or ndjson"));
+
+    // An incremental sync reads notes only since the sync above (nothing changed: no note is
+    // read again, by either of its two chains) and the other streams whole.
+    let again = s
+        .host
+        .start(r#"{"incremental": true}"#)
+        .await
+        .expect("no trap")
+        .expect("the incremental sync starts");
+    let again: serde_json::Value = serde_json::from_str(&again).unwrap();
+    work(&s, Door::Step, u64::MAX, true).await;
+    let dir = temp_dir("component-incremental");
+    download(&s.aws.moto, BUCKET, &dir);
+    let manifest = dir.join(format!(
+        "affinity/_manifests/sync_id={}/sync.json",
+        again["sync_id"].as_str().unwrap()
+    ));
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&manifest).unwrap()).unwrap();
+    assert!(
+        stream_summary(&manifest, "notes")["since"].is_string(),
+        "{manifest}"
+    );
+    assert_eq!(
+        (
+            &stream_summary(&manifest, "notes")["records"],
+            &stream_summary(&manifest, "notes")["chains"]
+        ),
+        (&serde_json::json!(0), &serde_json::json!(2))
+    );
+    assert!(stream_summary(&manifest, "persons")["since"].is_null());
+    assert_eq!(
+        stream_summary(&manifest, "persons")["records"],
+        s.double.dataset().persons.len()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

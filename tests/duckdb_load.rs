@@ -229,3 +229,196 @@ async fn loading_needs_a_complete_sync_and_queries_need_a_database() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("no DuckDB database"));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// The sync manifests in `out`, oldest first.
+fn manifests(out: &Path) -> Vec<serde_json::Value> {
+    let mut found: Vec<serde_json::Value> = files_under(&out.join("_manifests"))
+        .into_iter()
+        .filter(|p| p.ends_with("sync.json"))
+        .map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap())
+        .collect();
+    found.sort_by_key(|m| m["started_at"].as_str().unwrap().to_string());
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incremental_sync_adds_what_changed_to_the_full_one() {
+    use affinity_mock::model::NoteKind;
+    let d = MockServer::start(
+        MockConfig {
+            seed: 23,
+            sizes: Sizes::small(),
+            // Three syncs in a row: no pacing to the per-minute limit in this test.
+            limits: affinity_mock::RateLimits {
+                per_minute: 1_000_000,
+                ..Default::default()
+            },
+            ..MockConfig::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let dir = temp_dir("incremental");
+    let (out, db) = (dir.join("out"), dir.join("db.duckdb"));
+    let streams = "notes,note_replies,interactions,reminders";
+    let sync = |incremental: bool, out: std::path::PathBuf| {
+        let base = d.base_url();
+        let dir = dir.clone();
+        async move {
+            let mut args: Vec<String> = [
+                "sync",
+                "--base-url",
+                &base,
+                "--out",
+                &out.display().to_string(),
+                "--streams",
+                streams,
+                "--quiet",
+            ]
+            .iter()
+            .map(|a| a.to_string())
+            .collect();
+            if incremental {
+                args.push("--incremental".into());
+            }
+            succeeded(&run(args, &dir).await)
+        }
+    };
+    sync(false, out.clone()).await;
+
+    // After the full sync: three notes edited and one written, now.
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let (edited, created) = d.edit(|ds| {
+        let roots: Vec<usize> = (0..ds.notes.len())
+            .filter(|i| matches!(ds.notes[*i].kind, NoteKind::Entities))
+            .take(3)
+            .collect();
+        let mut edited = vec![];
+        for i in roots {
+            let n = &mut ds.notes[i];
+            n.html = Some(format!("<p>edited {}</p>", n.id));
+            n.updated_at = Some(now_ms);
+            edited.push(n.id);
+        }
+        let mut new = ds
+            .notes
+            .iter()
+            .find(|n| matches!(n.kind, NoteKind::Entities))
+            .unwrap()
+            .clone();
+        new.id = ds.notes.iter().map(|n| n.id).max().unwrap() + 1;
+        new.html = Some("<p>written after the sync</p>".into());
+        new.created_at = now_ms;
+        new.updated_at = None;
+        let id = new.id;
+        ds.notes.push(new);
+        (edited, id)
+    });
+    let requests_before = d.stats().requests;
+    sync(true, out.clone()).await;
+    let incremental_requests = d.stats().requests - requests_before;
+
+    let history = manifests(&out);
+    assert_eq!(history.len(), 2);
+    let (full, inc) = (&history[0], &history[1]);
+    for s in ["notes", "note_replies", "interactions"] {
+        assert!(stream_summary(full, s)["since"].is_null());
+        assert!(
+            stream_summary(inc, s)["since"].is_string(),
+            "{s} is incremental: {inc}"
+        );
+    }
+    assert!(
+        stream_summary(inc, "reminders")["since"].is_null(),
+        "reminders have no filter"
+    );
+    assert!(stream_summary(inc, "persons")["since"].is_null());
+    // Only the changed notes were read again: created since (1) and updated since (3).
+    assert_eq!(stream_summary(inc, "notes")["records"], 4);
+    assert_eq!(stream_summary(inc, "notes")["chains"], 2);
+    let full_pages = |m: &serde_json::Value| -> u64 {
+        ["notes", "note_replies", "interactions"]
+            .iter()
+            .map(|s| stream_summary(m, s)["pages"].as_u64().unwrap())
+            .sum()
+    };
+    assert!(
+        full_pages(inc) < full_pages(full),
+        "incremental: {} pages, full: {} ({incremental_requests} requests)",
+        full_pages(inc),
+        full_pages(full)
+    );
+
+    let printed = load_into(&out, &db, &dir).await;
+    assert!(printed.contains("notes"), "{printed}");
+    let truth = d.dataset();
+    let conn = duckdb::Connection::open(&db).unwrap();
+    let want: BTreeSet<i64> = truth
+        .notes
+        .iter()
+        .filter(|n| n.parent_id().is_none())
+        .map(|n| n.id)
+        .collect();
+    assert_eq!(ids(&conn, "SELECT id FROM notes"), want);
+    assert!(want.contains(&created));
+    for id in &edited {
+        let content: String = conn
+            .query_row("SELECT content_html FROM notes WHERE id = ?", [id], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(content, format!("<p>edited {id}</p>"));
+    }
+    drop(conn);
+
+    // The same tables as a full sync of the changed double.
+    let (fresh_out, fresh_db) = (dir.join("fresh"), dir.join("fresh.duckdb"));
+    sync(false, fresh_out.clone()).await;
+    load_into(&fresh_out, &fresh_db, &dir).await;
+    support::changes::assert_same(
+        &db,
+        &fresh_db,
+        &[
+            "notes",
+            "note_replies",
+            "interactions",
+            "reminders",
+            "persons",
+        ],
+        &printed,
+    );
+
+    // Without the full sync to build on, loading says what to do.
+    for m in files_under(&out.join("_manifests")) {
+        if m.to_string_lossy()
+            .contains(full["sync_id"].as_str().unwrap())
+        {
+            std::fs::remove_file(m).unwrap();
+        }
+    }
+    let failed = run(
+        [
+            "load",
+            "duckdb",
+            "--from",
+            &out.display().to_string(),
+            "--db",
+            &dir.join("other.duckdb").display().to_string(),
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .collect(),
+        &dir,
+    )
+    .await;
+    assert!(!failed.status.success());
+    let err = String::from_utf8_lossy(&failed.stderr);
+    assert!(
+        err.contains("no complete full sync of it") && err.contains("without --incremental"),
+        "{err}"
+    );
+}

@@ -4,10 +4,13 @@
 //!
 //! Loading replaces: every table of the sync is recreated from that sync's batches inside one
 //! transaction, so a reader sees the previous load or the new one, never a mix. Only syncs
-//! with a `sync.json` (complete) are ever loaded.
+//! with a `sync.json` (complete) are ever loaded. A stream the sync read incrementally
+//! (`sync --incremental`) is the latest full sync of it with every later sync's rows upserted
+//! on top, by primary key, oldest first.
 
-use super::plan::previous_sync;
+use super::plan::complete_syncs;
 use affinity_sync::catalog::STREAMS;
+use affinity_sync::layout::SyncManifest;
 use affinity_sync::table::{Table, Ty};
 use anyhow::{Context, Result, bail};
 use duckdb::Connection;
@@ -101,26 +104,88 @@ pub(crate) fn read_select(t: &Table, glob: &str, ext: &str) -> String {
     }
 }
 
+/// The batch file extension of a sync's format.
+fn extension(m: &SyncManifest) -> Result<&'static str> {
+    Ok(match m.format.as_str() {
+        "parquet" => "parquet",
+        "ndjson" => "ndjson.gz",
+        other => bail!("sync {} has unknown format {other:?}", m.sync_id),
+    })
+}
+
+/// The syncs whose rows make up `stream` as of `history`'s last sync, oldest first: the last
+/// one that read it in full, then every later one that read it incrementally.
+fn syncs_of<'a>(
+    history: &'a [SyncManifest],
+    stream: &str,
+    from: &Path,
+) -> Result<Vec<&'a SyncManifest>> {
+    let mut chain = vec![];
+    for m in history.iter().rev() {
+        let Some(s) = m.streams.iter().find(|s| s.stream == stream) else {
+            continue;
+        };
+        chain.push(m);
+        if s.since.is_none() {
+            chain.reverse();
+            return Ok(chain);
+        }
+    }
+    bail!(
+        "stream {stream} was synced incrementally, but {} holds no complete full sync of it to build on: \
+         run `affinity-sync sync --out {} --streams {stream}` without --incremental",
+        from.display(),
+        from.display()
+    )
+}
+
+/// `SELECT` of table `t` in sync `m`.
+fn sync_select(t: &Table, from: &Path, m: &SyncManifest) -> Result<String> {
+    let ext = extension(m)?;
+    let dir = from.join(t.name).join(format!("sync_id={}", m.sync_id));
+    Ok(if has_batches(&dir, ext) {
+        read_select(t, &format!("{}/*.{ext}", dir.display()), ext)
+    } else {
+        read_select(t, "", "")
+    })
+}
+
+/// Upserts the rows of `select` into table `t` by its primary key (a record read twice in
+/// one sync, by its created-since and updated-since chains, counts once).
+fn upsert(conn: &Connection, t: &Table, select: &str) -> Result<()> {
+    let name = quote_ident(t.name);
+    let keys: Vec<String> = t.primary_key.iter().map(|k| quote_ident(k)).collect();
+    let on: Vec<String> = keys.iter().map(|k| format!("{name}.{k} = n.{k}")).collect();
+    conn.execute_batch(&format!(
+        "CREATE OR REPLACE TEMP TABLE _upsert AS SELECT * FROM ({select}) \
+           QUALIFY row_number() OVER (PARTITION BY {keys}) = 1; \
+         DELETE FROM {name} USING _upsert n WHERE {on}; \
+         INSERT INTO {name} BY NAME SELECT * FROM _upsert; \
+         DROP TABLE _upsert;",
+        keys = keys.join(", "),
+        on = on.join(" AND "),
+    ))
+    .with_context(|| format!("adding the incremental rows of {}", t.name))
+}
+
 /// Loads the latest complete sync in `from` into the DuckDB database `db`.
 pub fn load(from: &Path, db: &Path) -> Result<Loaded> {
-    let manifest = previous_sync(from).with_context(|| {
+    let history = complete_syncs(from);
+    let manifest = history.last().cloned().with_context(|| {
         format!(
             "no complete sync in {}: run `affinity-sync sync --out {}` first",
             from.display(),
             from.display()
         )
     })?;
-    let ext = match manifest.format.as_str() {
-        "parquet" => "parquet",
-        "ndjson" => "ndjson.gz",
-        other => bail!("sync {} has unknown format {other:?}", manifest.sync_id),
-    };
+    extension(&manifest)?;
     let conn = Connection::open(db)
         .with_context(|| format!("opening the DuckDB database {}", db.display()))?;
     conn.execute_batch("BEGIN TRANSACTION")?;
     let result = (|| -> Result<Loaded> {
         let mut tables = vec![];
         for s in &manifest.streams {
+            let syncs = syncs_of(&history, &s.stream, from)?;
             for name in &s.tables {
                 let t = table_def(name).with_context(|| {
                     format!(
@@ -128,22 +193,16 @@ pub fn load(from: &Path, db: &Path) -> Result<Loaded> {
                         manifest.sync_id
                     )
                 })?;
-                let dir = from
-                    .join(name)
-                    .join(format!("sync_id={}", manifest.sync_id));
-                let has_files = has_batches(&dir, ext);
-                let glob = format!("{}/*.{ext}", dir.display());
                 let sql = format!(
                     "CREATE OR REPLACE TABLE {} AS {}",
                     quote_ident(name),
-                    if has_files {
-                        read_select(t, &glob, ext)
-                    } else {
-                        read_select(t, "", "")
-                    }
+                    sync_select(t, from, syncs[0])?
                 );
                 conn.execute_batch(&sql)
                     .with_context(|| format!("loading {name}"))?;
+                for later in &syncs[1..] {
+                    upsert(&conn, t, &sync_select(t, from, later)?)?;
+                }
                 let n: u64 = conn.query_row(
                     &format!("SELECT count(*) FROM {}", quote_ident(name)),
                     [],

@@ -149,8 +149,14 @@ async fn list_sizes(
 
 /// The manifest of the latest complete sync in `out`, if any.
 pub fn previous_sync(out: &Path) -> Option<SyncManifest> {
-    let mut ids: Vec<String> = std::fs::read_dir(out.join("_manifests"))
-        .ok()?
+    complete_syncs(out).pop()
+}
+
+/// The manifests of every complete sync in the directory `out`, oldest first.
+pub fn complete_syncs(out: &Path) -> Vec<SyncManifest> {
+    let ids: Vec<String> = std::fs::read_dir(out.join("_manifests"))
+        .into_iter()
+        .flatten()
         .flatten()
         .filter_map(|e| {
             e.file_name()
@@ -158,37 +164,26 @@ pub fn previous_sync(out: &Path) -> Option<SyncManifest> {
                 .strip_prefix("sync_id=")
                 .map(str::to_string)
         })
-        .filter(|id| {
-            out.join("_manifests")
-                .join(format!("sync_id={id}"))
-                .join("sync.json")
-                .is_file()
+        .collect();
+    let mut syncs: Vec<SyncManifest> = ids
+        .iter()
+        .filter_map(|id| {
+            let text = std::fs::read(
+                out.join("_manifests")
+                    .join(format!("sync_id={id}"))
+                    .join("sync.json"),
+            )
+            .ok()?;
+            serde_json::from_slice(&text).ok()
         })
         .collect();
-    ids.sort();
-    let latest = ids.pop()?;
-    let text = std::fs::read(
-        out.join("_manifests")
-            .join(format!("sync_id={latest}"))
-            .join("sync.json"),
-    )
-    .ok()?;
-    serde_json::from_slice(&text).ok()
+    affinity_sync::layout::sort_by_start(&mut syncs);
+    syncs
 }
 
 /// The manifest of the latest complete sync in `sink`, if any.
 pub async fn latest_complete<S: ObjectSink>(sink: &S) -> Result<Option<SyncManifest>> {
-    let Some(key) = sink
-        .list("_manifests/")
-        .await?
-        .into_iter()
-        .filter(|k| k.ends_with("/sync.json"))
-        .max()
-    else {
-        return Ok(None);
-    };
-    let bytes = sink.get(&key).await?.unwrap_or_default();
-    Ok(serde_json::from_slice(&bytes).ok())
+    Ok(affinity_sync_io::journal::history(sink).await?.pop())
 }
 
 /// The plan for `streams`. With `probe_lists`, list sizes are fetched (one request).

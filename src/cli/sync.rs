@@ -41,6 +41,8 @@ pub enum Start {
     New {
         streams: Vec<&'static Stream>,
         format: Format,
+        /// Read the streams that allow it only since the latest complete sync that had them.
+        incremental: bool,
     },
     /// The given sync, or the latest unfinished one in the output.
     Resume { sync_id: Option<String> },
@@ -441,8 +443,17 @@ pub async fn run<S: ObjectSink + 'static>(opts: Options, sink: S, start: Start) 
 
     // What to sync, and the jobs to begin with.
     let (run, queued): (SyncRun, Vec<Job>) = match start {
-        Start::New { streams, format } => {
-            let mut run = journal::new_run(&streams, format);
+        Start::New {
+            streams,
+            format,
+            incremental,
+        } => {
+            let since = if incremental {
+                layout::incremental_since(&streams, &journal::history(&sink).await?)
+            } else {
+                Default::default()
+            };
+            let mut run = journal::new_run(&streams, format, since);
             journal::save_run(&sink, "", &run).await?;
             let roots = seed(&sink, &mut run, opts.job_secret.as_ref()).await?;
             (run, roots)

@@ -54,6 +54,11 @@ fn rows(conn: &duckdb::Connection, db: &str, table: &str) -> Vec<String> {
 /// Every change-model table in `applied` equals the same table in `fresh`, row for row;
 /// on a difference, panics with a few differing rows and `log`.
 pub fn assert_same_tables(applied: &Path, fresh: &Path, log: &str) {
+    assert_same(applied, fresh, TABLES, log)
+}
+
+/// Each of `tables` in `applied` equals the same table in `fresh`, row for row.
+pub fn assert_same(applied: &Path, fresh: &Path, tables: &[&str], log: &str) {
     let conn = duckdb::Connection::open_in_memory().unwrap();
     conn.execute_batch(&format!(
         "ATTACH '{}' AS a (READ_ONLY); ATTACH '{}' AS f (READ_ONLY);",
@@ -61,7 +66,7 @@ pub fn assert_same_tables(applied: &Path, fresh: &Path, log: &str) {
         fresh.display()
     ))
     .unwrap();
-    for table in TABLES {
+    for table in tables {
         let (a, f) = (rows(&conn, "a", table), rows(&conn, "f", table));
         if a != f {
             let count = |rows: &[String]| {

@@ -69,6 +69,16 @@ pub fn python() -> PathBuf {
     venv
 }
 
+/// The summary of stream `name` in a sync manifest (`sync.json`).
+pub fn stream_summary<'a>(manifest: &'a Value, name: &str) -> &'a Value {
+    manifest["streams"]
+        .as_array()
+        .expect("a sync manifest lists its streams")
+        .iter()
+        .find(|s| s["stream"] == name)
+        .unwrap_or_else(|| panic!("no stream {name} in {manifest}"))
+}
+
 /// Every file under `dir`, at any depth (none when it does not exist).
 pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = vec![];

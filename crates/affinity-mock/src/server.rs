@@ -153,6 +153,12 @@ impl MockServer {
         self.shared.change(plan)
     }
 
+    /// Changes the data set by hand (tests that need a particular change, e.g. a note
+    /// edited now); the double serves the result from the next request on.
+    pub fn edit<T>(&self, f: impl FnOnce(&mut Dataset) -> T) -> T {
+        self.shared.edit(f)
+    }
+
     pub fn stats(&self) -> Stats {
         self.shared.stats.lock().expect("stats lock").clone()
     }

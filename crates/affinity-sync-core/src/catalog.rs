@@ -72,6 +72,29 @@ pub enum ParamFormat {
     UnixTime,
 }
 
+/// How a stream fetches only what changed since an earlier sync (`sync --incremental`).
+/// Whatever the stream, its rows in an incremental sync are *upserts* on top of the earlier
+/// syncs' rows (by primary key), never the whole table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Incremental {
+    /// Every sync reads it whole (the API has no filter for changes).
+    Full,
+    /// A v2 `filter` on these properties: one chain for records created since, one for
+    /// records updated since (a record never updated has no update time).
+    Filter {
+        created: &'static str,
+        updated: &'static str,
+    },
+    /// The children of the parent records that changed (a changed note's replies).
+    FollowsParent,
+    /// Time-windowed chains (parent ids `start`..`end`, Unix seconds) cut to begin at the
+    /// time since.
+    Window {
+        start: &'static str,
+        end: &'static str,
+    },
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct Stream {
     pub name: &'static str,
@@ -95,6 +118,8 @@ pub struct Stream {
     pub tables: &'static [Table],
     /// In a sync when no streams are named.
     pub default: bool,
+    /// What `sync --incremental` fetches of it.
+    pub incremental: Incremental,
 }
 
 impl Stream {
@@ -223,6 +248,7 @@ pub static STREAMS: &[Stream] = &[
         records_at: Records::Key("data"),
         parent: None,
         default: true,
+        incremental: Incremental::Full,
         tables: &[
             Table {
                 name: "persons",
@@ -271,6 +297,7 @@ pub static STREAMS: &[Stream] = &[
         records_at: Records::Key("data"),
         parent: None,
         default: true,
+        incremental: Incremental::Full,
         tables: &[
             Table {
                 name: "companies",
@@ -313,6 +340,7 @@ pub static STREAMS: &[Stream] = &[
         records_at: Records::Key("data"),
         parent: None,
         default: true,
+        incremental: Incremental::Full,
         tables: &[Table {
             name: "opportunities",
             doc: "One row per opportunity.",
@@ -344,6 +372,7 @@ pub static STREAMS: &[Stream] = &[
         records_at: Records::Key("data"),
         parent: None,
         default: true,
+        incremental: Incremental::Full,
         tables: &[Table {
             name: "person_fields",
             doc: "One row per field.",
@@ -365,6 +394,7 @@ pub static STREAMS: &[Stream] = &[
         records_at: Records::Key("data"),
         parent: None,
         default: true,
+        incremental: Incremental::Full,
         tables: &[Table {
             name: "company_fields",
             doc: "One row per field.",
@@ -386,6 +416,7 @@ pub static STREAMS: &[Stream] = &[
         records_at: Records::Root,
         parent: None,
         default: true,
+        incremental: Incremental::Full,
         tables: &[
             Table {
                 name: "fields",
@@ -464,6 +495,7 @@ pub static STREAMS: &[Stream] = &[
         records_at: Records::Key("data"),
         parent: None,
         default: true,
+        incremental: Incremental::Full,
         tables: &[Table {
             name: "lists",
             doc: "One row per list.",
@@ -503,6 +535,7 @@ pub static STREAMS: &[Stream] = &[
             expand: None,
         }),
         default: true,
+        incremental: Incremental::Full,
         tables: &[Table {
             name: "list_fields",
             doc: "One row per list and field.",
@@ -542,6 +575,7 @@ pub static STREAMS: &[Stream] = &[
             expand: None,
         }),
         default: true,
+        incremental: Incremental::Full,
         tables: &[
             Table {
                 name: "list_entries",
@@ -601,6 +635,7 @@ pub static STREAMS: &[Stream] = &[
             expand: None,
         }),
         default: true,
+        incremental: Incremental::Full,
         tables: &[Table {
             name: "saved_views",
             doc: "One row per saved view.",
@@ -644,6 +679,7 @@ pub static STREAMS: &[Stream] = &[
             expand: None,
         }),
         default: true,
+        incremental: Incremental::Full,
         tables: &[Table {
             name: "saved_view_entries",
             doc: "One row per saved view and list entry it shows.",
@@ -682,6 +718,10 @@ pub static STREAMS: &[Stream] = &[
         records_at: Records::Key("data"),
         parent: None,
         default: true,
+        incremental: Incremental::Filter {
+            created: "createdAt",
+            updated: "updatedAt",
+        },
         tables: &[Table {
             name: "notes",
             doc: "One row per note (replies are in note_replies).",
@@ -766,6 +806,7 @@ pub static STREAMS: &[Stream] = &[
             expand: None,
         }),
         default: true,
+        incremental: Incremental::FollowsParent,
         tables: &[Table {
             name: "note_replies",
             doc: "One row per reply.",
@@ -808,6 +849,7 @@ pub static STREAMS: &[Stream] = &[
         records_at: Records::Key("reminders"),
         parent: None,
         default: true,
+        incremental: Incremental::Full,
         tables: &[Table {
             name: "reminders",
             doc: "One row per reminder.",
@@ -856,6 +898,7 @@ pub static STREAMS: &[Stream] = &[
         records_at: Records::Key("entity_files"),
         parent: None,
         default: true,
+        incremental: Incremental::Full,
         tables: &[Table {
             name: "entity_files",
             doc: "One row per file.",
@@ -887,6 +930,7 @@ pub static STREAMS: &[Stream] = &[
         records_at: Records::Root,
         parent: None,
         default: true,
+        incremental: Incremental::Full,
         tables: &[Table {
             name: "webhook_subscriptions",
             doc: "One row per subscription.",
@@ -947,6 +991,10 @@ pub static STREAMS: &[Stream] = &[
             expand: Some(interactions::windows),
         }),
         default: false,
+        incremental: Incremental::Window {
+            start: "start",
+            end: "end",
+        },
         tables: &[Table {
             name: "interactions",
             doc: "One row per interaction.",
@@ -1015,6 +1063,7 @@ pub static STREAMS: &[Stream] = &[
             expand: None,
         }),
         default: false,
+        incremental: Incremental::Full,
         tables: &[Table {
             name: "relationship_strengths",
             doc: "One row per (internal, external) person pair.",
@@ -1061,6 +1110,7 @@ pub static STREAMS: &[Stream] = &[
             expand: None,
         }),
         default: false,
+        incremental: Incremental::Full,
         tables: &[Table {
             name: "field_value_changes",
             doc: "One row per change.",
@@ -1164,6 +1214,15 @@ pub fn select(names: Option<&str>) -> Result<Vec<&'static Stream>, String> {
 }
 
 /// The streams that fan out from `parent`'s records.
+/// The stream at the top of `stream`'s fan-out (itself when it has no parent).
+pub fn root_of(stream: &'static Stream) -> &'static Stream {
+    let mut s = stream;
+    while let Some(p) = s.parent.and_then(|p| self::stream(p.stream)) {
+        s = p;
+    }
+    s
+}
+
 pub fn children_of(parent: &str) -> impl Iterator<Item = &'static Stream> + '_ {
     STREAMS
         .iter()

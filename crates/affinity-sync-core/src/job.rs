@@ -38,7 +38,42 @@ pub struct Job {
     /// Records the chain wrote before this page (for the chain's completion manifest).
     #[serde(default)]
     pub records: u64,
+    /// Set in an incremental sync: fetch only what changed since then (see
+    /// `catalog::Incremental`). Children inherit it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<Since>,
 }
+
+/// The time an incremental chain starts from, and which change time a filtered stream's
+/// chain reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Since {
+    /// Unix seconds.
+    pub at: i64,
+    /// For a `Filter` stream's root chains: created since, or updated since.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<Changed>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Changed {
+    Created,
+    Updated,
+}
+
+impl Changed {
+    pub fn name(self) -> &'static str {
+        match self {
+            Changed::Created => "created",
+            Changed::Updated => "updated",
+        }
+    }
+}
+
+/// Earliest and latest `since` accepted (2000 to 2200, like event times).
+const SINCE_RANGE: std::ops::RangeInclusive<i64> = 946_684_800..=7_258_118_400;
 
 /// Why a job was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -69,6 +104,11 @@ pub enum JobError {
     BadPage(u32),
     #[error("a first page (page 0) has no cursor, and a later page must have one")]
     CursorPageMismatch,
+    #[error("job `since` is invalid for stream {stream}: {reason}")]
+    BadSince {
+        stream: String,
+        reason: &'static str,
+    },
     #[error(
         "job is not signed, and a job signing secret is configured: it was not made by this deployment"
     )]
@@ -169,6 +209,29 @@ impl Job {
             cursor: None,
             page: 0,
             records: 0,
+            since: None,
+        }
+    }
+
+    /// The first pages of a root stream's chains: one, or for a stream filtered by change
+    /// time in an incremental sync, one for records created since and one for records
+    /// updated since. `since` (Unix seconds) is set when the stream, or a stream that fans
+    /// out from it, runs incrementally.
+    pub fn roots(sync: &str, stream: &Stream, since: Option<i64>) -> Vec<Job> {
+        let first = Job::first(sync, stream.name, BTreeMap::new());
+        match (since, stream.incremental) {
+            (None, _) => vec![first],
+            (Some(at), catalog::Incremental::Filter { .. }) => [Changed::Created, Changed::Updated]
+                .into_iter()
+                .map(|by| Job {
+                    since: Some(Since { at, by: Some(by) }),
+                    ..first.clone()
+                })
+                .collect(),
+            (Some(at), _) => vec![Job {
+                since: Some(Since { at, by: None }),
+                ..first
+            }],
         }
     }
 
@@ -275,6 +338,21 @@ impl Job {
         }
         if (self.page == 0) != self.cursor.is_none() {
             return Err(JobError::CursorPageMismatch);
+        }
+        if let Some(since) = self.since {
+            let bad = |reason| JobError::BadSince {
+                stream: stream.name.into(),
+                reason,
+            };
+            if !SINCE_RANGE.contains(&since.at) {
+                return Err(bad("`at` must be Unix seconds between 2000 and 2200"));
+            }
+            let filtered = matches!(stream.incremental, catalog::Incremental::Filter { .. });
+            if since.by.is_some() != filtered {
+                return Err(bad(
+                    "`by` (created or updated) is required by streams filtered on change time, and only by them",
+                ));
+            }
         }
         Ok(())
     }

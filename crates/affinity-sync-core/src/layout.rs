@@ -35,13 +35,19 @@ fn join(prefix: &str, rest: String) -> String {
     }
 }
 
-/// `list_id-3001-` for a chain under list 3001, in the order of the stream's path.
+/// `list_id-3001-` for a chain under list 3001, in the order of the stream's path; an
+/// incremental chain of records created or updated since adds `created-` or `updated-`.
 fn chain_name(stream: &Stream, job: &Job) -> String {
-    stream
+    let mut name: String = stream
         .parent_keys()
         .iter()
         .filter_map(|k| job.parents.get(*k).map(|v| format!("{k}-{v}-")))
-        .collect()
+        .collect();
+    if let Some(by) = job.since.and_then(|s| s.by) {
+        name.push_str(by.name());
+        name.push('-');
+    }
+    name
 }
 
 /// The object key of one page of one table.
@@ -64,11 +70,15 @@ pub fn manifests_dir(prefix: &str, sync: &str) -> String {
 
 /// `list_entries__list_id=3001`: one chain (one stream, one set of parent ids).
 fn chain_id(stream: &Stream, job: &Job) -> String {
-    let suffix: String = stream
+    let mut suffix: String = stream
         .parent_keys()
         .iter()
         .filter_map(|k| job.parents.get(*k).map(|v| format!("__{k}={v}")))
         .collect();
+    if let Some(by) = job.since.and_then(|s| s.by) {
+        suffix.push_str("__");
+        suffix.push_str(by.name());
+    }
     format!("{}{suffix}", stream.name)
 }
 
@@ -145,6 +155,10 @@ pub struct SyncRun {
     /// stopped before that queues them again when resumed.
     #[serde(default)]
     pub seeded: bool,
+    /// The streams this sync reads incrementally, and since when (RFC 3339): the start of
+    /// the latest complete sync that had the stream, less a margin for clock skew.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub since: BTreeMap<String, String>,
 }
 
 /// A job parked after failing: the job and why.
@@ -172,6 +186,7 @@ pub fn summarize(streams: &[&Stream], chains: &[ChainManifest]) -> Vec<StreamSum
                 pages: mine.clone().map(|c| c.pages as u64).sum(),
                 records: mine.map(|c| c.records).sum(),
                 tables: s.tables.iter().map(|t| t.name.to_string()).collect(),
+                since: None,
             }
         })
         .collect()
@@ -203,6 +218,10 @@ pub struct StreamSummary {
     pub pages: u64,
     pub records: u64,
     pub tables: Vec<String>,
+    /// Set when the stream was read incrementally: its rows are what changed since then
+    /// (RFC 3339), to upsert on the earlier syncs' rows, not the whole table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
 }
 
 /// Written last: the sync is complete, and this is what it holds.
@@ -214,6 +233,66 @@ pub struct SyncManifest {
     pub started_at: String,
     pub finished_at: String,
     pub streams: Vec<StreamSummary>,
+}
+
+/// How far before an earlier sync's start an incremental sync (and webhook changes) reach
+/// back: Affinity's clock and ours may disagree a little, and reading a change twice is
+/// harmless (upserts), while missing one is not.
+pub const CLOCK_SKEW_SECS: i64 = 600;
+
+/// For `sync --incremental`: which of `streams` can run incrementally, and since when. A
+/// stream runs incrementally when an earlier complete sync in `history` (any order) had it:
+/// from that sync's start, less [`CLOCK_SKEW_SECS`]. Streams without one run in full.
+pub fn incremental_since(
+    streams: &[&Stream],
+    history: &[SyncManifest],
+) -> BTreeMap<String, String> {
+    let mut latest: Vec<SyncManifest> = history.to_vec();
+    sort_by_start(&mut latest);
+    latest.reverse();
+    let mut out = BTreeMap::new();
+    for s in streams {
+        if s.incremental == crate::catalog::Incremental::Full {
+            continue;
+        }
+        let earlier = latest
+            .iter()
+            .find(|m| m.streams.iter().any(|x| x.stream == s.name))
+            .and_then(|m| crate::table::parse_timestamp(&m.started_at));
+        if let Some(micros) = earlier {
+            let at = micros.div_euclid(1_000_000) - CLOCK_SKEW_SECS;
+            out.insert(
+                s.name.to_string(),
+                crate::table::format_timestamp(at * 1_000_000),
+            );
+        }
+    }
+    out
+}
+
+/// Orders sync manifests oldest first by start time (ids order by the second only; two syncs
+/// may start within one).
+pub fn sort_by_start(syncs: &mut [SyncManifest]) {
+    syncs.sort_by_key(|m| {
+        (
+            crate::table::parse_timestamp(&m.started_at).unwrap_or(i64::MIN),
+            m.sync_id.clone(),
+        )
+    });
+}
+
+/// The `since` (Unix seconds) of the root chains of `root` in a sync reading `since`
+/// incrementally: the earliest time of any stream fanning out from it (or its own).
+pub fn root_since(root: &Stream, since: &BTreeMap<String, String>) -> Option<i64> {
+    since
+        .iter()
+        .filter(|(name, _)| {
+            crate::catalog::stream(name)
+                .is_some_and(|s| crate::catalog::root_of(s).name == root.name)
+        })
+        .filter_map(|(_, at)| crate::table::parse_timestamp(at))
+        .map(|micros| micros.div_euclid(1_000_000))
+        .min()
 }
 
 /// The folder of one kind of change object: `events`, `tombstones`, or a table's name.
@@ -307,6 +386,93 @@ mod tests {
             "_jobs/sync_id=20260101T000000Z-a1/failed/list_entries__list_id=3001-000007.json"
         );
         assert_eq!(run_key("", "x"), "_jobs/sync_id=x/run.json");
+    }
+
+    #[test]
+    fn incremental_chains_have_their_own_keys_and_times() {
+        let notes = crate::catalog::stream("notes").unwrap();
+        let roots = Job::roots("s1", notes, Some(1_700_000_000));
+        let keys: Vec<String> = roots
+            .iter()
+            .map(|j| batch_key("out", "notes", notes, j, Format::Parquet))
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "out/notes/sync_id=s1/part-created-000000.parquet",
+                "out/notes/sync_id=s1/part-updated-000000.parquet"
+            ]
+        );
+        assert_ne!(
+            chain_manifest_key("out", notes, &roots[0]),
+            chain_manifest_key("out", notes, &roots[1])
+        );
+
+        // Since the latest complete sync that had the stream, less the clock margin.
+        let manifest = |id: &str, started: &str, streams: &[&str]| SyncManifest {
+            version: 1,
+            sync_id: id.into(),
+            format: "parquet".into(),
+            started_at: started.into(),
+            finished_at: started.into(),
+            streams: streams
+                .iter()
+                .map(|s| StreamSummary {
+                    stream: s.to_string(),
+                    chains: 1,
+                    pages: 1,
+                    records: 1,
+                    tables: vec![],
+                    since: None,
+                })
+                .collect(),
+        };
+        let history = [
+            manifest(
+                "20260101T000000Z-a",
+                "2026-01-01T00:00:00Z",
+                &["persons", "interactions", "notes"],
+            ),
+            manifest(
+                "20260201T000000Z-b",
+                "2026-02-01T00:00:00Z",
+                &["notes", "note_replies"],
+            ),
+        ];
+        let streams: Vec<&Stream> = [
+            "persons",
+            "interactions",
+            "notes",
+            "note_replies",
+            "reminders",
+        ]
+        .iter()
+        .map(|n| crate::catalog::stream(n).unwrap())
+        .collect();
+        let since = incremental_since(&streams, &history);
+        assert_eq!(
+            since,
+            BTreeMap::from([
+                (
+                    "interactions".to_string(),
+                    "2025-12-31T23:50:00Z".to_string()
+                ),
+                (
+                    "note_replies".to_string(),
+                    "2026-01-31T23:50:00Z".to_string()
+                ),
+                ("notes".to_string(), "2026-01-31T23:50:00Z".to_string()),
+            ])
+        );
+        // Persons' root chain carries interactions' time; reminders' none.
+        let persons = crate::catalog::stream("persons").unwrap();
+        let reminders = crate::catalog::stream("reminders").unwrap();
+        assert_eq!(
+            root_since(persons, &since),
+            crate::table::parse_timestamp("2025-12-31T23:50:00Z").map(|us| us / 1_000_000)
+        );
+        assert_eq!(root_since(reminders, &since), None);
+        assert!(incremental_since(&streams, &[]).is_empty());
     }
 
     #[test]

@@ -61,14 +61,16 @@ pub fn estimate(
             }
             if let Some(prev) = previous.and_then(|m| m.streams.iter().find(|x| x.stream == s.name))
             {
+                let id = previous.map(|m| m.sync_id.as_str()).unwrap_or_default();
+                // An incremental sync read only what changed: a lower bound for the next.
                 return Estimate {
                     stream: s.name,
                     requests: prev.pages.max(prev.chains),
-                    exact: true,
-                    basis: format!(
-                        "as in sync {}",
-                        previous.map(|m| m.sync_id.as_str()).unwrap_or_default()
-                    ),
+                    exact: prev.since.is_none(),
+                    basis: match prev.since {
+                        None => format!("as in sync {id}"),
+                        Some(_) => format!("as in incremental sync {id} (at least)"),
+                    },
                 };
             }
             if matches!(s.name, "list_fields" | "saved_views")
@@ -150,6 +152,7 @@ mod tests {
                 pages: 13,
                 records: 1208,
                 tables: vec![],
+                since: None,
             }],
         };
         let e = estimate(&streams(&["persons", "notes"]), Some(&prev), None);

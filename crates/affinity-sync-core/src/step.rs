@@ -7,8 +7,8 @@
 //! component are drivers around these two functions; tests drive them directly.
 
 use crate::batch::{self, Format, Rows};
-use crate::catalog::{self, Api, Paging, ParamFormat, Records, Stream};
-use crate::job::{Job, JobError};
+use crate::catalog::{self, Api, Incremental, Paging, ParamFormat, Records, Stream};
+use crate::job::{Changed, Job, JobError, Since};
 use crate::layout::{self, ChainManifest};
 use crate::table::{self, Cell};
 use serde_json::Value;
@@ -174,6 +174,18 @@ pub fn request(cfg: &Config, job: &Job) -> Result<Request, StepError> {
         let mut q = url.query_pairs_mut();
         for (k, v) in stream.params {
             q.append_pair(k, v);
+        }
+        // An incremental chain of a stream filtered on change time: on every page, as the
+        // cursor alone need not carry the filter.
+        if let (Some(Since { at, by: Some(by) }), Incremental::Filter { created, updated }) =
+            (job.since, stream.incremental)
+        {
+            let property = match by {
+                Changed::Created => created,
+                Changed::Updated => updated,
+            };
+            let when = crate::table::format_timestamp(at * 1_000_000);
+            q.append_pair("filter", &format!("{property}>={when}"));
         }
         for (name, parent, format) in stream.query_parents {
             let v = job.parents[*parent];
@@ -387,6 +399,22 @@ pub fn handle(cfg: &Config, job: &Job, status: u16, body: &[u8]) -> Result<Outco
     .map_err(&malformed)?;
 
     let mut children = vec![];
+    // Children inherit the time since; only a root chain filters by created or updated.
+    let since = job.since.map(|s| Since { by: None, ..s });
+    let first = |child: &Stream, parents: BTreeMap<String, i64>| -> Option<Job> {
+        let mut j = Job::first(&job.sync, child.name, parents);
+        j.since = since;
+        if let (Some(s), Incremental::Window { start, end }) = (since, child.incremental) {
+            // A window ending before the time since holds no change; one that straddles
+            // it starts there.
+            let from = j.parents.get(start).copied()?.max(s.at);
+            if from >= j.parents.get(end).copied()? {
+                return None;
+            }
+            j.parents.insert(start.to_string(), from);
+        }
+        Some(j)
+    };
     for child in catalog::children_of(stream.name) {
         let link = child.parent.expect("children have a parent");
         for r in records {
@@ -397,7 +425,7 @@ pub fn handle(cfg: &Config, job: &Job, status: u16, body: &[u8]) -> Result<Outco
                 for extra in expand(r) {
                     let mut parents: BTreeMap<String, i64> = job.parents.clone();
                     parents.extend(extra.into_iter().map(|(k, v)| (k.to_string(), v)));
-                    children.push(Job::first(&job.sync, child.name, parents));
+                    children.extend(first(child, parents));
                 }
                 continue;
             }
@@ -412,7 +440,7 @@ pub fn handle(cfg: &Config, job: &Job, status: u16, body: &[u8]) -> Result<Outco
                     })?;
                 parents.insert(name.to_string(), id);
             }
-            children.push(Job::first(&job.sync, child.name, parents));
+            children.extend(first(child, parents));
         }
     }
 
@@ -565,6 +593,112 @@ mod tests {
         kids.sort();
         assert_eq!(kids.len(), 6);
         assert!(kids.contains(&("list_entries".into(), 9)));
+    }
+
+    #[test]
+    fn incremental_chains_filter_by_change_time_and_cut_windows() {
+        let since = crate::table::parse_timestamp("2022-01-01T00:00:00Z").unwrap() / 1_000_000;
+        let notes = catalog::stream("notes").unwrap();
+        let roots = Job::roots("s1", notes, Some(since));
+        let urls: Vec<String> = roots
+            .iter()
+            .map(|j| request(&cfg(), j).unwrap().url)
+            .collect();
+        assert_eq!(urls.len(), 2);
+        assert!(
+            urls[0].contains("&filter=createdAt%3E%3D2022-01-01T00%3A00%3A00Z"),
+            "{}",
+            urls[0]
+        );
+        assert!(
+            urls[1].contains("&filter=updatedAt%3E%3D2022-01-01T00%3A00%3A00Z"),
+            "{}",
+            urls[1]
+        );
+        // Later pages keep the filter.
+        let second = request(&cfg(), &roots[1].next("Y3Vy".into(), 100))
+            .unwrap()
+            .url;
+        assert!(second.contains("filter=updatedAt") && second.contains("cursor=Y3Vy"));
+        // A full sync has one chain and no filter.
+        let full = Job::roots("s1", notes, None);
+        assert_eq!(full.len(), 1);
+        assert!(!request(&cfg(), &full[0]).unwrap().url.contains("filter"));
+
+        // A changed note's replies are read whole, inheriting the time since.
+        let page = json!({"data": [{"id": 5, "repliesCount": 2, "content": {"html": "x"},
+            "creator": {"id": 1}, "createdAt": "2022-02-01T00:00:00Z"}], "pagination": {"nextUrl": null}});
+        let out = handle(&cfg(), &roots[0], 200, &serde_json::to_vec(&page).unwrap()).unwrap();
+        assert_eq!(out.children.len(), 1);
+        assert_eq!(
+            out.children[0].since,
+            Some(Since {
+                at: since,
+                by: None
+            })
+        );
+        assert!(
+            !request(&cfg(), &out.children[0])
+                .unwrap()
+                .url
+                .contains("filter")
+        );
+
+        // Interactions: a person's year windows are cut to begin at the time since.
+        let ri = |key: &str, when: &str| {
+            json!({"id": key, "name": key, "type": "relationship-intelligence",
+            "enrichmentSource": null, "value": {"type": "interaction",
+            "data": {"type": "email", "id": 1, "sentAt": when}}})
+        };
+        let person = json!({"id": 42, "firstName": "A", "lastName": "B", "type": "external",
+            "primaryEmailAddress": null, "emailAddresses": [], "fields": [
+                ri("first-email", "2020-01-01T00:00:00Z"), ri("last-email", "2022-06-01T00:00:00Z")]});
+        let page = serde_json::to_vec(&json!({"data": [person], "pagination": {"nextUrl": null}}))
+            .unwrap();
+        let persons = catalog::stream("persons").unwrap();
+        let windows = |since: Option<i64>| -> Vec<(i64, i64)> {
+            let job = &Job::roots("s1", persons, since)[0];
+            handle(&cfg(), job, 200, &page)
+                .unwrap()
+                .children
+                .iter()
+                .filter(|c| c.stream == "interactions")
+                .map(|c| (c.parents["start"], c.parents["end"]))
+                .collect()
+        };
+        let all = windows(None);
+        assert_eq!(all.len(), 3, "2020 to mid-2022: three year-windows");
+        let cut = windows(Some(since));
+        assert_eq!(cut.len(), 1, "only the window holding 2022: {cut:?}");
+        assert_eq!(cut[0], (since, all[2].1));
+        // A time since after the last interaction leaves no chain.
+        assert!(windows(Some(since + 366 * 86_400)).is_empty());
+    }
+
+    #[test]
+    fn incremental_jobs_are_checked() {
+        let notes = catalog::stream("notes").unwrap();
+        let mut job = Job::roots("s1", notes, Some(1_700_000_000)).remove(0);
+        assert!(job.validate().is_ok());
+        job.since = Some(Since {
+            at: 1_700_000_000,
+            by: None,
+        });
+        assert!(matches!(job.validate(), Err(JobError::BadSince { .. })));
+        job.since = Some(Since {
+            at: 5,
+            by: Some(Changed::Created),
+        });
+        assert!(matches!(job.validate(), Err(JobError::BadSince { .. })));
+        let mut persons = lists_job();
+        persons.since = Some(Since {
+            at: 1_700_000_000,
+            by: Some(Changed::Updated),
+        });
+        assert!(matches!(persons.validate(), Err(JobError::BadSince { .. })));
+        // `since` survives the queue.
+        let j = Job::roots("s1", notes, Some(1_700_000_000)).remove(1);
+        assert_eq!(Job::decode(j.encode().as_bytes()).unwrap(), j);
     }
 
     #[test]

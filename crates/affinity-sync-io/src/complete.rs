@@ -34,7 +34,13 @@ pub async fn write_manifest<S: ObjectSink>(sink: &S, run: &SyncRun) -> Result<Sy
         format: run.format.clone(),
         started_at: run.started_at.clone(),
         finished_at: crate::now_rfc3339(),
-        streams: layout::summarize(&streams, &chains),
+        streams: layout::summarize(&streams, &chains)
+            .into_iter()
+            .map(|mut s| {
+                s.since = run.since.get(&s.stream).cloned();
+                s
+            })
+            .collect(),
     };
     let key = layout::sync_manifest_key("", &run.sync_id);
     sink.put(&key, &serde_json::to_vec_pretty(&manifest)?)

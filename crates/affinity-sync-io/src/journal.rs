@@ -9,9 +9,10 @@
 use crate::sink::ObjectSink;
 use affinity_sync::catalog::{self, Stream};
 use affinity_sync::job::JobSecret;
-use affinity_sync::layout::{self, FailedJob, JobState, SyncRun};
+use affinity_sync::layout::{self, FailedJob, JobState, SyncManifest, SyncRun};
 use affinity_sync::{Format, Job};
 use anyhow::{Context, Result, anyhow};
+use std::collections::BTreeMap;
 
 fn key(prefix: &str, job: &Job, state: JobState) -> Result<String> {
     Ok(layout::job_key(prefix, job.stream()?, job, state))
@@ -121,8 +122,13 @@ pub async fn unpark<S: ObjectSink>(
 }
 
 /// A new sync of `streams` in `format`, starting now, under a fresh id (the time and 16
-/// random bits: two syncs started in the same second still differ).
-pub fn new_run(streams: &[&'static Stream], format: Format) -> SyncRun {
+/// random bits: two syncs started in the same second still differ). `since`: the streams to
+/// read incrementally (`layout::incremental_since`).
+pub fn new_run(
+    streams: &[&'static Stream],
+    format: Format,
+    since: BTreeMap<String, String>,
+) -> SyncRun {
     let unix = crate::now_unix();
     SyncRun {
         version: 1,
@@ -131,7 +137,31 @@ pub fn new_run(streams: &[&'static Stream], format: Format) -> SyncRun {
         streams: streams.iter().map(|s| s.name.to_string()).collect(),
         started_at: crate::now_rfc3339(),
         seeded: false,
+        since,
     }
+}
+
+/// The manifests of every complete sync in `sink`, oldest first: what an incremental sync
+/// builds on.
+pub async fn history<S: ObjectSink>(sink: &S) -> Result<Vec<SyncManifest>> {
+    let mut keys: Vec<String> = sink
+        .list("_manifests/")
+        .await?
+        .into_iter()
+        .filter(|k| k.ends_with("/sync.json"))
+        .collect();
+    keys.sort();
+    let mut out = vec![];
+    for key in keys {
+        if let Some(bytes) = sink.get(&key).await? {
+            out.push(
+                serde_json::from_slice(&bytes)
+                    .with_context(|| format!("the sync manifest {key} is unreadable"))?,
+            );
+        }
+    }
+    layout::sort_by_start(&mut out);
+    Ok(out)
 }
 
 /// The first page of every root stream of `run` (the streams that fan out from none).
@@ -141,7 +171,8 @@ pub fn root_jobs(run: &SyncRun) -> Result<Vec<Job>> {
         let stream = catalog::stream(name)
             .ok_or_else(|| anyhow!("sync {} names unknown stream {name:?}", run.sync_id))?;
         if stream.parent.is_none() {
-            roots.push(Job::first(&run.sync_id, stream.name, Default::default()));
+            let since = layout::root_since(stream, &run.since);
+            roots.extend(Job::roots(&run.sync_id, stream, since));
         }
     }
     Ok(roots)

@@ -30,6 +30,10 @@ pub struct StartRequest {
     /// that fires while a long sync runs does not double the load on Affinity).
     #[serde(default)]
     pub force: bool,
+    /// Read notes and interactions only since the latest complete sync that had them (the
+    /// other streams in full); loaders upsert them on the earlier syncs' rows.
+    #[serde(default)]
+    pub incremental: bool,
 }
 
 #[derive(Debug, Serialize, PartialEq)]
@@ -71,6 +75,7 @@ pub struct Resolved {
     streams: Vec<&'static catalog::Stream>,
     format: Format,
     force: bool,
+    incremental: bool,
 }
 
 impl StartRequest {
@@ -94,6 +99,7 @@ impl StartRequest {
             streams,
             format,
             force: self.force,
+            incremental: self.incremental,
         })
     }
 }
@@ -107,12 +113,18 @@ pub async fn start<S: ObjectSink, Q: JobQueue, F: PageFetcher>(
         streams,
         format,
         force,
+        incremental,
     } = req;
     if !force && let Some(id) = running(app).await? {
         tracing::warn!(running = %id, "not starting: sync {id} still has pages queued (start with \"force\": true to run both)");
         return Ok(Started::Skipped { running: id });
     }
-    let mut run = journal::new_run(&streams, format);
+    let since = if incremental {
+        layout::incremental_since(&streams, &journal::history(&app.sink).await?)
+    } else {
+        Default::default()
+    };
+    let mut run = journal::new_run(&streams, format, since);
     let sync_id = run.sync_id.clone();
     journal::save_run(&app.sink, "", &run).await?;
     let roots = journal::root_jobs(&run)?;
