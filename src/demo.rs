@@ -7,7 +7,7 @@
 use crate::cli;
 use affinity_mock::{Dataset, MockConfig, MockServer, Sizes};
 use anyhow::{Context, Result, bail};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Records each stream must hold, from the ground truth.
 fn expected(ds: &Dataset, stream: &str) -> Option<u64> {
@@ -64,6 +64,7 @@ fn expected(ds: &Dataset, stream: &str) -> Option<u64> {
 }
 
 /// The question the demo answers at the end: which companies are on the most lists?
+#[cfg(feature = "duckdb")]
 const SAMPLE_QUERY: &str = "SELECT c.name AS company, count(*) AS lists, max(c.domain) AS domain \
      FROM list_entries e JOIN companies c ON e.type = 'company' AND c.id = e.entity_id \
      GROUP BY c.name ORDER BY lists DESC, company LIMIT 5";
@@ -135,8 +136,20 @@ pub async fn run(seed: u64, sizes: Sizes, out: PathBuf) -> Result<()> {
         bail!("{bad} streams differ from the ground truth");
     }
 
+    load_and_query(&out)
+}
+
+#[cfg(not(feature = "duckdb"))]
+fn load_and_query(_: &Path) -> Result<()> {
+    bail!(
+        "this affinity-sync was built without DuckDB (--no-default-features): the demo ends with a DuckDB query"
+    )
+}
+
+#[cfg(feature = "duckdb")]
+fn load_and_query(out: &Path) -> Result<()> {
     let db = out.join("affinity.duckdb");
-    let loaded = cli::duckdb_load::load(&out, &db)?;
+    let loaded = cli::duckdb_load::load(out, &db)?;
     println!(
         "\nLoaded sync {} into {} ({} tables; views {}).",
         loaded.sync_id,

@@ -1,7 +1,9 @@
 //! The command line's I/O: the pieces the core leaves to its drivers.
 
 pub mod api_key;
+#[cfg(feature = "duckdb")]
 pub mod duckdb_changes;
+#[cfg(feature = "duckdb")]
 pub mod duckdb_load;
 pub mod plan;
 pub mod serve;

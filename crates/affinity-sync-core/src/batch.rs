@@ -125,7 +125,7 @@ fn array(column: &Column, cells: &[Cell]) -> ArrayRef {
             let mut b = StringBuilder::new();
             cells.iter().for_each(|c| {
                 b.append_option(if let Cell::Json(v) = c {
-                    Some(v.to_string())
+                    Some(v.as_str())
                 } else {
                     None
                 })
@@ -224,7 +224,9 @@ fn parquet(rows: &Rows) -> Vec<u8> {
 }
 
 fn ndjson_gz(rows: &Rows) -> Vec<u8> {
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    // Level 1: several times faster than the default 6 on this data, for output about a fifth
+    // larger (measured by `cargo bench -p affinity-sync-core --bench page_to_batch`).
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     let mut line = Vec::with_capacity(512);
     for r in 0..rows.len {
         line.clear();
@@ -245,7 +247,8 @@ fn ndjson_gz(rows: &Rows) -> Vec<u8> {
                 Cell::Micros(v) => {
                     serde_json::to_writer(&mut line, &format_timestamp(*v)).expect("json")
                 }
-                Cell::Json(v) => serde_json::to_writer(&mut line, v).expect("json"),
+                // Already compact JSON text.
+                Cell::Json(v) => line.extend_from_slice(v.as_bytes()),
                 Cell::StrList(v) => serde_json::to_writer(&mut line, v).expect("json"),
                 Cell::IntList(v) => serde_json::to_writer(&mut line, v).expect("json"),
             }

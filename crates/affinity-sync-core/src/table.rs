@@ -92,7 +92,8 @@ pub enum Cell {
     Bool(bool),
     /// Microseconds since the epoch, UTC.
     Micros(i64),
-    Json(Value),
+    /// Compact JSON text (serialized once, when the cell is read).
+    Json(String),
     StrList(Vec<String>),
     IntList(Vec<i64>),
 }
@@ -107,9 +108,26 @@ pub fn cell(
     let value = match column.source {
         Source::SyncId => return Ok(Cell::Str(sync_id.to_string())),
         Source::Parent(key) => return Ok(parent(key).map(Cell::Int).unwrap_or(Cell::Null)),
-        Source::At(pointer) => row.pointer(pointer).unwrap_or(&Value::Null),
+        Source::At(pointer) => at(row, pointer).unwrap_or(&Value::Null),
     };
     convert(column, value)
+}
+
+/// `Value::pointer` without its allocations: the catalog's pointers (`/a/b`) have no escaped
+/// `~` or `/`, and this runs for every cell of every row.
+fn at<'v>(row: &'v Value, pointer: &str) -> Option<&'v Value> {
+    if pointer.contains('~') {
+        return row.pointer(pointer);
+    }
+    let mut v = row;
+    for token in pointer.split('/').skip(1) {
+        v = match v {
+            Value::Object(m) => m.get(token)?,
+            Value::Array(a) => a.get(token.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(v)
 }
 
 fn convert(column: &Column, v: &Value) -> Result<Cell, String> {
@@ -135,7 +153,7 @@ fn convert(column: &Column, v: &Value) -> Result<Cell, String> {
             let s = v.as_str().ok_or_else(|| wrong("a timestamp"))?;
             Cell::Micros(parse_timestamp(s).ok_or_else(|| wrong("an ISO 8601 timestamp"))?)
         }
-        Ty::Json => Cell::Json(v.clone()),
+        Ty::Json => Cell::Json(v.to_string()),
         Ty::Utf8List => {
             let items = v.as_array().ok_or_else(|| wrong("a list of strings"))?;
             let mut out = Vec::with_capacity(items.len());

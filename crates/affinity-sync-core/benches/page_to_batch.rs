@@ -1,0 +1,108 @@
+//! Core throughput: records per second to turn one page into its batches (`step::handle`:
+//! parse the JSON, convert every record into typed rows, encode each table), per stream kind
+//! and format. Pages come from the test double's own renderer, so they have the shapes and
+//! field mixes the double serves (v2 persons with enriched, global and relationship-
+//! intelligence fields; list entries with list-specific fields too; a v1 page of 500).
+//!
+//! `cargo bench -p affinity-sync-core --bench page_to_batch`; `bench/run.sh` runs it and puts
+//! the figures in `bench/RESULTS.md`.
+
+use affinity_mock::api::Req;
+use affinity_mock::store::Store;
+use affinity_mock::{Sizes, generate, v1, v2};
+use affinity_sync::{Config, Format, Job, step};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use std::collections::BTreeMap;
+use std::hint::black_box;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// One page of `path` as the double renders it, with the query the stream's job sends.
+fn page(store: &Store, cfg: &Config, job: &Job) -> (Vec<u8>, usize) {
+    let url = url::Url::parse(&step::request(cfg, job).unwrap().url).unwrap();
+    let query: Vec<(String, String)> = url
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let req = Req {
+        path: url.path(),
+        query,
+        base_url: "https://api.affinity.co",
+    };
+    let segments: Vec<&str> = url.path().trim_matches('/').split('/').collect();
+    let body = if segments[0] == "v2" {
+        v2::route(store, &req, &segments[1..])
+    } else {
+        v1::route(store, &req, &segments, serde_json::json!({}))
+    }
+    .unwrap_or_else(|e| panic!("{}: {:?}", url, e.body()));
+    let records = ["data", "reminders", "entity_files"]
+        .iter()
+        .find_map(|k| body.get(*k).and_then(|v| v.as_array()).map(Vec::len))
+        .expect("a page of records");
+    (serde_json::to_vec(&body).unwrap(), records)
+}
+
+fn bench(c: &mut Criterion) {
+    let sizes = Sizes {
+        persons: 2_000,
+        companies: 1_000,
+        reminders: 1_000,
+        entries_per_list: 500,
+        ..Sizes::default()
+    };
+    let store = Store::new(generate(7, &sizes));
+    let list_id = store
+        .ds
+        .lists
+        .iter()
+        .find(|l| store.entries_of(l.id).len() >= 100)
+        .expect("a list of 100 entries")
+        .id;
+    let cases: [(&str, Job); 4] = [
+        (
+            "v2 persons, 100 with fields",
+            Job::first("s1", "persons", BTreeMap::new()),
+        ),
+        (
+            "v2 companies, 100 with fields",
+            Job::first("s1", "companies", BTreeMap::new()),
+        ),
+        (
+            "v2 list entries, 100 with fields",
+            Job::first(
+                "s1",
+                "list_entries",
+                BTreeMap::from([("list_id".into(), list_id)]),
+            ),
+        ),
+        (
+            "v1 reminders, 500",
+            Job::first("s1", "reminders", BTreeMap::new()),
+        ),
+    ];
+    for format in [Format::Parquet, Format::Ndjson] {
+        let cfg = Config::new("https://api.affinity.co", "bench", format).unwrap();
+        let mut group = c.benchmark_group(format!("page to batch ({})", format.name()));
+        for (name, job) in &cases {
+            let (body, records) = page(&store, &cfg, job);
+            group.throughput(Throughput::Elements(records as u64));
+            group.bench_function(*name, |b| {
+                b.iter(|| black_box(step::handle(&cfg, job, 200, black_box(&body)).unwrap()))
+            });
+            // The floor under it: parsing the page into JSON values, nothing else.
+            if format == Format::Parquet && job.stream == "persons" {
+                group.bench_function("v2 persons, JSON parse only", |b| {
+                    b.iter(|| {
+                        black_box(serde_json::from_slice::<serde_json::Value>(&body).unwrap())
+                    })
+                });
+            }
+        }
+        group.finish();
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
