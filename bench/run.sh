@@ -70,13 +70,24 @@ base="http://127.0.0.1:$PORT"
 export AFFINITY_API_KEY=test-key
 requests() { curl -s "$base/__stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])'; }
 
-# One measured run: `<name> <command...>`; appends "name wall_s peak_rss_kb requests" to runs.txt.
+# CPU seconds the double has used so far (user + system): how much of a run it took.
+double_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.1f", ($14 + $15) / hz }' "/proc/$mock_pid/stat"; }
+
+# One measured run: `<name> <command...>`; appends "name wall_s peak_rss_kb requests
+# double_cpu_s status" to runs.txt. A run that fails (dlt killed for memory, say) is recorded
+# as failed with what it used until then; only our own sync must succeed.
 measure() {
   local name=$1; shift
-  local before; before=$(requests)
-  /usr/bin/time -f "%e %M" -o "$work/time.txt" "$@" >"$work/$name.out" 2>"$work/$name.err" \
-    || { cat "$work/$name.err" >&2; exit 1; }
-  echo "$name $(cat "$work/time.txt") $(( $(requests) - before ))" >>"$work/runs.txt"
+  local before cpu_before status=ok
+  before=$(requests); cpu_before=$(double_cpu)
+  /usr/bin/time -f "%e %M" -o "$work/time.txt" "$@" >"$work/$name.out" 2>"$work/$name.err" || status=failed
+  if [ "$status" = failed ]; then
+    grep -q "signal 9" "$work/time.txt" && status=killed
+    tail -5 "$work/$name.err" >&2
+    case $name in ours-*) exit 1 ;; esac
+  fi
+  local cpu; cpu=$(awk -v a="$(double_cpu)" -v b="$cpu_before" 'BEGIN { printf "%.1f", a - b }')
+  echo "$name $(tail -1 "$work/time.txt") $(( $(requests) - before )) $cpu $status" >>"$work/runs.txt"
 }
 
 say "2. affinity-sync sync, $RUNS runs"

@@ -45,6 +45,9 @@ enum Command {
     Query(QueryArgs),
     /// Print every stream and the columns of its tables (Markdown).
     Schema,
+    /// Print the statements that create every table and load a complete sync's Parquet
+    /// batches into it, for Snowflake, BigQuery, Redshift, Databricks, DuckDB or PostgreSQL.
+    Ddl(DdlArgs),
     /// Serve the Affinity test double (API v1 and v2) until Ctrl-C.
     Mock(MockArgs),
     /// Carry a queue's jobs to an HTTP page step (the WebAssembly component under `spin up`
@@ -567,6 +570,72 @@ struct LoadDuckdbArgs {
 }
 
 #[derive(Args)]
+struct DdlArgs {
+    /// The warehouse's SQL dialect.
+    #[arg(long, value_enum)]
+    dialect: cli::ddl::Dialect,
+    /// Where the warehouse reads the batches: `s3://bucket/prefix`, `gs://…`, a path (default:
+    /// --from's absolute path).
+    #[arg(long)]
+    location: Option<String>,
+    /// A local output of `affinity-sync sync`: its latest complete sync is loaded, and tables
+    /// without batches in it are only created.
+    #[arg(long)]
+    from: Option<PathBuf>,
+    /// The sync to load (default: the latest complete one in --from).
+    #[arg(long)]
+    sync_id: Option<String>,
+}
+
+/// `affinity-sync ddl`: the sync to load and where, then the statements.
+fn ddl(args: DdlArgs) -> Result<String> {
+    let latest = args
+        .from
+        .as_deref()
+        .and_then(|f| cli::plan::complete_syncs(f).pop());
+    if let Some(m) = latest.as_ref().filter(|m| m.format != "parquet") {
+        anyhow::bail!(
+            "sync {} is {}; the warehouse statements load Parquet: sync with --format parquet",
+            m.sync_id,
+            m.format
+        );
+    }
+    let sync_id = match (&args.sync_id, &latest) {
+        (Some(id), _) => id.clone(),
+        (None, Some(m)) => m.sync_id.clone(),
+        (None, None) => anyhow::bail!(
+            "no sync to load: pass --sync-id, or --from DIR to take the latest complete sync there"
+        ),
+    };
+    if !affinity_sync::job::valid_sync_id(&sync_id) {
+        anyhow::bail!("--sync-id {sync_id:?} is not a sync id (e.g. 20261124T065900Z-ab12)");
+    }
+    let location = match (&args.location, &args.from) {
+        (Some(l), _) => l.clone(),
+        (None, Some(from)) => std::fs::canonicalize(from)
+            .with_context(|| format!("--from {}", from.display()))?
+            .display()
+            .to_string(),
+        (None, None) => anyhow::bail!("pass --location (e.g. s3://bucket/prefix) or --from DIR"),
+    };
+    let from = args.from.clone();
+    Ok(cli::ddl::render(
+        args.dialect,
+        &location,
+        &sync_id,
+        |table| {
+            let Some(from) = &from else { return true };
+            std::fs::read_dir(from.join(table).join(format!("sync_id={sync_id}")))
+                .map(|d| {
+                    d.flatten()
+                        .any(|e| e.file_name().to_string_lossy().ends_with(".parquet"))
+                })
+                .unwrap_or(false)
+        },
+    ))
+}
+
+#[derive(Args)]
 struct QueryArgs {
     /// The SQL to run.
     sql: String,
@@ -642,6 +711,10 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Schema => {
             print!("{}", affinity_sync::catalog::markdown());
+            Ok(())
+        }
+        Command::Ddl(args) => {
+            print!("{}", ddl(args)?);
             Ok(())
         }
         Command::Worker(a) => {

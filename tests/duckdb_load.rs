@@ -422,3 +422,80 @@ async fn an_incremental_sync_adds_what_changed_to_the_full_one() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_printed_duckdb_statements_load_the_same_rows() {
+    let d = MockServer::start(
+        MockConfig {
+            seed: 29,
+            sizes: Sizes::small(),
+            ..MockConfig::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let dir = temp_dir("ddl");
+    let (out, loaded, printed) = (
+        dir.join("out"),
+        dir.join("loaded.duckdb"),
+        dir.join("printed.duckdb"),
+    );
+    sync_into(&d.base_url(), &out, "parquet", &dir).await;
+    load_into(&out, &loaded, &dir).await;
+    let args = [
+        "ddl",
+        "--dialect",
+        "duckdb",
+        "--from",
+        &out.display().to_string(),
+    ];
+    let sql = succeeded(&run(args.iter().map(|a| a.to_string()).collect(), &dir).await);
+    let conn = duckdb::Connection::open(&printed).unwrap();
+    conn.execute_batch(&sql).unwrap();
+    drop(conn);
+
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    conn.execute_batch(&format!(
+        "ATTACH '{}' AS l (READ_ONLY); ATTACH '{}' AS p (READ_ONLY);",
+        loaded.display(),
+        printed.display()
+    ))
+    .unwrap();
+    let manifest = manifests(&out).pop().unwrap();
+    let mut compared = 0;
+    for s in manifest["streams"].as_array().unwrap() {
+        for t in s["tables"].as_array().unwrap() {
+            let t = t.as_str().unwrap();
+            let differ = |a: &str, b: &str| -> i64 {
+                conn.query_row(
+                    &format!(
+                        "SELECT count(*) FROM (SELECT CAST(COLUMNS(*) AS VARCHAR) FROM {a}.{t} \
+                         EXCEPT ALL SELECT CAST(COLUMNS(*) AS VARCHAR) FROM {b}.{t})"
+                    ),
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap()
+            };
+            let rows: i64 = conn
+                .query_row(&format!("SELECT count(*) FROM p.{t}"), [], |r| r.get(0))
+                .unwrap();
+            assert_eq!((differ("l", "p"), differ("p", "l")), (0, 0), "{t}");
+            compared += rows;
+        }
+    }
+    assert!(compared > 1000, "{compared} rows compared");
+
+    // Nothing to go on: a clear error.
+    let bare = run(
+        ["ddl", "--dialect", "snowflake"]
+            .iter()
+            .map(|a| a.to_string())
+            .collect(),
+        &dir,
+    )
+    .await;
+    assert!(!bare.status.success());
+    assert!(String::from_utf8_lossy(&bare.stderr).contains("--sync-id"));
+}

@@ -1,6 +1,7 @@
 //! The command line's I/O: the pieces the core leaves to its drivers.
 
 pub mod api_key;
+pub mod ddl;
 #[cfg(feature = "duckdb")]
 pub mod duckdb_changes;
 #[cfg(feature = "duckdb")]

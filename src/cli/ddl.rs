@@ -1,0 +1,295 @@
+//! `affinity-sync ddl`: the statements that create every table and load one complete sync's
+//! Parquet batches into it, for the warehouse you use. Printed, not run: the warehouses are
+//! yours (`load duckdb` runs the DuckDB form itself).
+//!
+//! Each load reads `<location>/<table>/sync_id=<sync>/*.parquet` and replaces the table's
+//! rows in one statement or one transaction, so readers never see half a load. The batches'
+//! Parquet types are plain (INT64, DOUBLE, BOOLEAN, UTF8, TIMESTAMP in microseconds UTC,
+//! LIST of UTF8 or INT64); JSON columns are UTF8 text, parsed into the warehouse's JSON type
+//! on the way in.
+
+use affinity_sync::catalog::STREAMS;
+use affinity_sync::changes;
+use affinity_sync::table::{Table, Ty};
+use std::fmt::Write;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Dialect {
+    Snowflake,
+    Bigquery,
+    Redshift,
+    Databricks,
+    Duckdb,
+    Postgres,
+}
+
+impl Dialect {
+    /// The column type of `ty`.
+    pub fn type_of(self, ty: Ty) -> &'static str {
+        use Dialect::*;
+        match (self, ty) {
+            (Bigquery, Ty::Int64) => "INT64",
+            (Snowflake, Ty::Int64) => "NUMBER(19,0)",
+            (_, Ty::Int64) => "BIGINT",
+            (Bigquery, Ty::Float64) => "FLOAT64",
+            (Redshift | Postgres, Ty::Float64) => "DOUBLE PRECISION",
+            (Snowflake, Ty::Float64) => "FLOAT",
+            (_, Ty::Float64) => "DOUBLE",
+            (Bigquery | Databricks, Ty::Utf8) => "STRING",
+            (Redshift, Ty::Utf8) => "VARCHAR(65535)",
+            (Postgres, Ty::Utf8) => "TEXT",
+            (_, Ty::Utf8) => "VARCHAR",
+            (Bigquery, Ty::Bool) => "BOOL",
+            (_, Ty::Bool) => "BOOLEAN",
+            (Snowflake, Ty::Timestamp) => "TIMESTAMP_TZ",
+            (Bigquery | Databricks, Ty::Timestamp) => "TIMESTAMP",
+            (_, Ty::Timestamp) => "TIMESTAMPTZ",
+            (Snowflake, Ty::Json) => "VARIANT",
+            (Bigquery | Duckdb, Ty::Json) => "JSON",
+            (Redshift, Ty::Json) => "SUPER",
+            (Databricks, Ty::Json) => "VARIANT",
+            (Postgres, Ty::Json) => "JSONB",
+            (Snowflake, Ty::Utf8List | Ty::Int64List) => "ARRAY",
+            (Bigquery, Ty::Utf8List) => "ARRAY<STRING>",
+            (Bigquery, Ty::Int64List) => "ARRAY<INT64>",
+            (Redshift, Ty::Utf8List | Ty::Int64List) => "SUPER",
+            (Databricks, Ty::Utf8List) => "ARRAY<STRING>",
+            (Databricks, Ty::Int64List) => "ARRAY<BIGINT>",
+            (Duckdb, Ty::Utf8List) => "VARCHAR[]",
+            (Duckdb, Ty::Int64List) => "BIGINT[]",
+            (Postgres, Ty::Utf8List) => "TEXT[]",
+            (Postgres, Ty::Int64List) => "BIGINT[]",
+        }
+    }
+
+    fn quote(self, name: &str) -> String {
+        match self {
+            Dialect::Bigquery | Dialect::Databricks => format!("`{name}`"),
+            _ => format!("\"{}\"", name.replace('"', "\"\"")),
+        }
+    }
+
+    /// How a column of a Parquet batch reads into the table's type: `source` is the
+    /// expression of the raw value.
+    fn read(self, ty: Ty, source: &str) -> String {
+        match (self, ty) {
+            (Dialect::Snowflake, Ty::Json) => format!("TRY_PARSE_JSON({source}::VARCHAR)"),
+            (Dialect::Snowflake, t) => format!("{source}::{}", self.type_of(t)),
+            (Dialect::Bigquery, Ty::Json) => format!("SAFE.PARSE_JSON({source})"),
+            (Dialect::Redshift, Ty::Json) => format!("JSON_PARSE({source})"),
+            (Dialect::Databricks, Ty::Json) => format!("try_parse_json({source})"),
+            (Dialect::Duckdb, Ty::Json) => format!("CAST({source} AS JSON)"),
+            _ => source.to_string(),
+        }
+    }
+}
+
+/// The tables `ddl` covers: every catalog table, then the change tables.
+fn tables() -> Vec<&'static Table> {
+    let mut out: Vec<&'static Table> = STREAMS.iter().flat_map(|s| s.tables.iter()).collect();
+    out.extend(changes::tables());
+    out
+}
+
+fn create(d: Dialect, t: &Table, name: &str) -> String {
+    let cols: Vec<String> = t
+        .columns
+        .iter()
+        .map(|c| format!("  {} {}", d.quote(c.name), d.type_of(c.ty)))
+        .collect();
+    format!(
+        "CREATE TABLE IF NOT EXISTS {name} (\n{}\n);\n",
+        cols.join(",\n")
+    )
+}
+
+/// The statements for `dialect`: `location` is where the batches are (`s3://bucket/prefix`,
+/// `gs://…`, a local path for DuckDB), `sync_id` the complete sync to load, `with_batches`
+/// whether a table has any batch in it (a load of no files fails in most engines, so a table
+/// without one is only created).
+pub fn render(
+    dialect: Dialect,
+    location: &str,
+    sync_id: &str,
+    with_batches: impl Fn(&str) -> bool,
+) -> String {
+    let location = location.trim_end_matches('/');
+    let d = dialect;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "-- affinity-sync ddl --dialect {} : sync {sync_id} from {location}\n\
+         -- Every table is created if missing and its rows replaced by the sync's, atomically.\n\
+         -- Webhook changes on top: docs/changes.md (the MERGE).\n",
+        format!("{dialect:?}").to_lowercase()
+    );
+    match d {
+        Dialect::Snowflake => {
+            let _ = writeln!(
+                out,
+                "CREATE STAGE IF NOT EXISTS affinity_stage URL = '{location}/'\n  \
+                 STORAGE_INTEGRATION = affinity_integration  -- yours: CREATE STORAGE INTEGRATION\n  \
+                 FILE_FORMAT = (TYPE = PARQUET);\n"
+            );
+        }
+        Dialect::Bigquery => {
+            let _ = writeln!(
+                out,
+                "CREATE SCHEMA IF NOT EXISTS affinity;\n\
+                 -- For s3:// locations, add WITH CONNECTION `project.region.connection` (BigQuery Omni) to each external table.\n"
+            );
+        }
+        Dialect::Redshift => {
+            let _ = writeln!(
+                out,
+                "-- Replace the IAM role with one that can read {location}/.\n"
+            );
+        }
+        _ => {}
+    }
+    for t in tables() {
+        let is_change = changes::tables().iter().any(|c| c.name == t.name);
+        let name = match d {
+            Dialect::Bigquery => format!("affinity.{}", t.name),
+            _ => d.quote(t.name),
+        };
+        out.push_str(&create(d, t, &name));
+        let dir = if is_change {
+            let kind = if t.name == changes::CHANGE_EVENTS.name {
+                "events"
+            } else {
+                "tombstones"
+            };
+            format!("{location}/changes/{kind}")
+        } else {
+            format!("{location}/{}/sync_id={sync_id}", t.name)
+        };
+        if is_change {
+            // NDJSON batches, loaded by `load duckdb` and the MERGE in docs/changes.md.
+            out.push_str("-- (change records: NDJSON, see docs/changes.md)\n\n");
+            continue;
+        }
+        if !with_batches(t.name) {
+            out.push_str("-- (no batches in this sync: created empty)\n\n");
+            continue;
+        }
+        let select = |source: &dyn Fn(&str) -> String| -> String {
+            t.columns
+                .iter()
+                .map(|c| format!("{} AS {}", d.read(c.ty, &source(c.name)), d.quote(c.name)))
+                .collect::<Vec<_>>()
+                .join(",\n    ")
+        };
+        let load = match d {
+            Dialect::Duckdb => format!(
+                "BEGIN;\nDELETE FROM {name};\nINSERT INTO {name}\n  SELECT\n    {}\n  FROM read_parquet('{dir}/*.parquet');\nCOMMIT;\n",
+                select(&|c| d.quote(c))
+            ),
+            Dialect::Snowflake => format!(
+                "BEGIN;\nDELETE FROM {name};\nCOPY INTO {name}\n  FROM (SELECT\n    {}\n  FROM @affinity_stage/{}/sync_id={sync_id}/)\n  PATTERN = '.*[.]parquet';\nCOMMIT;\n",
+                select(&|c| format!("$1:\"{c}\"")),
+                t.name
+            ),
+            Dialect::Bigquery => format!(
+                "CREATE OR REPLACE EXTERNAL TABLE affinity._batches_{t} OPTIONS (\n  format = 'PARQUET', enable_list_inference = TRUE,\n  uris = ['{dir}/*.parquet']);\nCREATE OR REPLACE TABLE {name} AS\n  SELECT\n    {}\n  FROM affinity._batches_{t};\nDROP EXTERNAL TABLE affinity._batches_{t};\n",
+                select(&|c| format!("`{c}`")),
+                t = t.name
+            ),
+            Dialect::Redshift => {
+                let staging: Vec<String> = t
+                    .columns
+                    .iter()
+                    .map(|c| {
+                        let ty = match c.ty {
+                            Ty::Json => "VARCHAR(65535)",
+                            other => d.type_of(other),
+                        };
+                        format!("{} {ty}", d.quote(c.name))
+                    })
+                    .collect();
+                format!(
+                    "BEGIN;\nCREATE TEMP TABLE _batches ({});\nCOPY _batches FROM '{dir}/'\n  IAM_ROLE 'arn:aws:iam::ACCOUNT:role/affinity-sync-read'\n  FORMAT AS PARQUET SERIALIZETOJSON;\nDELETE FROM {name};\nINSERT INTO {name}\n  SELECT\n    {}\n  FROM _batches;\nDROP TABLE _batches;\nCOMMIT;\n",
+                    staging.join(", "),
+                    select(&|c| d.quote(c))
+                )
+            }
+            Dialect::Databricks => format!(
+                "CREATE OR REPLACE TABLE {name} AS\n  SELECT\n    {}\n  FROM parquet.`{dir}/`;\n",
+                select(&|c| format!("`{c}`"))
+            ),
+            Dialect::Postgres => {
+                "-- PostgreSQL cannot read Parquet: `affinity-sync load postgres` loads it.\n"
+                    .to_string()
+            }
+        };
+        out.push_str(&load);
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_table_is_created_and_loaded_in_every_dialect() {
+        for d in [
+            Dialect::Snowflake,
+            Dialect::Bigquery,
+            Dialect::Redshift,
+            Dialect::Databricks,
+            Dialect::Duckdb,
+            Dialect::Postgres,
+        ] {
+            let sql = render(d, "s3://bucket/affinity/", "20261124T000000Z-ab12", |t| {
+                t != "saved_views"
+            });
+            for t in tables() {
+                assert!(
+                    sql.contains(&format!(
+                        "CREATE TABLE IF NOT EXISTS {}",
+                        match d {
+                            Dialect::Bigquery => format!("affinity.{}", t.name),
+                            _ => d.quote(t.name),
+                        }
+                    )),
+                    "{d:?} creates {}",
+                    t.name
+                );
+            }
+            let persons = "s3://bucket/affinity/persons/sync_id=20261124T000000Z-ab12";
+            match d {
+                Dialect::Snowflake => {
+                    assert!(sql.contains("@affinity_stage/persons/sync_id=20261124T000000Z-ab12/"));
+                    assert!(sql.contains("TRY_PARSE_JSON($1:\"value_json\"::VARCHAR)"));
+                    assert!(sql.contains("\"id\" NUMBER(19,0)"));
+                }
+                Dialect::Bigquery => {
+                    assert!(sql.contains(&format!("uris = ['{persons}/*.parquet']")));
+                    assert!(sql.contains("`value_ids` ARRAY<INT64>"));
+                    assert!(sql.contains("SAFE.PARSE_JSON(`value_json`)"));
+                }
+                Dialect::Redshift => {
+                    assert!(sql.contains(&format!("COPY _batches FROM '{persons}/'")));
+                    assert!(sql.contains("FORMAT AS PARQUET SERIALIZETOJSON"));
+                    assert!(sql.contains("\"value_json\" SUPER"));
+                }
+                Dialect::Databricks => {
+                    assert!(sql.contains(&format!("FROM parquet.`{persons}/`")));
+                    assert!(sql.contains("try_parse_json(`value_json`)"));
+                }
+                Dialect::Duckdb => {
+                    assert!(sql.contains(&format!("read_parquet('{persons}/*.parquet')")));
+                }
+                Dialect::Postgres => {
+                    assert!(sql.contains("\"value_json\" JSONB"));
+                    assert!(sql.contains("\"value_datetime\" TIMESTAMPTZ"));
+                    assert!(!sql.contains("read_parquet"));
+                }
+            }
+            // A table without batches is created, not loaded.
+            assert!(!sql.contains("saved_views/sync_id="), "{d:?}");
+        }
+    }
+}
