@@ -52,6 +52,9 @@ cargo fmt --all -- --check
 say "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+say "the CLI without DuckDB (--no-default-features: what bench/run.sh builds)"
+cargo clippy -p affinity-sync --bin affinity-sync --no-default-features --locked -- -D warnings
+
 say "the core builds for wasm32-wasip2"
 cargo build -p affinity-sync-core --locked --target wasm32-wasip2
 
