@@ -624,13 +624,10 @@ fn ddl(args: DdlArgs) -> Result<String> {
         &location,
         &sync_id,
         |table| {
-            let Some(from) = &from else { return true };
-            std::fs::read_dir(from.join(table).join(format!("sync_id={sync_id}")))
-                .map(|d| {
-                    d.flatten()
-                        .any(|e| e.file_name().to_string_lossy().ends_with(".parquet"))
-                })
-                .unwrap_or(false)
+            from.as_ref().is_none_or(|from| {
+                let dir = from.join(table).join(format!("sync_id={sync_id}"));
+                cli::plan::has_batches(&dir, ".parquet")
+            })
         },
     ))
 }

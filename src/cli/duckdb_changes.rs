@@ -21,9 +21,8 @@
 //! `change_events` and `tombstones` are loaded as tables too. docs/changes.md has the same
 //! steps as a MERGE for Snowflake and BigQuery.
 
-use super::duckdb_load::{
-    has_batches, quote_ident, quote_str, read_select, table_exists as exists,
-};
+use super::duckdb_load::{quote_ident, quote_str, read_select, table_exists as exists};
+use super::plan::has_batches;
 use affinity_sync::changes::{CHANGE_EVENTS, TOMBSTONES};
 use affinity_sync::table::Table;
 use anyhow::{Context, Result};

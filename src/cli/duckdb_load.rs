@@ -8,7 +8,7 @@
 //! (`sync --incremental`) is the latest full sync of it with every later sync's rows upserted
 //! on top, by primary key, oldest first.
 
-use super::plan::complete_syncs;
+use super::plan::{complete_syncs, has_batches};
 use affinity_sync::catalog::STREAMS;
 use affinity_sync::layout::SyncManifest;
 use affinity_sync::table::{Table, Ty};
@@ -52,16 +52,6 @@ pub struct Loaded {
     pub views: Vec<String>,
     /// Webhook changes applied on top of the sync.
     pub changes: super::duckdb_changes::Applied,
-}
-
-/// Whether `dir` holds any batch ending in `ext`.
-pub(crate) fn has_batches(dir: &Path, ext: &str) -> bool {
-    std::fs::read_dir(dir)
-        .map(|d| {
-            d.flatten()
-                .any(|e| e.file_name().to_string_lossy().ends_with(ext))
-        })
-        .unwrap_or(false)
 }
 
 /// A `SELECT` of `table`'s columns, typed as declared, from the batches matching `glob`

@@ -152,6 +152,16 @@ pub fn previous_sync(out: &Path) -> Option<SyncManifest> {
     complete_syncs(out).pop()
 }
 
+/// Whether `dir` holds any batch ending in `ext`.
+pub fn has_batches(dir: &Path, ext: &str) -> bool {
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .any(|e| e.file_name().to_string_lossy().ends_with(ext))
+        })
+        .unwrap_or(false)
+}
+
 /// The manifests of every complete sync in the directory `out`, oldest first.
 pub fn complete_syncs(out: &Path) -> Vec<SyncManifest> {
     let ids: Vec<String> = std::fs::read_dir(out.join("_manifests"))

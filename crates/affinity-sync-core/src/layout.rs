@@ -247,18 +247,17 @@ pub fn incremental_since(
     streams: &[&Stream],
     history: &[SyncManifest],
 ) -> BTreeMap<String, String> {
-    let mut latest: Vec<SyncManifest> = history.to_vec();
-    sort_by_start(&mut latest);
-    latest.reverse();
     let mut out = BTreeMap::new();
     for s in streams {
         if s.incremental == crate::catalog::Incremental::Full {
             continue;
         }
-        let earlier = latest
+        // The latest start among the syncs that had the stream.
+        let earlier = history
             .iter()
-            .find(|m| m.streams.iter().any(|x| x.stream == s.name))
-            .and_then(|m| crate::table::parse_timestamp(&m.started_at));
+            .filter(|m| m.streams.iter().any(|x| x.stream == s.name))
+            .filter_map(|m| crate::table::parse_timestamp(&m.started_at))
+            .max();
         if let Some(micros) = earlier {
             let at = micros.div_euclid(1_000_000) - CLOCK_SKEW_SECS;
             out.insert(
