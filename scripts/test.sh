@@ -25,6 +25,10 @@ done
 say "system tools"
 need_apt=()
 command -v curl >/dev/null || need_apt+=(curl)
+# A real PostgreSQL for tests/postgres_load.rs (each test starts a throwaway cluster itself).
+if [ -z "${AFFINITY_SYNC_PG_BIN:-}" ] && ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
+  need_apt+=(postgresql)
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
@@ -34,6 +38,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   fi
 fi
 echo "curl: $(curl --version | head -1)"
+echo "postgresql: $(ls -d ${AFFINITY_SYNC_PG_BIN:-/usr/lib/postgresql/*/bin} | tail -1)"
 
 say "test venv (pyarrow, duckdb: independent Parquet readers; moto: local AWS; cfn-lint)"
 if [ ! -x .venv/bin/python ]; then

@@ -365,20 +365,7 @@ enum Sink {
 
 impl Output {
     async fn open(&self) -> Result<Sink> {
-        if self.out.starts_with("s3://") {
-            Ok(Sink::S3(
-                affinity_sync_io::s3::S3Sink::open(&self.out, self.s3_endpoint.as_deref()).await?,
-            ))
-        } else if self.out.contains("://") {
-            anyhow::bail!(
-                "--out {}: only a directory or s3://bucket/prefix is supported",
-                self.out
-            )
-        } else {
-            Ok(Sink::Local(affinity_sync_io::sink::LocalDir::open(
-                std::path::Path::new(&self.out),
-            )?))
-        }
+        Sink::open("--out", &self.out, self.s3_endpoint.as_deref()).await
     }
 
     /// The latest complete sync there, without creating anything (for `plan`).
@@ -392,6 +379,21 @@ impl Output {
 }
 
 impl Sink {
+    /// The sink at `location` (a directory or `s3://bucket/prefix`), named `flag` in errors.
+    async fn open(flag: &str, location: &str, s3_endpoint: Option<&str>) -> Result<Sink> {
+        if location.starts_with("s3://") {
+            Ok(Sink::S3(
+                affinity_sync_io::s3::S3Sink::open(location, s3_endpoint).await?,
+            ))
+        } else if location.contains("://") {
+            anyhow::bail!("{flag} {location}: only a directory or s3://bucket/prefix is supported")
+        } else {
+            Ok(Sink::Local(affinity_sync_io::sink::LocalDir::open(
+                std::path::Path::new(location),
+            )?))
+        }
+    }
+
     /// The latest complete sync in this sink.
     async fn latest_complete(&self) -> Result<Option<affinity_sync::layout::SyncManifest>> {
         match self {
@@ -557,6 +559,27 @@ enum LoadInto {
     /// One DuckDB table per table of the sync (replacing earlier loads, in one transaction),
     /// plus wide views with one column per field: persons_wide, companies_wide, list_<id>_wide.
     Duckdb(LoadDuckdbArgs),
+    /// One PostgreSQL table per table of the sync, in a schema of its own, replaced stream by
+    /// stream in one transaction each (binary COPY), then the webhook changes applied.
+    Postgres(LoadPostgresArgs),
+}
+
+#[derive(Args)]
+struct LoadPostgresArgs {
+    /// What `sync` wrote: a directory, or `s3://bucket/prefix` (AWS credentials from the
+    /// standard chain).
+    #[arg(long, default_value = "./affinity-data")]
+    from: String,
+    /// Endpoint of an S3-compatible store (MinIO, R2, moto) for an s3:// --from; path-style.
+    #[arg(long, env = "AWS_ENDPOINT_URL_S3")]
+    s3_endpoint: Option<String>,
+    /// The database: `postgres://user:password@host:5432/database`. Prefer the environment
+    /// variable, which keeps the password off the command line.
+    #[arg(long, env = "AFFINITY_SYNC_POSTGRES_DSN", hide_env_values = true)]
+    dsn: String,
+    /// The schema the tables go in (created if missing).
+    #[arg(long, default_value = "affinity")]
+    schema: String,
 }
 
 #[derive(Args)]
@@ -632,6 +655,39 @@ fn ddl(args: DdlArgs) -> Result<String> {
     ))
 }
 
+/// `affinity-sync load postgres`.
+async fn load_postgres(args: LoadPostgresArgs) -> Result<()> {
+    if !args.from.contains("://") && !std::path::Path::new(&args.from).is_dir() {
+        anyhow::bail!(
+            "--from {}: no such directory; run `affinity-sync sync --out {}` first",
+            args.from,
+            args.from
+        );
+    }
+    let sink = Sink::open("--from", &args.from, args.s3_endpoint.as_deref()).await?;
+    let loaded = match &sink {
+        Sink::Local(s) => cli::postgres_load::load(s, &args.from, &args.dsn, &args.schema).await,
+        Sink::S3(s) => cli::postgres_load::load(s, &args.from, &args.dsn, &args.schema).await,
+    }?;
+    for (table, rows) in &loaded.tables {
+        println!("{table:<28} {rows:>9} rows");
+    }
+    let c = &loaded.changes;
+    if c.events > 0 {
+        println!(
+            "webhook changes: {} events; {} records upserted and {} deleted since the sync started",
+            c.events, c.upserted, c.deleted
+        );
+    }
+    println!(
+        "loaded sync {} into {} (schema {})",
+        loaded.sync_id,
+        cli::postgres_load::describe(&args.dsn),
+        args.schema
+    );
+    Ok(())
+}
+
 #[derive(Args)]
 struct QueryArgs {
     /// The SQL to run.
@@ -678,8 +734,14 @@ fn run(cli: Cli) -> Result<()> {
         Command::Sync(args) => rt.block_on(sync(args)),
         Command::Resume(args) => rt.block_on(resume(args)),
         Command::Plan(args) => rt.block_on(plan(args)),
+        Command::Load {
+            into: LoadInto::Postgres(args),
+        } => rt.block_on(load_postgres(args)),
         #[cfg(not(feature = "duckdb"))]
-        Command::Load { .. } | Command::Query(_) => anyhow::bail!(
+        Command::Load {
+            into: LoadInto::Duckdb(_),
+        }
+        | Command::Query(_) => anyhow::bail!(
             "this affinity-sync was built without DuckDB (--no-default-features): build it with the default features for `load duckdb` and `query`"
         ),
         #[cfg(feature = "duckdb")]

@@ -9,14 +9,9 @@ mod support;
 use affinity_mock::{MockConfig, MockServer, Sizes};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-use support::changes::assert_same_tables;
+use support::changes::{SECRET, assert_same_tables, change, idle, serve};
 use support::*;
-
-const SECRET: &str = "test-webhook-secret-0123456789";
 
 async fn cli(args: Vec<String>, cwd: PathBuf) -> String {
     tokio::task::spawn_blocking(move || {
@@ -56,84 +51,6 @@ async fn load(out: &Path, db: &Path, cwd: &Path) -> String {
     .await
 }
 
-/// `affinity-sync serve` on a free port, and the address it took.
-struct Receiver {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(base: &str, out: &Path, cwd: &Path) -> Receiver {
-    let secret_file = cwd.join("webhook-secret");
-    std::fs::write(&secret_file, SECRET).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_affinity-sync"))
-        .args([
-            "serve",
-            "--base-url",
-            base,
-            "--out",
-            &out.display().to_string(),
-            "--listen",
-            "127.0.0.1:0",
-            "--webhook-secret-file",
-            &secret_file.display().to_string(),
-        ])
-        .current_dir(cwd)
-        .env("AFFINITY_API_KEY", "test-key")
-        .env("AFFINITY_SYNC_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start affinity-sync serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|r| r.split('/').next())
-        .unwrap_or_else(|| panic!("serve did not say where it listens: {line:?}"))
-        .to_string();
-    // Keep stderr drained so the receiver never blocks on a full pipe; tests print it on failure.
-    let stderr = child.stderr.take().unwrap();
-    let log = cwd.join("serve.log");
-    std::thread::spawn(move || {
-        let mut f = std::fs::File::create(log).unwrap();
-        let _ = std::io::copy(&mut BufReader::new(stderr), &mut f);
-    });
-    Receiver {
-        child,
-        url: format!("http://{addr}"),
-    }
-}
-
-/// Waits until the receiver has nothing queued or running; returns its counts.
-async fn idle(receiver: &Receiver) -> Value {
-    let http = reqwest::Client::new();
-    for _ in 0..600 {
-        let h: Value = http
-            .get(format!("{}/health", receiver.url))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if h["queued"] == 0 && h["running"] == 0 {
-            return h;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the receiver never finished its refreshes");
-}
-
 fn ids(db: &Path, sql: &str) -> BTreeSet<i64> {
     let conn = duckdb::Connection::open(db).unwrap();
     let mut stmt = conn.prepare(sql).unwrap();
@@ -154,22 +71,6 @@ async fn double(seed: u64) -> MockServer {
     )
     .await
     .unwrap()
-}
-
-/// Asks the double for `changes` changes, delivered to the receiver as `delivery` says.
-async fn change(d: &MockServer, receiver: &Receiver, changes: usize, delivery: Value) -> Value {
-    let res = reqwest::Client::new()
-        .post(format!("{}/__changes", d.base_url()))
-        .json(&json!({
-            "changes": {"seed": 11, "changes": changes},
-            "deliver_to": format!("{}/webhook?token={SECRET}", receiver.url),
-            "delivery": delivery,
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    res.json().await.unwrap()
 }
 
 async fn run_scenario(seed: u64, changes: usize, delivery: Value) -> (Value, Value, PathBuf) {

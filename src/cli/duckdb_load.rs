@@ -8,8 +8,7 @@
 //! (`sync --incremental`) is the latest full sync of it with every later sync's rows upserted
 //! on top, by primary key, oldest first.
 
-use super::plan::{complete_syncs, has_batches};
-use affinity_sync::catalog::STREAMS;
+use super::plan::{complete_syncs, has_batches, syncs_of};
 use affinity_sync::layout::SyncManifest;
 use affinity_sync::table::{Table, Ty};
 use anyhow::{Context, Result, bail};
@@ -30,19 +29,10 @@ pub fn duckdb_type(ty: Ty) -> &'static str {
     }
 }
 
-pub(crate) fn quote_ident(s: &str) -> String {
-    format!("\"{}\"", s.replace('"', "\"\""))
-}
-
-pub(crate) fn quote_str(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
+pub(crate) use super::change_sql::{quote_ident, quote_str};
 
 pub(crate) fn table_def(name: &str) -> Option<&'static Table> {
-    STREAMS
-        .iter()
-        .flat_map(|s| s.tables.iter())
-        .find(|t| t.name == name)
+    affinity_sync::catalog::table(name)
 }
 
 /// What a load did.
@@ -51,7 +41,7 @@ pub struct Loaded {
     pub tables: Vec<(String, u64)>,
     pub views: Vec<String>,
     /// Webhook changes applied on top of the sync.
-    pub changes: super::duckdb_changes::Applied,
+    pub changes: super::change_sql::Applied,
 }
 
 /// A `SELECT` of `table`'s columns, typed as declared, from the batches matching `glob`
@@ -65,14 +55,30 @@ pub(crate) fn read_select(t: &Table, glob: &str, ext: &str) -> String {
             quote_str(glob)
         ),
         "ndjson.gz" => {
+            // A JSON column is read as JSON, then kept as its text: read as VARCHAR, a JSON
+            // string value would lose its quotes (and read differently from Parquet).
             let cols: Vec<String> = t
                 .columns
                 .iter()
-                .map(|c| format!("{}: {}", quote_str(c.name), quote_str(duckdb_type(c.ty))))
+                .map(|c| {
+                    let ty = match c.ty {
+                        Ty::Json => "JSON",
+                        other => duckdb_type(other),
+                    };
+                    format!("{}: {}", quote_str(c.name), quote_str(ty))
+                })
+                .collect();
+            let select: Vec<String> = t
+                .columns
+                .iter()
+                .map(|c| match c.ty {
+                    Ty::Json => format!("CAST({0} AS VARCHAR) AS {0}", quote_ident(c.name)),
+                    _ => quote_ident(c.name),
+                })
                 .collect();
             format!(
                 "SELECT {} FROM read_json({}, format = 'newline_delimited', compression = 'gzip', columns = {{{}}})",
-                names.join(", "),
+                select.join(", "),
                 quote_str(glob),
                 cols.join(", ")
             )
@@ -101,32 +107,6 @@ fn extension(m: &SyncManifest) -> Result<&'static str> {
         "ndjson" => "ndjson.gz",
         other => bail!("sync {} has unknown format {other:?}", m.sync_id),
     })
-}
-
-/// The syncs whose rows make up `stream` as of `history`'s last sync, oldest first: the last
-/// one that read it in full, then every later one that read it incrementally.
-fn syncs_of<'a>(
-    history: &'a [SyncManifest],
-    stream: &str,
-    from: &Path,
-) -> Result<Vec<&'a SyncManifest>> {
-    let mut chain = vec![];
-    for m in history.iter().rev() {
-        let Some(s) = m.streams.iter().find(|s| s.stream == stream) else {
-            continue;
-        };
-        chain.push(m);
-        if s.since.is_none() {
-            chain.reverse();
-            return Ok(chain);
-        }
-    }
-    bail!(
-        "stream {stream} was synced incrementally, but {} holds no complete full sync of it to build on: \
-         run `affinity-sync sync --out {} --streams {stream}` without --incremental",
-        from.display(),
-        from.display()
-    )
 }
 
 /// `SELECT` of table `t` in sync `m`.
@@ -175,7 +155,7 @@ pub fn load(from: &Path, db: &Path) -> Result<Loaded> {
     let result = (|| -> Result<Loaded> {
         let mut tables = vec![];
         for s in &manifest.streams {
-            let syncs = syncs_of(&history, &s.stream, from)?;
+            let syncs = syncs_of(&history, &s.stream, &from.display().to_string())?;
             for name in &s.tables {
                 let t = table_def(name).with_context(|| {
                     format!(

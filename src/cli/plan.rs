@@ -162,6 +162,32 @@ pub fn has_batches(dir: &Path, ext: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// The syncs whose rows make up `stream` as of `history`'s last sync, oldest first: the last
+/// one that read it in full, then every later one that read it incrementally.
+pub fn syncs_of<'a>(
+    history: &'a [SyncManifest],
+    stream: &str,
+    from: &str,
+) -> Result<Vec<&'a SyncManifest>> {
+    let mut chain = vec![];
+    for m in history.iter().rev() {
+        let Some(s) = m.streams.iter().find(|s| s.stream == stream) else {
+            continue;
+        };
+        chain.push(m);
+        if s.since.is_none() {
+            chain.reverse();
+            return Ok(chain);
+        }
+    }
+    bail!(
+        "stream {stream} was synced incrementally, but {} holds no complete full sync of it to build on: \
+         run `affinity-sync sync --out {} --streams {stream}` without --incremental",
+        from,
+        from
+    )
+}
+
 /// The manifests of every complete sync in the directory `out`, oldest first.
 pub fn complete_syncs(out: &Path) -> Vec<SyncManifest> {
     let ids: Vec<String> = std::fs::read_dir(out.join("_manifests"))

@@ -6,6 +6,7 @@ pub mod changes;
 pub mod e2e;
 pub mod lambda_api;
 pub mod moto;
+pub mod postgres;
 
 use affinity_sync::catalog;
 use affinity_sync::table::{Ty, parse_timestamp};

@@ -55,6 +55,7 @@ impl Format {
 }
 
 /// The rows of one batch, column by column.
+#[derive(Debug)]
 pub struct Rows<'a> {
     pub table: &'a Table,
     /// `cells[c][r]`: column `c` of row `r`.

@@ -1183,6 +1183,14 @@ pub fn stream(name: &str) -> Option<&'static Stream> {
     STREAMS.iter().find(|s| s.name == name)
 }
 
+/// The table named `name`, in whichever stream writes it.
+pub fn table(name: &str) -> Option<&'static Table> {
+    STREAMS
+        .iter()
+        .flat_map(|s| s.tables.iter())
+        .find(|t| t.name == name)
+}
+
 /// The streams a sync of `names` (comma-separated; `None`: the default set) runs: each named
 /// stream with the streams it fans out from, in catalog order.
 pub fn select(names: Option<&str>) -> Result<Vec<&'static Stream>, String> {

@@ -471,7 +471,7 @@ pub const TOMBSTONES: Table = Table {
 
 /// JSON with object keys sorted at every level: the same event, however its keys are
 /// ordered or spaced, digests the same.
-fn canonical(v: &Value, out: &mut String) {
+pub fn canonical(v: &Value, out: &mut String) {
     match v {
         Value::Object(m) => {
             let mut keys: Vec<&String> = m.keys().collect();

@@ -15,6 +15,7 @@
 //! gzip NDJSON. Webhook events become upserts and tombstones in [`changes`].
 
 pub mod batch;
+pub mod batch_read;
 pub mod catalog;
 pub mod changes;
 pub mod field_values;
