@@ -642,6 +642,37 @@ fn ddl(args: DdlArgs) -> Result<String> {
         (None, None) => anyhow::bail!("pass --location (e.g. s3://bucket/prefix) or --from DIR"),
     };
     let from = args.from.clone();
+    // Webhook changes: from the sync's manifest when --from has it, else the sync id's time.
+    let started_at = args
+        .from
+        .as_deref()
+        .and_then(|f| {
+            cli::plan::complete_syncs(f)
+                .into_iter()
+                .find(|m| m.sync_id == sync_id)
+        })
+        .map(|m| m.started_at)
+        .or_else(|| cli::ddl::started_at_of(&sync_id));
+    // Which change batches there are: looked up in --from, or in a local --location; in a
+    // bucket, the change records (NDJSON) and refreshed rows in Parquet are assumed.
+    let local_changes = from
+        .clone()
+        .or_else(|| {
+            let p = std::path::PathBuf::from(&location);
+            (!location.contains("://") && p.is_dir()).then_some(p)
+        })
+        .map(|root| root.join("changes"));
+    let has = |dir: &str, ext: &str| match &local_changes {
+        Some(root) => cli::plan::has_batches(&root.join(dir), ext),
+        None => {
+            matches!((dir, ext), ("events" | "tombstones", "ndjson.gz"))
+                || (!matches!(dir, "events" | "tombstones") && ext == "parquet")
+        }
+    };
+    let changes = started_at.map(|sync_started_at| cli::ddl::ChangeBatches {
+        sync_started_at,
+        has: &has,
+    });
     Ok(cli::ddl::render(
         args.dialect,
         &location,
@@ -652,6 +683,7 @@ fn ddl(args: DdlArgs) -> Result<String> {
                 cli::plan::has_batches(&dir, ".parquet")
             })
         },
+        changes.as_ref(),
     ))
 }
 

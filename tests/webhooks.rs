@@ -157,6 +157,25 @@ async fn webhooks_bring_the_warehouse_to_the_current_state() {
         .query_row("SELECT count(*) FROM change_events", [], |r| r.get(0))
         .unwrap();
     assert_eq!((recorded, rows), (120, 120));
+    // The statements `ddl --dialect duckdb` prints (the sync's load, then the change batches
+    // applied), run as printed, reach the same state.
+    let out = work.join("out").display().to_string();
+    let sql = cli(
+        strings(&["ddl", "--dialect", "duckdb", "--from", &out]),
+        work.clone(),
+    )
+    .await;
+    assert!(sql.contains("-- ordering the changes"), "{sql}");
+    let printed = work.join("printed.duckdb");
+    duckdb::Connection::open(&printed)
+        .unwrap()
+        .execute_batch(&sql)
+        .unwrap();
+    assert_same_tables(
+        &printed,
+        &work.join("fresh.duckdb"),
+        "(ddl --dialect duckdb)",
+    );
     // Nothing secret reached storage or the log.
     for file in files_under(&work.join("out")) {
         let bytes = std::fs::read(&file).unwrap();

@@ -110,6 +110,80 @@ pub fn quote_str(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
+/// The names `order` and `apply` write bare in their SQL: they are quoted on the way out
+/// (`quoted`), so the statements mean the same in engines that fold unquoted names to upper
+/// case (Snowflake) as in those that fold to lower case, for tables created with quoted names.
+const NAMES: &[&str] = &[
+    "_latest",
+    "_sync_id",
+    "change_events",
+    "change_id",
+    "entity",
+    "entity_id",
+    "entity_name",
+    "field_type",
+    "field_v2_id",
+    "fields",
+    "id",
+    "is_delete",
+    "list_entries",
+    "list_entries_field_values",
+    "list_entry_id",
+    "list_id",
+    "name",
+    "rn",
+    "sent_at",
+    "tombstones",
+    "type",
+];
+
+/// `sql` with every bare name of [`NAMES`] quoted; string literals and quoted names are left
+/// as they are.
+fn quoted(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 64);
+    let mut rest = sql;
+    while let Some(c) = rest.chars().next() {
+        let len = match c {
+            '\'' | '"' => {
+                // To the closing quote; a doubled quote is part of the text.
+                let mut end = 1;
+                let bytes = rest.as_bytes();
+                while end < bytes.len() {
+                    if bytes[end] == c as u8 {
+                        if bytes.get(end + 1) == Some(&(c as u8)) {
+                            end += 2;
+                            continue;
+                        }
+                        end += 1;
+                        break;
+                    }
+                    end += 1;
+                }
+                out.push_str(&rest[..end]);
+                end
+            }
+            c if c.is_ascii_alphabetic() || c == '_' => {
+                let end = rest
+                    .find(|x: char| !(x.is_ascii_alphanumeric() || x == '_'))
+                    .unwrap_or(rest.len());
+                let word = &rest[..end];
+                if NAMES.contains(&word) {
+                    out.push_str(&quote_ident(word));
+                } else {
+                    out.push_str(word);
+                }
+                end
+            }
+            c => {
+                out.push(c);
+                c.len_utf8()
+            }
+        };
+        rest = &rest[len..];
+    }
+    out
+}
+
 /// The temporary table a loader fills with the refreshed rows of `table`.
 pub fn up_table(table: &str) -> String {
     format!("_up_{table}")
@@ -155,7 +229,7 @@ pub fn order(exists: &dyn Fn(&str) -> bool, sync_started_at: &str) -> Result<Str
             up = quote_ident(&up_table(base)),
         ));
     }
-    Ok(format!(
+    Ok(quoted(&format!(
         "DROP TABLE IF EXISTS _latest; \
          CREATE TEMP TABLE _latest AS \
          SELECT entity, id, change_id, is_delete FROM ( \
@@ -163,7 +237,7 @@ pub fn order(exists: &dyn Fn(&str) -> bool, sync_started_at: &str) -> Result<Str
            FROM ({}) c WHERE sent_at >= CAST({} AS TIMESTAMPTZ)) r WHERE rn = 1;",
         changes.join(" UNION ALL "),
         quote_str(&cutoff(sync_started_at)?)
-    ))
+    )))
 }
 
 fn columns(t: &Table) -> Vec<String> {
@@ -288,4 +362,44 @@ pub fn apply(dialect: Dialect, exists: &dyn Fn(&str) -> bool) -> Vec<(String, St
     }
     steps.push(("dropping _latest".into(), "DROP TABLE _latest;".into()));
     steps
+        .into_iter()
+        .map(|(what, sql)| (what, quoted(&sql)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bare_names_are_quoted_and_literals_and_quoted_names_kept() {
+        assert_eq!(
+            quoted(
+                r#"SELECT l.id, 'id' || "id", le.type AS entity FROM _latest l WHERE name = 'it''s id'"#
+            ),
+            r#"SELECT l."id", 'id' || "id", le."type" AS "entity" FROM "_latest" l WHERE "name" = 'it''s id'"#
+        );
+    }
+
+    #[test]
+    fn every_statement_uses_only_quoted_names_of_the_change_model() {
+        let all = |_: &str| true;
+        let mut sql = order(&all, "2026-11-25T00:00:00Z").unwrap();
+        for (_, s) in apply(Dialect::Snowflake, &all) {
+            sql.push_str(&s);
+        }
+        for name in NAMES {
+            // A bare name would fold to upper case in Snowflake and miss the table or column.
+            let bare = sql
+                .match_indices(name)
+                .filter(|(i, _)| {
+                    let before = sql[..*i].chars().last().unwrap_or(' ');
+                    let after = sql[i + name.len()..].chars().next().unwrap_or(' ');
+                    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+                    !word(before) && !word(after) && before != '"' && before != '\''
+                })
+                .count();
+            assert_eq!(bare, 0, "{name} appears unquoted");
+        }
+    }
 }

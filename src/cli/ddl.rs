@@ -8,6 +8,7 @@
 //! LIST of UTF8 or INT64); JSON columns are UTF8 text, parsed into the warehouse's JSON type
 //! on the way in.
 
+use super::change_sql;
 use affinity_sync::catalog::STREAMS;
 use affinity_sync::changes;
 use affinity_sync::table::{Table, Ty};
@@ -112,6 +113,7 @@ pub fn render(
     location: &str,
     sync_id: &str,
     with_batches: impl Fn(&str) -> bool,
+    changes: Option<&ChangeBatches>,
 ) -> String {
     let location = location.trim_end_matches('/');
     let d = dialect;
@@ -120,7 +122,8 @@ pub fn render(
         out,
         "-- affinity-sync ddl --dialect {} : sync {sync_id} from {location}\n\
          -- Every table is created if missing and its rows replaced by the sync's, atomically.\n\
-         -- Webhook changes on top: docs/changes.md (the MERGE).\n",
+         -- Then the webhook changes received since the sync are applied (DuckDB, Snowflake;\n\
+         -- other engines: the MERGE in docs/changes.md; PostgreSQL: load postgres).\n",
         format!("{dialect:?}").to_lowercase()
     );
     match d {
@@ -225,12 +228,148 @@ pub fn render(
         out.push_str(&load);
         out.push('\n');
     }
+    match changes {
+        Some(c) => out.push_str(&changes_block(d, location, c)),
+        None => out.push_str(
+            "-- Webhook changes: not applied (pass --from DIR, or a --sync-id that starts with its start time)\n",
+        ),
+    }
+    out
+}
+
+/// The webhook changes under `<location>/changes/` that `ddl` applies after the load.
+pub struct ChangeBatches<'a> {
+    /// When the sync started (RFC 3339): changes from before it (less a clock-skew margin)
+    /// are in the sync already.
+    pub sync_started_at: String,
+    /// Whether `changes/<dir>/` holds batches ending in `ext` (`parquet`, `ndjson.gz`).
+    pub has: &'a dyn Fn(&str, &str) -> bool,
+}
+
+/// The start time a sync id begins with (`20261124T065900Z-…`), as RFC 3339.
+pub fn started_at_of(sync_id: &str) -> Option<String> {
+    let t = sync_id.get(..16)?;
+    let digits =
+        |r: std::ops::Range<usize>| t.get(r).filter(|d| d.bytes().all(|b| b.is_ascii_digit()));
+    if t.as_bytes()[8] != b'T' || t.as_bytes()[15] != b'Z' {
+        return None;
+    }
+    Some(format!(
+        "{}-{}-{}T{}:{}:{}Z",
+        digits(0..4)?,
+        digits(4..6)?,
+        digits(6..8)?,
+        digits(9..11)?,
+        digits(11..13)?,
+        digits(13..15)?
+    ))
+}
+
+/// Applying the change batches: the same steps as `load duckdb` (`change_sql`), after loading
+/// the change records, tombstones and refreshed rows the engine's way.
+fn changes_block(d: Dialect, location: &str, c: &ChangeBatches) -> String {
+    let every_table = |_: &str| true;
+    let root = format!("{location}/changes");
+    let steps = |out: &mut String, steps: &[(String, String)]| {
+        for (what, sql) in steps {
+            let _ = writeln!(out, "-- {what}\n{sql}");
+        }
+    };
+    let mut out = format!(
+        "-- Webhook changes received since the sync ({root}/), applied per record by event time.\n"
+    );
+    match d {
+        Dialect::Duckdb => {
+            let script = match super::duckdb_sql::change_script(
+                &root,
+                &c.sync_started_at,
+                c.has,
+                &every_table,
+            ) {
+                Ok(s) => s,
+                Err(e) => return format!("-- Webhook changes: not applied ({e})\n"),
+            };
+            out.push_str("BEGIN;\n");
+            steps(&mut out, &script.load);
+            steps(&mut out, &script.stage);
+            steps(&mut out, &script.apply);
+            out.push_str("COMMIT;\n");
+        }
+        Dialect::Snowflake => {
+            let order = match change_sql::order(&every_table, &c.sync_started_at) {
+                Ok(s) => s,
+                Err(e) => return format!("-- Webhook changes: not applied ({e})\n"),
+            };
+            // Snowflake commits around DDL (the temporary tables), so this runs as a script,
+            // not one transaction: readers may see the changes arrive table by table.
+            let copy = |t: &Table, dir: &str, into: &str, ext: &str| {
+                let (pattern, format) = match ext {
+                    "parquet" => (".*[.]parquet", ""),
+                    _ => (".*[.]ndjson[.]gz", " FILE_FORMAT = (TYPE = JSON)"),
+                };
+                let cols: Vec<String> = t
+                    .columns
+                    .iter()
+                    .map(|col| {
+                        let raw = format!("$1:\"{}\"", col.name);
+                        let read = match (ext, col.ty) {
+                            // NDJSON holds JSON columns as JSON already.
+                            ("ndjson.gz", Ty::Json) => raw,
+                            _ => d.read(col.ty, &raw),
+                        };
+                        format!("{read} AS {}", d.quote(col.name))
+                    })
+                    .collect();
+                format!(
+                    "COPY INTO {into}\n  FROM (SELECT\n    {}\n  FROM @affinity_stage/changes/{dir}/)\n  PATTERN = '{pattern}'{format};\n",
+                    cols.join(",\n    ")
+                )
+            };
+            for (t, dir) in [
+                (&changes::CHANGE_EVENTS, "events"),
+                (&changes::TOMBSTONES, "tombstones"),
+            ] {
+                let name = d.quote(t.name);
+                out.push_str(&format!("DELETE FROM {name};\n"));
+                out.push_str(&copy(t, dir, &name, "ndjson.gz"));
+            }
+            for t in change_sql::refreshed_tables(&every_table) {
+                let up = d.quote(&change_sql::up_table(t.name));
+                let _ = writeln!(
+                    out,
+                    "CREATE OR REPLACE TEMPORARY TABLE {up} LIKE {};",
+                    d.quote(t.name)
+                );
+                for ext in ["parquet", "ndjson.gz"] {
+                    if (c.has)(t.name, ext) {
+                        out.push_str(&copy(t, t.name, &up, ext));
+                    }
+                }
+            }
+            let _ = writeln!(out, "-- ordering the changes\n{order}");
+            steps(&mut out, &change_sql::apply(d, &every_table));
+        }
+        Dialect::Postgres => out.push_str(
+            "-- `affinity-sync load postgres` applies them (PostgreSQL cannot read the batches).\n",
+        ),
+        _ => out.push_str("-- Apply them with the MERGE in docs/changes.md.\n"),
+    }
     out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sync_id_says_when_the_sync_started() {
+        assert_eq!(
+            started_at_of("20261124T065900Z-ab12").as_deref(),
+            Some("2026-11-24T06:59:00Z")
+        );
+        assert_eq!(started_at_of("nightly-sync"), None);
+        assert_eq!(started_at_of("2026112XT065900Z-ab12"), None);
+    }
 
     #[test]
     fn every_table_is_created_and_loaded_in_every_dialect() {
@@ -242,9 +381,18 @@ mod tests {
             Dialect::Duckdb,
             Dialect::Postgres,
         ] {
-            let sql = render(d, "s3://bucket/affinity/", "20261124T000000Z-ab12", |t| {
-                t != "saved_views"
-            });
+            let has = |dir: &str, ext: &str| ext == "parquet" || dir == "events";
+            let changes = ChangeBatches {
+                sync_started_at: started_at_of("20261124T000000Z-ab12").unwrap(),
+                has: &has,
+            };
+            let sql = render(
+                d,
+                "s3://bucket/affinity/",
+                "20261124T000000Z-ab12",
+                |t| t != "saved_views",
+                Some(&changes),
+            );
             for t in tables() {
                 assert!(
                     sql.contains(&format!(
@@ -262,6 +410,28 @@ mod tests {
             match d {
                 Dialect::Snowflake => {
                     assert!(sql.contains("@affinity_stage/persons/sync_id=20261124T000000Z-ab12/"));
+                    // The change batches: records from NDJSON, refreshed rows from Parquet,
+                    // then the shared steps with quoted names.
+                    assert!(sql.contains("COPY INTO \"change_events\"\n  FROM (SELECT"));
+                    assert!(sql.contains("FROM @affinity_stage/changes/events/)\n  PATTERN = '.*[.]ndjson[.]gz' FILE_FORMAT = (TYPE = JSON);"));
+                    assert!(sql.contains(
+                        "CREATE OR REPLACE TEMPORARY TABLE \"_up_persons\" LIKE \"persons\";"
+                    ));
+                    assert!(sql.contains(
+                        "FROM @affinity_stage/changes/persons/)\n  PATTERN = '.*[.]parquet';"
+                    ));
+                    assert!(
+                        !sql.contains(
+                            "@affinity_stage/changes/persons/)\n  PATTERN = '.*[.]ndjson"
+                        )
+                    );
+                    assert!(
+                        sql.contains("CAST('2026-11-23T23:50:00Z' AS TIMESTAMPTZ)"),
+                        "{sql}"
+                    );
+                    assert!(sql.contains(
+                        "DELETE FROM \"persons\" WHERE \"id\" IN (SELECT \"id\" FROM \"_latest\""
+                    ));
                     assert!(sql.contains("TRY_PARSE_JSON($1:\"value_json\"::VARCHAR)"));
                     assert!(sql.contains("\"id\" NUMBER(19,0)"));
                 }
@@ -281,12 +451,24 @@ mod tests {
                 }
                 Dialect::Duckdb => {
                     assert!(sql.contains(&format!("read_parquet('{persons}/*.parquet')")));
+                    assert!(sql.contains(
+                        "FROM read_parquet('s3://bucket/affinity/changes/persons/*.parquet')"
+                    ));
+                    assert!(
+                        sql.contains("read_json('s3://bucket/affinity/changes/events/*.ndjson.gz'")
+                    );
                 }
                 Dialect::Postgres => {
                     assert!(sql.contains("\"value_json\" JSONB"));
                     assert!(sql.contains("\"value_datetime\" TIMESTAMPTZ"));
                     assert!(!sql.contains("read_parquet"));
                 }
+            }
+            if !matches!(d, Dialect::Duckdb | Dialect::Snowflake) {
+                assert!(
+                    !sql.contains("_latest"),
+                    "{d:?} points to docs/changes.md or load postgres"
+                );
             }
             // A table without batches is created, not loaded.
             assert!(!sql.contains("saved_views/sync_id="), "{d:?}");

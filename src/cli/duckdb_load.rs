@@ -10,26 +10,14 @@
 
 use super::plan::{complete_syncs, has_batches, syncs_of};
 use affinity_sync::layout::SyncManifest;
-use affinity_sync::table::{Table, Ty};
+use affinity_sync::table::Table;
 use anyhow::{Context, Result, bail};
 use duckdb::Connection;
 use std::collections::HashSet;
 use std::path::Path;
 
-/// A table's DuckDB type for a column.
-pub fn duckdb_type(ty: Ty) -> &'static str {
-    match ty {
-        Ty::Int64 => "BIGINT",
-        Ty::Float64 => "DOUBLE",
-        Ty::Utf8 | Ty::Json => "VARCHAR",
-        Ty::Bool => "BOOLEAN",
-        Ty::Timestamp => "TIMESTAMPTZ",
-        Ty::Utf8List => "VARCHAR[]",
-        Ty::Int64List => "BIGINT[]",
-    }
-}
-
 pub(crate) use super::change_sql::{quote_ident, quote_str};
+pub(crate) use super::duckdb_sql::read_select;
 
 pub(crate) fn table_def(name: &str) -> Option<&'static Table> {
     affinity_sync::catalog::table(name)
@@ -42,62 +30,6 @@ pub struct Loaded {
     pub views: Vec<String>,
     /// Webhook changes applied on top of the sync.
     pub changes: super::change_sql::Applied,
-}
-
-/// A `SELECT` of `table`'s columns, typed as declared, from the batches matching `glob`
-/// (`ext`: `parquet` or `ndjson.gz`); with an empty `ext`, no rows.
-pub(crate) fn read_select(t: &Table, glob: &str, ext: &str) -> String {
-    let names: Vec<String> = t.columns.iter().map(|c| quote_ident(c.name)).collect();
-    match ext {
-        "parquet" => format!(
-            "SELECT {} FROM read_parquet({})",
-            names.join(", "),
-            quote_str(glob)
-        ),
-        "ndjson.gz" => {
-            // A JSON column is read as JSON, then kept as its text: read as VARCHAR, a JSON
-            // string value would lose its quotes (and read differently from Parquet).
-            let cols: Vec<String> = t
-                .columns
-                .iter()
-                .map(|c| {
-                    let ty = match c.ty {
-                        Ty::Json => "JSON",
-                        other => duckdb_type(other),
-                    };
-                    format!("{}: {}", quote_str(c.name), quote_str(ty))
-                })
-                .collect();
-            let select: Vec<String> = t
-                .columns
-                .iter()
-                .map(|c| match c.ty {
-                    Ty::Json => format!("CAST({0} AS VARCHAR) AS {0}", quote_ident(c.name)),
-                    _ => quote_ident(c.name),
-                })
-                .collect();
-            format!(
-                "SELECT {} FROM read_json({}, format = 'newline_delimited', compression = 'gzip', columns = {{{}}})",
-                select.join(", "),
-                quote_str(glob),
-                cols.join(", ")
-            )
-        }
-        _ => {
-            let typed: Vec<String> = t
-                .columns
-                .iter()
-                .map(|c| {
-                    format!(
-                        "CAST(NULL AS {}) AS {}",
-                        duckdb_type(c.ty),
-                        quote_ident(c.name)
-                    )
-                })
-                .collect();
-            format!("SELECT {} WHERE false", typed.join(", "))
-        }
-    }
 }
 
 /// The batch file extension of a sync's format.

@@ -7,6 +7,7 @@ pub mod ddl;
 pub mod duckdb_changes;
 #[cfg(feature = "duckdb")]
 pub mod duckdb_load;
+pub mod duckdb_sql;
 pub mod plan;
 pub mod postgres_load;
 pub mod serve;

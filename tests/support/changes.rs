@@ -133,7 +133,8 @@ const NEW_FIELDS_LATER: &[&str] = &["person_fields", "company_fields", "list_fie
 const CREATED_FIELD: &str =
     "WHERE NOT (id LIKE 'field-%' AND TRY_CAST(substr(id, 7) AS BIGINT) >= 1000000000)";
 
-/// Rows of `table` in `db` (all columns but `_sync_id`), as sorted JSON lines.
+/// Rows of `table` in `db` (all columns but `_sync_id`, each as text: a JSON column reads the
+/// same typed `JSON` or `VARCHAR`), as sorted JSON lines.
 fn rows(conn: &duckdb::Connection, db: &str, table: &str) -> Vec<String> {
     let filter = if NEW_FIELDS_LATER.contains(&table) {
         CREATED_FIELD
@@ -141,7 +142,7 @@ fn rows(conn: &duckdb::Connection, db: &str, table: &str) -> Vec<String> {
         ""
     };
     let sql = format!(
-        "SELECT CAST(to_json(t) AS VARCHAR) FROM (SELECT * EXCLUDE (_sync_id) FROM {db}.{table} {filter}) t"
+        "SELECT CAST(to_json(t) AS VARCHAR) FROM (SELECT CAST(COLUMNS(*) AS VARCHAR) FROM (SELECT * EXCLUDE (_sync_id) FROM {db}.{table} {filter})) t"
     );
     let mut stmt = conn.prepare(&sql).unwrap();
     let mut out: Vec<String> = stmt
