@@ -92,7 +92,8 @@ fn tables() -> Vec<&'static Table> {
     out
 }
 
-fn create(d: Dialect, t: &Table, name: &str) -> String {
+/// `CREATE TABLE IF NOT EXISTS` of `t` under `name` (already quoted or qualified).
+pub(crate) fn create(d: Dialect, t: &Table, name: &str) -> String {
     let cols: Vec<String> = t
         .columns
         .iter()

@@ -19,10 +19,6 @@ use std::path::Path;
 pub(crate) use super::change_sql::{quote_ident, quote_str};
 pub(crate) use super::duckdb_sql::read_select;
 
-pub(crate) fn table_def(name: &str) -> Option<&'static Table> {
-    affinity_sync::catalog::table(name)
-}
-
 /// What a load did.
 pub struct Loaded {
     pub sync_id: String,
@@ -89,7 +85,7 @@ pub fn load(from: &Path, db: &Path) -> Result<Loaded> {
         for s in &manifest.streams {
             let syncs = syncs_of(&history, &s.stream, &from.display().to_string())?;
             for name in &s.tables {
-                let t = table_def(name).with_context(|| {
+                let t = affinity_sync::catalog::table(name).with_context(|| {
                     format!(
                         "sync {} has table {name}, unknown to this build",
                         manifest.sync_id

@@ -125,9 +125,12 @@ fn run(cmd: &mut Command, what: &str) {
 pub fn start_postgres() -> Postgres {
     let bin = bin_dir();
     // Under /tmp, not the target dir: the `postgres` user must reach it.
+    // Tests of one binary start clusters at the same moment: a counter keeps their dirs apart.
+    static STARTED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let dir = std::env::temp_dir().join(format!(
-        "affinity-sync-pg-{}-{}",
+        "affinity-sync-pg-{}-{}-{}",
         std::process::id(),
+        STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
