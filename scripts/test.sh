@@ -80,6 +80,10 @@ say "cargo test"
 cargo test --workspace --all-targets --locked -- --skip every_fault_schedule
 cargo test -p affinity-mock --doc --locked
 
+say "fuzz smoke run (scripts/fuzz.sh --dev 10: every target 10 s; a crash fails)"
+# Nightly and cargo-fuzz are installed by the script when missing; its own target dir.
+scripts/fuzz.sh --dev 10
+
 say "the reliability suite (fault schedules; prints its totals)"
 cargo test --workspace --all-targets --locked -- --nocapture --exact every_fault_schedule_ends_in_exactly_the_ground_truth 2>&1 \
   | grep -v '^schedule [0-9]*: ' 

@@ -4,6 +4,7 @@ mod cli;
 mod demo;
 
 use affinity_mock::{FaultPlan, MockConfig, MockServer, RateLimits, Sizes};
+use affinity_sync_io::s3_encryption::Encryption;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use std::io::Write;
@@ -355,6 +356,15 @@ struct Output {
     /// Endpoint of an S3-compatible store (MinIO, R2, moto) for an s3:// --out; path-style.
     #[arg(long, env = "AWS_ENDPOINT_URL_S3")]
     s3_endpoint: Option<String>,
+    /// Server-side encryption S3 is asked for on every write of an s3:// --out: aes256
+    /// (SSE-S3), kms (the account's aws/s3 key), kms:<key id, alias or ARN>, or none (for
+    /// S3-compatible stores without it).
+    #[arg(long, env = "AFFINITY_SYNC_S3_SSE", default_value = "aes256", value_parser = parse_sse)]
+    s3_sse: Encryption,
+}
+
+fn parse_sse(text: &str) -> Result<Encryption> {
+    Encryption::parse(text)
 }
 
 /// The sink an `--out` names.
@@ -365,7 +375,13 @@ enum Sink {
 
 impl Output {
     async fn open(&self) -> Result<Sink> {
-        Sink::open("--out", &self.out, self.s3_endpoint.as_deref()).await
+        Sink::open(
+            "--out",
+            &self.out,
+            self.s3_endpoint.as_deref(),
+            self.s3_sse.clone(),
+        )
+        .await
     }
 
     /// The latest complete sync there, without creating anything (for `plan`).
@@ -379,11 +395,19 @@ impl Output {
 }
 
 impl Sink {
-    /// The sink at `location` (a directory or `s3://bucket/prefix`), named `flag` in errors.
-    async fn open(flag: &str, location: &str, s3_endpoint: Option<&str>) -> Result<Sink> {
+    /// The sink at `location` (a directory or `s3://bucket/prefix`), named `flag` in errors;
+    /// `encryption` is what S3 is asked for on writes.
+    async fn open(
+        flag: &str,
+        location: &str,
+        s3_endpoint: Option<&str>,
+        encryption: Encryption,
+    ) -> Result<Sink> {
         if location.starts_with("s3://") {
             Ok(Sink::S3(
-                affinity_sync_io::s3::S3Sink::open(location, s3_endpoint).await?,
+                affinity_sync_io::s3::S3Sink::open(location, s3_endpoint)
+                    .await?
+                    .with_encryption(encryption),
             ))
         } else if location.contains("://") {
             anyhow::bail!("{flag} {location}: only a directory or s3://bucket/prefix is supported")
@@ -448,7 +472,7 @@ impl Target {
         previous: Option<affinity_sync::layout::SyncManifest>,
         probe_lists: bool,
     ) -> Result<cli::plan::Plan> {
-        let http = reqwest::Client::new();
+        let http = affinity_sync_io::fetch::http_client()?;
         cli::plan::make(
             &http,
             &self.connection.base_url,
@@ -696,7 +720,14 @@ async fn load_postgres(args: LoadPostgresArgs) -> Result<()> {
             args.from
         );
     }
-    let sink = Sink::open("--from", &args.from, args.s3_endpoint.as_deref()).await?;
+    // Read only: objects of any server-side encryption read back the same.
+    let sink = Sink::open(
+        "--from",
+        &args.from,
+        args.s3_endpoint.as_deref(),
+        Encryption::default(),
+    )
+    .await?;
     let loaded = match &sink {
         Sink::Local(s) => cli::postgres_load::load(s, &args.from, &args.dsn, &args.schema).await,
         Sink::S3(s) => cli::postgres_load::load(s, &args.from, &args.dsn, &args.schema).await,

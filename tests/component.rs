@@ -41,6 +41,9 @@ fn component_file() -> PathBuf {
     path
 }
 
+/// The component asks S3 for SSE-KMS with this key (signed headers on every PUT).
+const KMS_SETTING: &str = "kms:alias/affinity-sync-component";
+
 struct Stage {
     aws: Aws,
     double: MockServer,
@@ -64,6 +67,7 @@ async fn stage(seed: u64) -> Stage {
                 ("AFFINITY_SYNC_TRIGGER_TOKEN", TOKEN),
                 ("AFFINITY_SYNC_WEBHOOK_SECRET", WEBHOOK_SECRET),
                 ("AWS_ENDPOINT_URL_S3", &aws.moto.url),
+                ("AFFINITY_SYNC_S3_SSE", KMS_SETTING),
                 ("AWS_ACCESS_KEY_ID", "testing"),
                 ("AWS_SECRET_ACCESS_KEY", AWS_SECRET),
                 ("AWS_REGION", "us-east-1"),
@@ -196,6 +200,14 @@ async fn check_bucket(s: &Stage, sync_id: &str, name: &str, context: &str) {
     assert!(
         !keys.iter().any(|k| k.starts_with("affinity/_jobs/")),
         "the journal is removed once the sync is complete: {keys:?}"
+    );
+    let sse = encryption_of(&s.aws.moto, BUCKET);
+    assert!(
+        sse.len() == keys.len()
+            && sse
+                .values()
+                .all(|v| v == "aws:kms alias/affinity-sync-component"),
+        "{sse:?}"
     );
     let out = dir.join("affinity");
     assert_eq!(complete_syncs(&out), [sync_id]);

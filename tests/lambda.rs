@@ -323,6 +323,12 @@ async fn a_sync_on_lambda_equals_the_ground_truth_even_with_redeliveries() {
     let out = local.join("affinity");
     assert_eq!(complete_syncs(&out), [sync_id.as_str()]);
     check_against_truth(&d.dataset(), &out, &sync_id);
+    // Written with server-side encryption (SSE-S3, the default of AFFINITY_SYNC_S3_SSE).
+    let sse = encryption_of(&aws.moto, BUCKET);
+    assert!(
+        sse.len() == keys.len() && sse.values().all(|s| s == "AES256"),
+        "{sse:?}"
+    );
     // The minimum the CLI makes, less its quota check (`/rate-limit`), which the function's
     // start does not make.
     assert_eq!(

@@ -38,6 +38,15 @@ async fn run(moto: &Moto, args: Vec<String>, cwd: &Path) -> Output {
     .unwrap()
 }
 
+/// `affinity-sync <command> --base-url <base> --out <out> --quiet <extra...>`.
+fn argv(command: &str, base: &str, out: &str, extra: &[&str]) -> Vec<String> {
+    [command, "--base-url", base, "--out", out, "--quiet"]
+        .iter()
+        .chain(extra)
+        .map(|s| s.to_string())
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sync_to_s3_equals_the_ground_truth_and_resumes_from_the_bucket() {
     let moto = start_moto();
@@ -55,21 +64,7 @@ async fn a_sync_to_s3_equals_the_ground_truth_and_resumes_from_the_bucket() {
     .await;
     let dir = temp_dir("s3");
     let out = format!("s3://{BUCKET}/exports/affinity");
-    let args = |command: &str, extra: &[&str]| -> Vec<String> {
-        let mut a: Vec<String> = [
-            command,
-            "--base-url",
-            &d.base_url(),
-            "--out",
-            &out,
-            "--quiet",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        a.extend(extra.iter().map(|s| s.to_string()));
-        a
-    };
+    let args = |command: &str, extra: &[&str]| argv(command, &d.base_url(), &out, extra);
 
     // A crash after 40 object writes leaves the journal in the bucket; resume finishes.
     let crashed = run(
@@ -108,21 +103,51 @@ async fn a_sync_to_s3_equals_the_ground_truth_and_resumes_from_the_bucket() {
         assert!(!bytes.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()));
     }
 
+    // Every object was written with server-side encryption: SSE-S3 unless told otherwise...
+    let sse = encryption_of(&moto, BUCKET);
+    assert_eq!(sse.len(), keys.len());
+    assert!(sse.values().all(|s| s == "AES256"), "{sse:?}");
+    // ...and with the KMS key named by --s3-sse.
+    let kms = argv(
+        "sync",
+        &d.base_url(),
+        &format!("s3://{BUCKET}/kms"),
+        &[
+            "--streams",
+            "persons",
+            "--s3-sse",
+            "kms:alias/affinity-sync",
+        ],
+    );
+    let kms = run(&moto, kms, &dir).await;
+    assert!(
+        kms.status.success(),
+        "{}",
+        String::from_utf8_lossy(&kms.stderr)
+    );
+    let under_kms: Vec<_> = encryption_of(&moto, BUCKET)
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("kms/"))
+        .collect();
+    assert!(
+        under_kms.iter().any(|(k, _)| k.contains("/persons/")),
+        "{under_kms:?}"
+    );
+    assert!(
+        under_kms
+            .iter()
+            .all(|(_, s)| s == "aws:kms alias/affinity-sync"),
+        "{under_kms:?}"
+    );
+    let bad = argv("sync", &d.base_url(), &out, &["--s3-sse", "aes"]);
+    let bad = run(&moto, bad, &dir).await;
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("use aes256 (default), kms"));
+
     // A bucket that is not there: a clear error, before any Affinity request.
     let before = d.stats().requests;
-    let missing = run(
-        &moto,
-        vec![
-            "sync".into(),
-            "--base-url".into(),
-            d.base_url(),
-            "--out".into(),
-            "s3://no-such-bucket/x".into(),
-            "--quiet".into(),
-        ],
-        &dir,
-    )
-    .await;
+    let missing = argv("sync", &d.base_url(), "s3://no-such-bucket/x", &[]);
+    let missing = run(&moto, missing, &dir).await;
     assert_eq!(missing.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&missing.stderr);
     assert!(

@@ -153,6 +153,68 @@ async fn a_rejected_key_stops_the_sync_naming_where_the_key_came_from() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_is_not_followed_so_the_key_goes_nowhere_else() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    async fn listen(app: axum::Router) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        url
+    }
+    // Another origin, counting whatever reaches it.
+    let reached = Arc::new(AtomicUsize::new(0));
+    let counter = reached.clone();
+    let elsewhere = listen(axum::Router::new().fallback(move || {
+        counter.fetch_add(1, Ordering::SeqCst);
+        async { "{}" }
+    }))
+    .await;
+    // An "Affinity" that redirects every request there; with `quota`, all but the quota
+    // check, so the sync gets to its pages.
+    let redirecting = |quota: bool| {
+        let target = elsewhere.clone();
+        listen(axum::Router::new().fallback(move |uri: axum::http::Uri| {
+            let to = format!("{target}{uri}");
+            async move {
+                if quota && uri.path() == "/rate-limit" {
+                    let n =
+                        json!({"limit": 100_000, "remaining": 100_000, "reset": 3600, "used": 0});
+                    let body = json!({"rate": {"api_key_per_minute": n, "org_monthly": n}});
+                    return axum::response::IntoResponse::into_response(body.to_string());
+                }
+                let redirect = axum::http::StatusCode::TEMPORARY_REDIRECT;
+                axum::response::IntoResponse::into_response((
+                    redirect,
+                    [(axum::http::header::LOCATION, to)],
+                ))
+            }
+        }))
+    };
+    let dir = temp_dir("redirect");
+    let key = "redirected-key-0123456789";
+    for (quota, fails_at) in [(false, "/rate-limit"), (true, "/v2/persons")] {
+        let base = redirecting(quota).await;
+        let out = dir.join(format!("out-{quota}"));
+        let output = sync(&base, &out, &["--streams", "persons"], Some(key)).await;
+        assert!(!output.status.success());
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            err.contains(&format!("{fails_at} with a redirect (307)")),
+            "{err}"
+        );
+        assert!(!err.contains(key));
+        assert!(complete_syncs(&out).is_empty());
+    }
+    assert_eq!(
+        reached.load(Ordering::SeqCst),
+        0,
+        "a request followed the redirect"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_arguments_fail_before_any_request() {
     let d = double(MockConfig {
         sizes: Sizes::small(),

@@ -10,7 +10,12 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     let cfg =
         Config::new("https://api.affinity.co", "out", Format::Parquet).expect("a valid config");
-    let now = 1_764_028_800;
+    // The receiver's clock: the event's own `sent_at` where it has one, so the replay window
+    // does not refuse every input before the rest of the receiver sees it.
+    let now = serde_json::from_slice::<serde_json::Value>(data)
+        .ok()
+        .and_then(|v| v.get("sent_at")?.as_i64())
+        .unwrap_or(1_764_028_800);
     if let Ok(first) = changes::receive(&cfg, data, now) {
         let value: serde_json::Value = serde_json::from_slice(data).expect("accepted JSON parses");
         let respaced = serde_json::to_vec_pretty(&value).unwrap();

@@ -95,6 +95,13 @@ async fn get_json(
                 401 => bail!(
                     "Affinity rejected the API key from {key_source} (401 Unauthorized): check that it is a current key for {base}"
                 ),
+                status @ 300..=399 => bail!(
+                    "{}",
+                    affinity_sync::step::StepError::Redirected {
+                        path: path.into(),
+                        status
+                    }
+                ),
                 s @ (429 | 500..=599) => anyhow::anyhow!("GET {path} answered {s}"),
                 s => bail!("GET {path} answered {s}"),
             },

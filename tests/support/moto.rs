@@ -53,23 +53,22 @@ pub fn start_moto() -> Moto {
     }
 }
 
-/// Copies every object of the bucket into `dir` with boto3 (an independent S3 client), and
-/// returns the keys.
-pub fn download(moto: &Moto, bucket: &str, dir: &Path) -> Vec<String> {
-    let script = r#"
+/// Runs a boto3 script (an independent S3 client) against moto's S3; its lines of output.
+/// The script gets `s3` (a client) and `bucket`, and `sys.argv[1:]` = `args`.
+fn boto3(moto: &Moto, bucket: &str, script: &str, args: &[&str]) -> Vec<String> {
+    let script = format!(
+        r#"
 import sys, os, boto3
-url, bucket, out = sys.argv[1:4]
-s3 = boto3.client("s3", endpoint_url=url, region_name="us-east-1",
+bucket = {bucket:?}
+s3 = boto3.client("s3", endpoint_url={url:?}, region_name="us-east-1",
                   aws_access_key_id="testing", aws_secret_access_key="testing")
-for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-    for o in page.get("Contents", []):
-        path = os.path.join(out, o["Key"])
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        s3.download_file(bucket, o["Key"], path)
-        print(o["Key"])
-"#;
+{script}"#,
+        url = moto.url
+    );
     let out = Command::new(python())
-        .args(["-c", script, &moto.url, bucket, &dir.display().to_string()])
+        .arg("-c")
+        .arg(script)
+        .args(args)
         .output()
         .unwrap();
     assert!(
@@ -81,6 +80,38 @@ for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
         .unwrap()
         .lines()
         .map(str::to_string)
+        .collect()
+}
+
+/// Copies every object of the bucket into `dir` with boto3, and returns the keys.
+pub fn download(moto: &Moto, bucket: &str, dir: &Path) -> Vec<String> {
+    let script = r#"
+for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+    for o in page.get("Contents", []):
+        path = os.path.join(sys.argv[1], o["Key"])
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        s3.download_file(bucket, o["Key"], path)
+        print(o["Key"])
+"#;
+    boto3(moto, bucket, script, &[&dir.display().to_string()])
+}
+
+/// The server-side encryption S3 reports for every object of the bucket (HEAD, by boto3):
+/// `AES256`, `aws:kms <key id>`, or `none`, by key.
+pub fn encryption_of(moto: &Moto, bucket: &str) -> std::collections::BTreeMap<String, String> {
+    let script = r#"
+for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+    for o in page.get("Contents", []):
+        h = s3.head_object(Bucket=bucket, Key=o["Key"])
+        sse = " ".join(filter(None, [h.get("ServerSideEncryption"), h.get("SSEKMSKeyId")]))
+        print(o["Key"] + "\t" + (sse or "none"))
+"#;
+    boto3(moto, bucket, script, &[])
+        .iter()
+        .map(|l| {
+            let (key, sse) = l.split_once('\t').unwrap();
+            (key.to_string(), sse.to_string())
+        })
         .collect()
 }
 

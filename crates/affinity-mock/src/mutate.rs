@@ -29,8 +29,8 @@ pub struct ChangePlan {
     pub seed: u64,
     /// Changes to make (each sends one webhook event).
     pub changes: usize,
-    /// `sent_at` of the first event (Unix seconds; default: now); each next one is a second
-    /// later.
+    /// `sent_at` of the first event (Unix seconds); each next one is a second later. By
+    /// default the last one is sent now: receivers refuse events from ahead of their clock.
     #[serde(default)]
     pub sent_at: Option<i64>,
 }
@@ -262,34 +262,72 @@ fn drop_entity(ds: &mut Dataset, kind: EntityKind, id: Id) {
     });
 }
 
-/// The id of a record a change creates: its event's `sent_at`. Every change has its own
-/// second, so ids are never reused (as in Affinity, even after a delete), and they are above
-/// every generated id, so the data set stays in id order.
-fn new_id(sent_at: i64) -> Id {
-    sent_at
+/// When a change happens and the id a record it creates gets.
+#[derive(Clone, Copy)]
+struct When {
+    sent_at: i64,
+    /// Every change has its own, above every id the data set holds (so ids of earlier
+    /// calls are not reused, and the data set stays in id order).
+    new_id: Id,
+}
+
+/// The first id above every id a change can create (records, values, options).
+fn next_free_id(ds: &Dataset) -> Id {
+    let ids = (ds.persons.iter().map(|p| p.id))
+        .chain(ds.companies.iter().map(|c| c.id))
+        .chain(ds.list_entries.iter().map(|e| e.id))
+        .chain(
+            ds.field_values
+                .iter()
+                .flat_map(|v| v.v1_ids.iter().copied()),
+        )
+        .chain(ds.fields.iter().map(|f| f.id))
+        .chain(
+            ds.fields
+                .iter()
+                .flat_map(|f| f.dropdown_options.iter().map(|o| o.id)),
+        );
+    ids.max().unwrap_or(0) + 1
 }
 
 fn event(kind: &str, body: Json, sent_at: i64) -> Json {
     json!({ "type": kind, "body": body, "sent_at": sent_at })
 }
 
+/// The default events of one call span at most this many seconds up to now.
+const MAX_SPAN_SECS: i64 = 240;
+
 /// Makes `plan.changes` seeded changes to `ds` and returns their webhook events, in the
 /// order they happened.
 pub fn apply(ds: &mut Dataset, plan: &ChangePlan) -> Vec<Json> {
     let mut rng = ChaCha8Rng::seed_from_u64(plan.seed ^ 0x5eed_c4a9);
-    let start = plan.sent_at.unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0)
-    });
+    let n = plan.changes.max(1) as i64;
+    // By default the events fill the last minutes up to now, several to a second when there
+    // are many: none is ahead of a receiver's clock (which refuses those), and a burst is not
+    // dated long before the sync a test made just before it.
+    let (start, per_second) = match plan.sent_at {
+        Some(t) => (t, 1),
+        None => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0);
+            let per_second = (n + MAX_SPAN_SECS - 1) / MAX_SPAN_SECS;
+            (now - (n + per_second - 1) / per_second + 1, per_second)
+        }
+    };
+    let first_id = start.max(next_free_id(ds));
     let mut events = vec![];
     let mut attempts = 0;
     while events.len() < plan.changes && attempts < plan.changes * 20 {
         attempts += 1;
-        let sent_at = start + events.len() as i64;
+        let i = events.len() as i64;
+        let when = When {
+            sent_at: start + i / per_second,
+            new_id: first_id + i,
+        };
         let kind = rng.random_range(0..24);
-        if let Some(e) = change(ds, &mut rng, kind, sent_at) {
+        if let Some(e) = change(ds, &mut rng, kind, when) {
             events.push(e);
         }
     }
@@ -297,7 +335,8 @@ pub fn apply(ds: &mut Dataset, plan: &ChangePlan) -> Vec<Json> {
 }
 
 /// One change of kind `kind`, if the data set has something it can apply to.
-fn change(ds: &mut Dataset, rng: &mut ChaCha8Rng, kind: u32, sent_at: i64) -> Option<Json> {
+fn change(ds: &mut Dataset, rng: &mut ChaCha8Rng, kind: u32, when: When) -> Option<Json> {
+    let When { sent_at, new_id } = when;
     let now_ms = sent_at * 1000;
     let free_person = |ds: &Dataset, rng: &mut ChaCha8Rng| -> Option<Id> {
         let used = referenced_persons(ds);
@@ -322,7 +361,7 @@ fn change(ds: &mut Dataset, rng: &mut ChaCha8Rng, kind: u32, sent_at: i64) -> Op
     match kind {
         // person.created
         0 => {
-            let id = new_id(sent_at);
+            let id = new_id;
             let n = rng.random_range(100..999);
             let p = Person {
                 id,
@@ -356,7 +395,7 @@ fn change(ds: &mut Dataset, rng: &mut ChaCha8Rng, kind: u32, sent_at: i64) -> Op
         }
         // organization.created
         3 => {
-            let id = new_id(sent_at);
+            let id = new_id;
             let c = Company {
                 id,
                 name: format!("Newco {id}"),
@@ -480,7 +519,7 @@ fn change(ds: &mut Dataset, rng: &mut ChaCha8Rng, kind: u32, sent_at: i64) -> Op
                 .filter(|id| !on_list.contains(id))
                 .collect();
             let entity_id = *candidates.choose(rng)?;
-            let id = new_id(sent_at);
+            let id = new_id;
             let e = ListEntry {
                 id,
                 list_id,
@@ -564,7 +603,7 @@ fn change(ds: &mut Dataset, rng: &mut ChaCha8Rng, kind: u32, sent_at: i64) -> Op
                 entity_id: *entity_id,
                 list_entry_id: None,
                 value: Value::Text(Some(format!("new value {}", rng.random_range(1000..9999)))),
-                v1_ids: vec![new_id(sent_at)],
+                v1_ids: vec![new_id],
                 created_at: now_ms,
                 updated_at: None,
             };
@@ -638,7 +677,7 @@ fn change(ds: &mut Dataset, rng: &mut ChaCha8Rng, kind: u32, sent_at: i64) -> Op
                 sent_at,
             ))
         }
-        20..=23 => field_change(ds, rng, kind, sent_at),
+        20..=23 => field_change(ds, rng, kind, when),
         _ => None,
     }
 }
@@ -660,7 +699,8 @@ fn custom_fields(ds: &Dataset) -> Vec<usize> {
 /// Field changes: renamed, a new ranked-dropdown option, deleted (with its values), created.
 /// Option texts are never changed: field values show them, and Affinity sends no event for
 /// the values a renamed option changes.
-fn field_change(ds: &mut Dataset, rng: &mut ChaCha8Rng, kind: u32, sent_at: i64) -> Option<Json> {
+fn field_change(ds: &mut Dataset, rng: &mut ChaCha8Rng, kind: u32, when: When) -> Option<Json> {
+    let When { sent_at, new_id } = when;
     let custom = custom_fields(ds);
     match kind {
         // field.updated: renamed
@@ -681,7 +721,7 @@ fn field_change(ds: &mut Dataset, rng: &mut ChaCha8Rng, kind: u32, sent_at: i64)
                 .collect();
             let f = &mut ds.fields[*ranked.choose(rng)?];
             f.dropdown_options.push(DropdownOption {
-                id: new_id(sent_at),
+                id: new_id,
                 text: format!("Option {}", rng.random_range(100..999)),
                 rank: f.dropdown_options.len() as i64,
                 color: COLORS.choose(rng).map(|c| c.to_string()),
@@ -708,7 +748,7 @@ fn field_change(ds: &mut Dataset, rng: &mut ChaCha8Rng, kind: u32, sent_at: i64)
         }
         // field.created: a global person or company text field, or a list-specific one
         23 => {
-            let id = new_id(sent_at);
+            let id = new_id;
             let (entity, list_id) = if rng.random_bool(0.5) {
                 let l = ds.lists.choose(rng)?;
                 (l.entity, Some(l.id))
@@ -777,6 +817,37 @@ mod tests {
         // One event a change, a second apart.
         assert_eq!(ea.len(), 80);
         assert_eq!(ea[79]["sent_at"], 1_800_000_079);
+    }
+
+    #[test]
+    fn by_default_events_end_now_and_new_ids_are_never_reused() {
+        let mut ds = generate(7, &Sizes::small());
+        let plan = |changes| ChangePlan {
+            seed: 9,
+            changes,
+            sent_at: None,
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        let burst = apply(&mut ds, &plan(1000));
+        let times: Vec<i64> = burst
+            .iter()
+            .map(|e| e["sent_at"].as_i64().unwrap())
+            .collect();
+        assert!(times.windows(2).all(|w| w[0] <= w[1]), "in order");
+        assert!(times[0] >= now - MAX_SPAN_SECS, "{} is too early", times[0]);
+        assert!(
+            *times.last().unwrap() <= now + 1,
+            "none is ahead of the clock"
+        );
+        // A second call right after creates records with ids of their own.
+        let before: HashSet<Id> = ds.persons.iter().map(|p| p.id).collect();
+        apply(&mut ds, &plan(300));
+        let ids: Vec<Id> = ds.persons.iter().map(|p| p.id).collect();
+        assert_eq!(ids.len(), ids.iter().collect::<HashSet<_>>().len());
+        assert!(ids.len() > before.len(), "the second call created persons");
     }
 
     #[test]

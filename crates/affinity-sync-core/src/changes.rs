@@ -34,6 +34,12 @@ use std::collections::BTreeMap;
 
 /// Largest webhook body accepted (Affinity's events are a few kilobytes).
 pub const MAX_EVENT_BYTES: usize = 256 * 1024;
+/// How old an event may be when it arrives (the replay window). Affinity retries a delivery
+/// with backoff for up to 10 hours, then disables the subscription, so every genuine
+/// delivery is younger than this; an older one is a replay of a captured request.
+pub const MAX_EVENT_AGE_SECS: i64 = 12 * 3600;
+/// How far ahead of the receiver's clock an event's `sent_at` may be (clock skew).
+pub const MAX_EVENT_AHEAD_SECS: i64 = 5 * 60;
 /// The refresh message format this build writes and reads.
 pub const REFRESH_VERSION: u32 = 1;
 /// Largest encoded refresh message accepted.
@@ -83,6 +89,15 @@ pub enum EventError {
         "the event must be an object with `type` (e.g. \"person.updated\"), `body` (an object) and `sent_at` (Unix seconds): {0}"
     )]
     Shape(&'static str),
+    #[error(
+        "the event was sent {age} s ago (sent_at {sent_at}); deliveries older than {} h are refused as replays (Affinity retries for at most 10 h). If the receiver was down longer, run a full sync to catch up",
+        MAX_EVENT_AGE_SECS / 3600
+    )]
+    Stale { sent_at: i64, age: i64 },
+    #[error(
+        "the event's sent_at {sent_at} is {ahead} s ahead of the receiver's clock (at most {MAX_EVENT_AHEAD_SECS} s is allowed): check the receiver's clock"
+    )]
+    Ahead { sent_at: i64, ahead: i64 },
     #[error("event {kind} has no positive integer at body{pointer}")]
     MissingId { kind: String, pointer: &'static str },
 }
@@ -556,7 +571,9 @@ fn tombstone(prefix: &str, change: &str, sent_at: i64, target: &Target) -> Batch
 }
 
 /// Checks one webhook delivery and decides what it asks for. `received_at` is the
-/// receiver's clock (Unix seconds).
+/// receiver's clock (Unix seconds): an event older than [`MAX_EVENT_AGE_SECS`] or more than
+/// [`MAX_EVENT_AHEAD_SECS`] in the future is refused. Within the window a replay has the
+/// change id of the original, so it rewrites the same objects and changes nothing.
 pub fn receive(cfg: &Config, raw: &[u8], received_at: i64) -> Result<Received, EventError> {
     if raw.len() > MAX_EVENT_BYTES {
         return Err(EventError::TooLarge(raw.len()));
@@ -580,6 +597,16 @@ pub fn receive(cfg: &Config, raw: &[u8], received_at: i64) -> Result<Received, E
         .ok_or(EventError::Shape(
             "`sent_at` is missing or not Unix seconds between 2000 and 2200",
         ))?;
+    let age = received_at - sent_at;
+    if age > MAX_EVENT_AGE_SECS {
+        return Err(EventError::Stale { sent_at, age });
+    }
+    if -age > MAX_EVENT_AHEAD_SECS {
+        return Err(EventError::Ahead {
+            sent_at,
+            ahead: -age,
+        });
+    }
     let change = change_id(&event, sent_at);
     let (object, action) = kind.split_once('.').unwrap_or((kind.as_str(), ""));
     let id_at = |pointer: &'static str| -> Result<i64, EventError> {
@@ -863,6 +890,9 @@ pub fn tables() -> [&'static Table; 2] {
 mod tests {
     use super::*;
 
+    /// The receiver's clock in these tests: a minute after the events' `sent_at`.
+    const NOW: i64 = 1_700_000_060;
+
     fn cfg() -> Config {
         Config::new("https://api.affinity.co", "out", Format::Parquet).unwrap()
     }
@@ -876,22 +906,22 @@ mod tests {
         let a =
             br#"{"type":"person.updated","body":{"id":5,"first_name":"A"},"sent_at":1700000000}"#;
         let b = br#"{ "sent_at": 1700000000, "body": {"first_name": "A", "id": 5}, "type": "person.updated" }"#;
-        let ra = receive(&cfg(), a, 1).unwrap();
-        let rb = receive(&cfg(), b, 2).unwrap();
+        let ra = receive(&cfg(), a, NOW).unwrap();
+        let rb = receive(&cfg(), b, NOW).unwrap();
         assert_eq!(ra.change, rb.change);
         assert_eq!(ra.record.key, rb.record.key);
         assert!(valid_change_id(&ra.change), "{}", ra.change);
-        let c = receive(&cfg(), &event("person.updated", json!({"id": 6})), 1).unwrap();
+        let c = receive(&cfg(), &event("person.updated", json!({"id": 6})), NOW).unwrap();
         assert_ne!(c.change, ra.change);
     }
 
     #[test]
     fn events_become_refreshes_and_tombstones() {
-        let r = receive(&cfg(), &event("person.created", json!({"id": 7})), 1).unwrap();
+        let r = receive(&cfg(), &event("person.created", json!({"id": 7})), NOW).unwrap();
         assert_eq!(r.refreshes[0].target, Target::Person { id: 7 });
         assert!(r.tombstones.is_empty());
 
-        let r = receive(&cfg(), &event("opportunity.deleted", json!({"id": 9})), 1).unwrap();
+        let r = receive(&cfg(), &event("opportunity.deleted", json!({"id": 9})), NOW).unwrap();
         assert!(r.refreshes.is_empty());
         assert_eq!(r.tombstones.len(), 1);
         assert!(r.tombstones[0].key.contains("tombstones/part-"));
@@ -899,7 +929,7 @@ mod tests {
 
         let merged =
             json!({"removed_company": {"id": 3}, "company": {"id": 4}, "changer": {"id": 1}});
-        let r = receive(&cfg(), &event("organization.merged", merged), 1).unwrap();
+        let r = receive(&cfg(), &event("organization.merged", merged), NOW).unwrap();
         assert_eq!(r.refreshes[0].target, Target::Company { id: 4 });
         assert!(r.tombstones[0].key.ends_with("-company-3.ndjson.gz"));
 
@@ -909,7 +939,7 @@ mod tests {
                 "list_entry.created",
                 json!({"id": 11, "list_id": 2, "entity_id": 5}),
             ),
-            1,
+            NOW,
         )
         .unwrap();
         assert_eq!(
@@ -923,7 +953,7 @@ mod tests {
                 "field_value.updated",
                 json!({"id": 1, "field_id": 40, "entity_id": 5, "list_entry_id": null}),
             ),
-            1,
+            NOW,
         )
         .unwrap();
         assert_eq!(
@@ -937,26 +967,57 @@ mod tests {
         );
 
         // Reminders and files are v1 records, fetched with Basic auth.
-        let r = receive(&cfg(), &event("reminder.created", json!({"id": 1})), 1).unwrap();
+        let r = receive(&cfg(), &event("reminder.created", json!({"id": 1})), NOW).unwrap();
         assert_eq!(r.refreshes[0].target, Target::Reminder { id: 1 });
         let req = request(&cfg(), &r.refreshes[0]);
         assert_eq!(
             (req.url.as_str(), req.auth),
             ("https://api.affinity.co/reminders/1", Auth::Basic)
         );
-        let r = receive(&cfg(), &event("file.deleted", json!({"id": 2})), 1).unwrap();
+        let r = receive(&cfg(), &event("file.deleted", json!({"id": 2})), NOW).unwrap();
         assert!(r.tombstones[0].key.ends_with("-file-2.ndjson.gz"));
 
         // Fields are refreshed or tombstoned like records.
-        let r = receive(&cfg(), &event("field.updated", json!({"id": 12})), 1).unwrap();
+        let r = receive(&cfg(), &event("field.updated", json!({"id": 12})), NOW).unwrap();
         assert_eq!(r.refreshes[0].target, Target::Field { id: 12 });
-        let r = receive(&cfg(), &event("field.deleted", json!({"id": 12})), 1).unwrap();
+        let r = receive(&cfg(), &event("field.deleted", json!({"id": 12})), NOW).unwrap();
         assert!(r.tombstones[0].key.ends_with("-field-12.ndjson.gz"));
 
-        // Types this build does not know: recorded, nothing to apply.
-        let r = receive(&cfg(), &event("view.updated", json!({"id": 1})), 1).unwrap();
+        // Types this build does not know: recorded with their body as it came, nothing to apply.
+        let body = json!({"id": 71, "filters": [{"field": 3, "op": "="}], "name": "Pipeline"});
+        let r = receive(&cfg(), &event("view.updated", body.clone()), NOW).unwrap();
         assert!(r.refreshes.is_empty() && r.tombstones.is_empty());
         assert!(r.record.key.starts_with("out/changes/events/part-"));
+        let rows = crate::batch_read::read(&CHANGE_EVENTS, Format::Ndjson, r.record.bytes).unwrap();
+        let column = |name: &str| {
+            let i = CHANGE_EVENTS
+                .columns
+                .iter()
+                .position(|c| c.name == name)
+                .unwrap();
+            rows.cells[i][0].clone()
+        };
+        assert_eq!(column("type"), table::Cell::Str("view.updated".into()));
+        let table::Cell::Json(kept) = column("body") else {
+            panic!("body is not JSON: {:?}", column("body"))
+        };
+        assert_eq!(serde_json::from_str::<Value>(&kept).unwrap(), body);
+        // One whose id is not a number is kept too, whole, under `raw`.
+        let odd = json!({"id": "v-1", "name": "Pipeline"});
+        let r = receive(&cfg(), &event("view.updated", odd.clone()), NOW).unwrap();
+        let rows = crate::batch_read::read(&CHANGE_EVENTS, Format::Ndjson, r.record.bytes).unwrap();
+        let i = CHANGE_EVENTS
+            .columns
+            .iter()
+            .position(|c| c.name == "body")
+            .unwrap();
+        let table::Cell::Json(kept) = &rows.cells[i][0] else {
+            panic!("body is not JSON: {:?}", rows.cells[i][0])
+        };
+        assert_eq!(
+            serde_json::from_str::<Value>(kept).unwrap(),
+            json!({"raw": odd})
+        );
     }
 
     #[test]
@@ -1003,20 +1064,57 @@ mod tests {
     #[test]
     fn bad_events_say_what_is_wrong() {
         assert!(matches!(
-            receive(&cfg(), b"not json", 1),
+            receive(&cfg(), b"not json", NOW),
             Err(EventError::NotJson(_))
         ));
         assert!(matches!(
-            receive(&cfg(), br#"{"type":"person.created","body":{"id":1}}"#, 1),
+            receive(&cfg(), br#"{"type":"person.created","body":{"id":1}}"#, NOW),
             Err(EventError::Shape(_))
         ));
         assert!(matches!(
-            receive(&cfg(), &event("person.created", json!({"id": "x"})), 1),
+            receive(&cfg(), &event("person.created", json!({"id": "x"})), NOW),
             Err(EventError::MissingId { .. })
         ));
+        // Replays from outside the window, and events from a clock far ahead.
+        let sent = 1_700_000_000;
+        let stale = receive(
+            &cfg(),
+            &event("person.updated", json!({"id": 1})),
+            sent + 13 * 3600,
+        );
+        let Err(e @ EventError::Stale { age, .. }) = stale else {
+            panic!("a 13 h old event was accepted: {stale:?}")
+        };
+        assert_eq!(age, 13 * 3600);
+        assert!(e.to_string().contains("replays"), "{e}");
+        assert!(
+            receive(
+                &cfg(),
+                &event("person.updated", json!({"id": 1})),
+                sent + 12 * 3600
+            )
+            .is_ok()
+        );
+        let ahead = receive(
+            &cfg(),
+            &event("person.updated", json!({"id": 1})),
+            sent - 301,
+        );
+        assert!(
+            matches!(ahead, Err(EventError::Ahead { ahead: 301, .. })),
+            "{ahead:?}"
+        );
+        assert!(
+            receive(
+                &cfg(),
+                &event("person.updated", json!({"id": 1})),
+                sent - 300
+            )
+            .is_ok()
+        );
         let big = vec![b' '; MAX_EVENT_BYTES + 1];
         assert!(matches!(
-            receive(&cfg(), &big, 1),
+            receive(&cfg(), &big, NOW),
             Err(EventError::TooLarge(_))
         ));
     }

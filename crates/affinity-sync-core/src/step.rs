@@ -97,6 +97,10 @@ pub enum StepError {
         status: u16,
         message: String,
     },
+    #[error(
+        "Affinity answered {path} with a redirect ({status}); it is not followed, so the API key never goes to another address: check the base URL (https://api.affinity.co)"
+    )]
+    Redirected { path: String, status: u16 },
     #[error("unexpected status {0}")]
     Unexpected(u16),
     #[error("the response to {path} is not what the API documents: {reason}")]
@@ -273,6 +277,10 @@ pub(crate) fn check_status(path: &str, status: u16, body: &[u8]) -> Result<(), S
             path: path.into(),
             status,
             message: error_message(body),
+        }),
+        300..=399 => Err(StepError::Redirected {
+            path: path.into(),
+            status,
         }),
         500..=599 => Err(StepError::Server(status)),
         other => Err(StepError::Unexpected(other)),
@@ -737,6 +745,11 @@ mod tests {
         assert!(!handle(&c, &j, 401, b"").unwrap_err().retryable());
         assert!(handle(&c, &j, 429, b"").unwrap_err().retryable());
         assert!(handle(&c, &j, 503, b"").unwrap_err().retryable());
+        let moved = handle(&c, &j, 302, b"").unwrap_err();
+        assert!(
+            !moved.retryable() && moved.to_string().contains("redirect (302)"),
+            "{moved}"
+        );
         let rejected = handle(
             &c,
             &j,

@@ -97,9 +97,12 @@ mod native {
     use anyhow::{Context, Result};
     use std::time::Duration;
 
-    /// The HTTP client for Affinity: rustls, bounded connect and total time, our user agent.
+    /// The HTTP client for Affinity: rustls, bounded connect and total time, our user agent,
+    /// and no redirects followed (a 3xx is an error of the page, `StepError::Redirected`):
+    /// the key is sent only to the configured origin.
     pub fn http_client() -> Result<reqwest::Client> {
         reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(120))
             .user_agent(concat!("affinity-sync/", env!("CARGO_PKG_VERSION")))

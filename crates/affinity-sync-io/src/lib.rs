@@ -22,6 +22,7 @@ mod local_dir;
 pub mod queued;
 #[cfg(feature = "native")]
 pub mod s3;
+pub mod s3_encryption;
 pub mod s3_url;
 pub mod sink;
 

@@ -7,6 +7,7 @@
 //! also switches to path-style addressing. A PUT is atomic in S3: readers see the whole
 //! object or none, as the sink contract asks.
 
+use crate::s3_encryption::Encryption;
 use crate::sink::ObjectSink;
 use anyhow::{Context, Result, anyhow};
 use aws_sdk_s3::error::DisplayErrorContext;
@@ -17,6 +18,8 @@ pub struct S3Sink {
     bucket: String,
     /// Key prefix with a trailing `/`, or empty.
     prefix: String,
+    /// Asked of S3 on every PUT (`crate::s3_encryption`).
+    encryption: Encryption,
 }
 
 pub use crate::s3_url::parse_url;
@@ -76,7 +79,13 @@ impl S3Sink {
             client,
             bucket,
             prefix,
+            encryption: Encryption::default(),
         })
+    }
+
+    /// The same sink, asking S3 for `encryption` on every write (default: SSE-S3).
+    pub fn with_encryption(self, encryption: Encryption) -> S3Sink {
+        S3Sink { encryption, ..self }
     }
 
     fn key(&self, key: &str) -> String {
@@ -86,15 +95,25 @@ impl S3Sink {
 
 impl ObjectSink for S3Sink {
     async fn put(&self, key: &str, bytes: &[u8]) -> Result<()> {
+        use aws_sdk_s3::types::ServerSideEncryption;
         let full = self.key(key);
-        self.client
+        let request = self
+            .client
             .put_object()
             .bucket(&self.bucket)
             .key(&full)
-            .body(ByteStream::from(bytes.to_vec()))
+            .body(ByteStream::from(bytes.to_vec()));
+        let request = match &self.encryption {
+            Encryption::S3 => request.server_side_encryption(ServerSideEncryption::Aes256),
+            Encryption::Kms { key_id } => request
+                .server_side_encryption(ServerSideEncryption::AwsKms)
+                .set_ssekms_key_id(key_id.clone()),
+            Encryption::None => request,
+        };
+        request
             .send()
             .await
-            .map_err(|e| anyhow!("{}", DisplayErrorContext(&e)))
+            .map_err(|e| anyhow!("{}{}", DisplayErrorContext(&e), self.encryption.hint()))
             .with_context(|| format!("writing s3://{}/{full}", self.bucket))?;
         Ok(())
     }

@@ -28,7 +28,8 @@ pub async fn init() -> Result<App> {
         s3::client(&aws, settings.s3_endpoint.as_deref()),
         &settings.out,
     )
-    .await?;
+    .await?
+    .with_encryption(settings.s3_encryption.clone());
     let queue = SqsQueue {
         client: aws_sdk_sqs::Client::new(&aws),
         url: settings.queue_url.clone(),

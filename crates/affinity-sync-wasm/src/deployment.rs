@@ -43,6 +43,7 @@ pub fn app() -> Result<App> {
     let sink = S3Store::new(
         &settings.out,
         settings.s3_endpoint.as_deref(),
+        settings.s3_encryption.clone(),
         Signer::from_vars(var)?,
     )?;
     let queue = SqsQueue {

@@ -8,6 +8,7 @@
 use crate::aws::Signer;
 use crate::outbound::{self, Reply};
 use affinity_sync_io::ObjectSink;
+use affinity_sync_io::s3_encryption::Encryption;
 use anyhow::{Result, anyhow, bail};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use spin_sdk::http::Method;
@@ -28,12 +29,19 @@ pub struct S3Store {
     bucket: String,
     /// Key prefix with a trailing `/`, or empty.
     prefix: String,
+    /// Asked of S3 on every PUT, as signed headers.
+    encryption: Encryption,
     signer: Signer,
 }
 
 impl S3Store {
     /// The store for `s3://bucket/prefix` (already checked by the settings).
-    pub fn new(out: &str, endpoint: Option<&str>, signer: Signer) -> Result<S3Store> {
+    pub fn new(
+        out: &str,
+        endpoint: Option<&str>,
+        encryption: Encryption,
+        signer: Signer,
+    ) -> Result<S3Store> {
         let (bucket, prefix) = affinity_sync_io::s3_url::parse_url(out)?;
         let base = match endpoint {
             Some(e) => format!("{}/{bucket}", e.trim_end_matches('/')),
@@ -43,6 +51,7 @@ impl S3Store {
             base,
             bucket,
             prefix,
+            encryption,
             signer,
         })
     }
@@ -61,9 +70,22 @@ impl S3Store {
 
     /// One signed request; `what` names it in errors (`PUT s3://bucket/key`).
     fn call(&self, method: Method, url: &str, body: Vec<u8>, what: &str) -> Result<Reply> {
+        self.call_with(method, url, &[], body, what)
+    }
+
+    /// One signed request with extra headers, signed too (S3 refuses unsigned `x-amz-*`).
+    fn call_with(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(String, String)],
+        body: Vec<u8>,
+        what: &str,
+    ) -> Result<Reply> {
         let verb = method.to_string();
-        let signed = self.signer.sign("s3", &verb, url, &[], &body)?;
-        outbound::send(method, url, &signed, body).map_err(|e| anyhow!("{what}: {e}"))
+        let mut all = headers.to_vec();
+        all.extend(self.signer.sign("s3", &verb, url, headers, &body)?);
+        outbound::send(method, url, &all, body).map_err(|e| anyhow!("{what}: {e}"))
     }
 }
 
@@ -89,9 +111,22 @@ fn s3_error(reply: &Reply, what: &str) -> anyhow::Error {
 impl ObjectSink for S3Store {
     async fn put(&self, key: &str, bytes: &[u8]) -> Result<()> {
         let what = format!("writing s3://{}/{}", self.bucket, self.full_key(key));
-        let reply = self.call(Method::Put, &self.object_url(key), bytes.to_vec(), &what)?;
+        let headers: Vec<(String, String)> = (self.encryption.headers().into_iter())
+            .map(|(name, value)| (name.to_string(), value))
+            .collect();
+        let reply = self.call_with(
+            Method::Put,
+            &self.object_url(key),
+            &headers,
+            bytes.to_vec(),
+            &what,
+        )?;
         if reply.status != 200 {
-            return Err(s3_error(&reply, &what));
+            return Err(anyhow!(
+                "{}{}",
+                s3_error(&reply, &what),
+                self.encryption.hint()
+            ));
         }
         Ok(())
     }

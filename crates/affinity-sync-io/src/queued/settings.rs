@@ -6,6 +6,7 @@
 //! malformed one stops the init with a message naming the variable, so a deployment mistake
 //! shows in the first invocation's log instead of as a half-working sync.
 
+use crate::s3_encryption::Encryption;
 use affinity_sync::Format;
 use affinity_sync::catalog;
 use anyhow::{Context, Result, anyhow, bail};
@@ -17,6 +18,9 @@ pub struct Settings {
     pub out: String,
     /// `AWS_ENDPOINT_URL_S3`: an S3-compatible endpoint (path-style), for local stand-ins.
     pub s3_endpoint: Option<String>,
+    /// `AFFINITY_SYNC_S3_SSE`: server-side encryption asked on every write: `aes256`
+    /// (default), `kms`, `kms:<key id, alias or ARN>` or `none` (`crate::s3_encryption`).
+    pub s3_encryption: Encryption,
     /// `AFFINITY_SYNC_QUEUE_URL` (required): the SQS queue that carries the jobs.
     pub queue_url: String,
     /// `AFFINITY_SYNC_DEAD_LETTER_URL` (required): where a page that failed for good goes,
@@ -76,9 +80,14 @@ impl Settings {
         if !(1..=100).contains(&max_attempts) {
             bail!("AFFINITY_SYNC_MAX_ATTEMPTS={max_attempts}: use 1 to 100");
         }
+        let s3_encryption = match var("AFFINITY_SYNC_S3_SSE") {
+            None => Encryption::default(),
+            Some(v) => Encryption::parse(&v).context("AFFINITY_SYNC_S3_SSE")?,
+        };
         Ok(Settings {
             out,
             s3_endpoint: var("AWS_ENDPOINT_URL_S3"),
+            s3_encryption,
             queue_url: required("AFFINITY_SYNC_QUEUE_URL")?,
             dead_letter_url: required("AFFINITY_SYNC_DEAD_LETTER_URL")?,
             base_url: var("AFFINITY_BASE_URL").unwrap_or_else(|| "https://api.affinity.co".into()),
@@ -115,6 +124,7 @@ mod tests {
         let s = settings(&BASE).unwrap();
         assert_eq!(s.out, "s3://my-bucket/");
         assert_eq!(s.base_url, "https://api.affinity.co");
+        assert_eq!(s.s3_encryption, Encryption::S3);
         assert_eq!(
             (s.format, s.max_attempts, s.rate_reserve),
             (Format::Parquet, 6, 10)
@@ -140,6 +150,7 @@ mod tests {
                 "AFFINITY_SYNC_RATE_RESERVE",
             ),
             (("AFFINITY_SYNC_PREFIX", "a//b"), "AFFINITY_SYNC_PREFIX"),
+            (("AFFINITY_SYNC_S3_SSE", "aes"), "AFFINITY_SYNC_S3_SSE"),
         ] {
             let mut v = BASE.to_vec();
             v.push(pair);
