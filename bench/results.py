@@ -153,12 +153,44 @@ def main():
     print()
     print("## 4. Per invocation (Lambda, component), and 5. rate-limited")
     print()
-    print("Measured by their own scripts (`ALL=1 bench/run.sh` runs them too); latest results:")
-    print()
-    for name, script in [("lambda", "bench/lambda.sh"), ("component", "bench/component.sh"),
-                         ("rate_limited", "bench/rate_limited.sh")]:
-        print(f"- `{script}`: [bench/results/{name}.md](results/{name}.md)")
+    print("Measured by their own scripts (each takes minutes and its own tools; `ALL=1 bench/run.sh`")
+    print("runs them first); the latest row of each, with its history in bench/results/.")
+    for name, script, title in [
+        ("lambda", "bench/lambda.sh", "4a. Lambda function"),
+        ("component", "bench/component.sh", "4b. WebAssembly component (wasmtime)"),
+        ("rate_limited", "bench/rate_limited.sh", "5. Rate-limited sync (900 requests/min)"),
+    ]:
+        header, row = latest_row(os.path.join(os.path.dirname(__file__), "results", f"{name}.md"))
+        print()
+        print(f"### {title}: `{script}`")
+        print()
+        if not row:
+            print(f"No result yet: run `{script}`.")
+            continue
+        print("| " + " | ".join(header) + " |")
+        print("|" + " --- |" * len(header))
+        print("| " + " | ".join(row) + " |")
+        if name == "rate_limited":
+            cell = dict(zip(header, row))
+            wall = float(cell["wall"].split()[0])
+            least = float(cell["minimum wall (requests / rate)"].split()[0])
+            print()
+            print(f"Wall time is {wall / least:.2f} of the theoretical minimum (requests / allowed rate; "
+                  "below 1 when the sync starts in a window another client left partly unspent). "
+                  "Goal: within 5% of the minimum.")
+        print()
+        print(f"Every run: [bench/results/{name}.md](results/{name}.md).")
 
+
+def latest_row(path):
+    """The header and the last row of the first table in a results file (cells stripped)."""
+    if not os.path.exists(path):
+        return [], []
+    rows = [line.strip().strip("|").split("|") for line in open(path) if line.startswith("|")]
+    rows = [[c.strip() for c in r] for r in rows]
+    if len(rows) < 3:
+        return [], []
+    return rows[0], rows[-1]
 
 if __name__ == "__main__":
     main()

@@ -7,7 +7,7 @@
 
 use crate::field_values::{self, ENTITY_FIELD_VALUE_COLUMNS, ENTRY_FIELD_VALUE_COLUMNS};
 use crate::interactions;
-use crate::table::{Column, SYNC_ID, Source, Table, Ty, col, each_record};
+use crate::table::{Column, Row, SYNC_ID, Source, Table, Ty, col, each_record};
 use serde_json::Value;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -191,7 +191,7 @@ fn field_v2_id(field: &Value) -> Value {
 }
 
 /// One row per v1 field, with its v2 id added.
-fn field_rows(field: &Value) -> Result<Vec<Cow<'_, Value>>, String> {
+fn field_rows(field: &Value) -> Result<Vec<Row<'_>>, String> {
     let mut row = field
         .as_object()
         .cloned()
@@ -206,11 +206,11 @@ fn field_rows(field: &Value) -> Result<Vec<Cow<'_, Value>>, String> {
         Value::Null
     };
     row.insert("field_v2_id".into(), v2_id);
-    Ok(vec![Cow::Owned(Value::Object(row))])
+    Ok(vec![Row::Json(Cow::Owned(Value::Object(row)))])
 }
 
 /// Dropdown options of every field, from v1 `GET /fields` (v2 field metadata has none).
-fn dropdown_option_rows(field: &Value) -> Result<Vec<Cow<'_, Value>>, String> {
+fn dropdown_option_rows(field: &Value) -> Result<Vec<Row<'_>>, String> {
     let Some(options) = field.get("dropdown_options").filter(|o| !o.is_null()) else {
         return Ok(vec![]);
     };
@@ -229,7 +229,7 @@ fn dropdown_option_rows(field: &Value) -> Result<Vec<Cow<'_, Value>>, String> {
                 field.get("id").cloned().unwrap_or_default(),
             );
             row.insert("field_v2_id".into(), field_v2_id(field));
-            Ok(Cow::Owned(Value::Object(row)))
+            Ok(Row::Json(Cow::Owned(Value::Object(row))))
         })
         .collect()
 }
@@ -1154,7 +1154,7 @@ fn tracks_changes(field: &Value) -> bool {
 }
 
 /// Notes and replies: the id lists of their previews and mentions, lifted to the top level.
-fn note_rows(note: &Value) -> Result<Vec<Cow<'_, Value>>, String> {
+fn note_rows(note: &Value) -> Result<Vec<Row<'_>>, String> {
     let ids = |pointer: &str| -> Value {
         match note.pointer(pointer).and_then(Value::as_array) {
             Some(items) => {
@@ -1175,7 +1175,7 @@ fn note_rows(note: &Value) -> Result<Vec<Cow<'_, Value>>, String> {
         ),
         None => Value::Null,
     };
-    Ok(vec![Cow::Owned(row)])
+    Ok(vec![Row::Json(Cow::Owned(row))])
 }
 
 /// Looks a stream up by name.

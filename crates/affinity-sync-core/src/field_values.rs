@@ -6,8 +6,8 @@
 //! `value_datetime`, `value_id`, and the list forms `value_ids` / `value_texts`), plus
 //! `value_json`, the value exactly as Affinity sent it. Null values write no row.
 
-use crate::table::{Column, SYNC_ID, Ty, col};
-use serde_json::{Map, Value, json};
+use crate::table::{Column, NULL, Row, SYNC_ID, Ty, col};
+use serde_json::{Value, json};
 use std::borrow::Cow;
 
 /// The columns every `*_field_values` table shares (after its own key columns).
@@ -139,73 +139,63 @@ pub const ENTRY_FIELD_VALUE_COLUMNS: [Column; 16] = [
     VALUE_COLUMNS[11],
 ];
 
-/// Rows of an entity record's `fields` (persons, companies).
-pub fn of_entity(record: &Value) -> Result<Vec<Cow<'_, Value>>, String> {
-    let mut keys = Map::new();
-    keys.insert(
-        "entity_id".into(),
-        record.get("id").cloned().unwrap_or(Value::Null),
-    );
-    rows(record.get("fields"), keys)
+/// Rows of an entity record's `fields` (persons, companies): [`ENTITY_FIELD_VALUE_COLUMNS`].
+pub fn of_entity(record: &Value) -> Result<Vec<Row<'_>>, String> {
+    let keys = [Cow::Borrowed(&NULL), at(record, "id")];
+    rows(record.get("fields"), &keys)
 }
 
-/// Rows of a list entry's `entity.fields` (entity-level and list-specific values).
-pub fn of_list_entry(entry: &Value) -> Result<Vec<Cow<'_, Value>>, String> {
-    let mut keys = Map::new();
-    keys.insert(
-        "list_entry_id".into(),
-        entry.get("id").cloned().unwrap_or(Value::Null),
-    );
-    keys.insert(
-        "list_id".into(),
-        entry.get("listId").cloned().unwrap_or(Value::Null),
-    );
-    keys.insert(
-        "entity_id".into(),
-        entry.pointer("/entity/id").cloned().unwrap_or(Value::Null),
-    );
-    rows(entry.pointer("/entity/fields"), keys)
+/// Rows of a list entry's `entity.fields` (entity-level and list-specific values):
+/// [`ENTRY_FIELD_VALUE_COLUMNS`].
+pub fn of_list_entry(entry: &Value) -> Result<Vec<Row<'_>>, String> {
+    let entity_id = entry
+        .get("entity")
+        .map_or(Cow::Borrowed(&NULL), |e| at(e, "id"));
+    let keys = [
+        Cow::Borrowed(&NULL),
+        at(entry, "id"),
+        at(entry, "listId"),
+        entity_id,
+    ];
+    rows(entry.pointer("/entity/fields"), &keys)
 }
 
-fn rows(
-    fields: Option<&Value>,
-    keys: Map<String, Value>,
-) -> Result<Vec<Cow<'static, Value>>, String> {
+/// `v[key]`, borrowed, or null.
+fn at<'a>(v: &'a Value, key: &str) -> Cow<'a, Value> {
+    Cow::Borrowed(v.get(key).unwrap_or(&NULL))
+}
+
+/// One row per non-null value: `keys` (the `_sync_id` placeholder and the key columns), then
+/// [`VALUE_COLUMNS`] in order.
+fn rows<'a>(fields: Option<&'a Value>, keys: &[Cow<'a, Value>]) -> Result<Vec<Row<'a>>, String> {
     let Some(fields) = fields.filter(|f| !f.is_null()) else {
         return Ok(vec![]);
     };
     let fields = fields.as_array().ok_or("`fields` is not an array")?;
     let mut out = Vec::with_capacity(fields.len());
     for f in fields {
-        let data = f.pointer("/value/data").unwrap_or(&Value::Null);
+        let value = f.get("value");
+        let data = value.and_then(|v| v.get("data")).unwrap_or(&NULL);
         if data.is_null() {
             continue;
         }
-        let value_type = f
-            .pointer("/value/type")
-            .and_then(Value::as_str)
+        let value_type = value
+            .and_then(|v| v.get("type"))
+            .filter(|t| t.is_string())
             .ok_or("a field value has no type")?;
-        let mut row = keys.clone();
-        row.insert(
-            "field_id".into(),
-            f.get("id").cloned().unwrap_or(Value::Null),
-        );
-        row.insert(
-            "field_name".into(),
-            f.get("name").cloned().unwrap_or(Value::Null),
-        );
-        row.insert(
-            "field_type".into(),
-            f.get("type").cloned().unwrap_or(Value::Null),
-        );
-        row.insert(
-            "enrichment_source".into(),
-            f.get("enrichmentSource").cloned().unwrap_or(Value::Null),
-        );
-        row.insert("value_type".into(), json!(value_type));
-        typed(value_type, data, &mut row);
-        row.insert("value_json".into(), data.clone());
-        out.push(Cow::Owned(Value::Object(row)));
+        let typed = typed(value_type.as_str().unwrap_or_default(), data);
+        let mut row = Vec::with_capacity(keys.len() + VALUE_COLUMNS.len());
+        row.extend(keys.iter().cloned());
+        row.extend([
+            at(f, "id"),
+            at(f, "name"),
+            at(f, "type"),
+            at(f, "enrichmentSource"),
+            Cow::Borrowed(value_type),
+        ]);
+        row.extend(typed);
+        row.push(Cow::Borrowed(data));
+        out.push(Row::Picked(row));
     }
     Ok(out)
 }
@@ -234,74 +224,59 @@ fn location_text(l: &Value) -> Value {
     }
 }
 
-/// Fills the typed columns for one value.
-fn typed(value_type: &str, data: &Value, row: &mut Map<String, Value>) {
-    let mut set = |k: &str, v: Value| {
-        if !v.is_null() {
-            row.insert(k.to_string(), v);
-        }
-    };
-    let ids = |d: &Value, key: &str| {
-        json!(d.as_array().map(|a| {
-            a.iter()
-                .filter_map(|x| x.get(key).cloned())
-                .collect::<Vec<_>>()
-        }))
-    };
-    let texts = |d: &Value, key: &str| {
-        json!(d.as_array().map(|a| {
-            a.iter()
-                .filter_map(|x| x.get(key).cloned())
-                .collect::<Vec<_>>()
-        }))
+/// The typed columns of one value, in [`VALUE_COLUMNS`] order: `value_text`,
+/// `value_number`, `value_datetime`, `value_id`, `value_ids`, `value_texts`.
+fn typed<'a>(value_type: &str, data: &'a Value) -> [Cow<'a, Value>; 6] {
+    let null = || Cow::Borrowed(&NULL);
+    let (mut text, mut number, mut datetime, mut id, mut ids, mut texts) =
+        (null(), null(), null(), null(), null(), null());
+    let each = |key: &str| -> Cow<'a, Value> {
+        Cow::Owned(match data.as_array() {
+            Some(a) => Value::Array(a.iter().filter_map(|x| x.get(key).cloned()).collect()),
+            None => Value::Null,
+        })
     };
     match value_type {
-        "text" | "filterable-text" => set("value_text", data.clone()),
-        "filterable-text-multi" => set("value_texts", data.clone()),
-        "number" => set("value_number", data.clone()),
-        "datetime" => set("value_datetime", data.clone()),
-        "location" => set("value_text", location_text(data)),
+        "text" | "filterable-text" => text = Cow::Borrowed(data),
+        "filterable-text-multi" => texts = Cow::Borrowed(data),
+        "number" => number = Cow::Borrowed(data),
+        "datetime" => datetime = Cow::Borrowed(data),
+        "location" => text = Cow::Owned(location_text(data)),
         "dropdown" | "ranked-dropdown" => {
-            set(
-                "value_id",
-                data.get("dropdownOptionId").cloned().unwrap_or_default(),
-            );
-            set("value_text", data.get("text").cloned().unwrap_or_default());
+            id = at(data, "dropdownOptionId");
+            text = at(data, "text");
         }
         "dropdown-multi" => {
-            set("value_ids", ids(data, "dropdownOptionId"));
-            set("value_texts", texts(data, "text"));
+            ids = each("dropdownOptionId");
+            texts = each("text");
         }
         "person" => {
-            set("value_id", data.get("id").cloned().unwrap_or_default());
-            set("value_text", person_name(data));
+            id = at(data, "id");
+            text = Cow::Owned(person_name(data));
         }
-        "person-multi" => set("value_ids", ids(data, "id")),
+        "person-multi" => ids = each("id"),
         "company" => {
-            set("value_id", data.get("id").cloned().unwrap_or_default());
-            set("value_text", data.get("name").cloned().unwrap_or_default());
+            id = at(data, "id");
+            text = at(data, "name");
         }
         "company-multi" => {
-            set("value_ids", ids(data, "id"));
-            set("value_texts", texts(data, "name"));
+            ids = each("id");
+            texts = each("name");
         }
-        "formula-number" => set(
-            "value_number",
-            data.get("calculatedValue").cloned().unwrap_or_default(),
-        ),
+        "formula-number" => number = at(data, "calculatedValue"),
         "interaction" => {
-            set("value_id", data.get("id").cloned().unwrap_or_default());
-            set("value_text", data.get("type").cloned().unwrap_or_default());
-            let when = data
-                .get("sentAt")
-                .or_else(|| data.get("startTime"))
-                .cloned()
-                .unwrap_or_default();
-            set("value_datetime", when);
+            id = at(data, "id");
+            text = at(data, "type");
+            datetime = Cow::Borrowed(
+                data.get("sentAt")
+                    .or_else(|| data.get("startTime"))
+                    .unwrap_or(&NULL),
+            );
         }
         // number-multi, location-multi and types Affinity adds later: value_json only.
         _ => {}
     }
+    [text, number, datetime, id, ids, texts]
 }
 
 #[cfg(test)]
@@ -320,7 +295,23 @@ mod tests {
                 { "id": "last-email", "name": "Last Email", "type": "relationship-intelligence", "enrichmentSource": null, "value": { "type": "interaction", "data": {"id": 77, "type": "email", "sentAt": "2024-01-01T00:00:00Z"} } },
             ]
         });
-        let rows = of_entity(&person).unwrap();
+        // Each row as an object of its columns.
+        let rows: Vec<Value> = of_entity(&person)
+            .unwrap()
+            .iter()
+            .map(|row| {
+                let Row::Picked(values) = row else {
+                    panic!("field values are picked rows")
+                };
+                assert_eq!(values.len(), ENTITY_FIELD_VALUE_COLUMNS.len());
+                let named = ENTITY_FIELD_VALUE_COLUMNS.iter().zip(values);
+                Value::Object(
+                    named
+                        .map(|(c, v)| (c.name.to_string(), v.clone().into_owned()))
+                        .collect(),
+                )
+            })
+            .collect();
         assert_eq!(rows.len(), 4);
         assert_eq!(rows[0]["value_number"], json!(4.5));
         assert_eq!(rows[0]["entity_id"], json!(5));

@@ -14,7 +14,7 @@
 //!   external participant with the lowest id, and only if it falls in the chain's half-open
 //!   window `[start, end)` (windows meet at their edges, where v1 is inclusive on both sides).
 
-use crate::table::parse_timestamp;
+use crate::table::{Row, parse_timestamp};
 use serde_json::{Value, json};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -144,7 +144,7 @@ pub fn owned_by_chain(record: &Value, parents: &BTreeMap<String, i64>) -> bool {
 }
 
 /// An interaction row: the participant id lists lifted to the top level.
-pub fn rows(record: &Value) -> Result<Vec<Cow<'_, Value>>, String> {
+pub fn rows(record: &Value) -> Result<Vec<Row<'_>>, String> {
     let mut row = record.clone();
     row["person_ids"] = json!(ids(&participants(record)));
     for key in ["to", "cc"] {
@@ -153,7 +153,7 @@ pub fn rows(record: &Value) -> Result<Vec<Cow<'_, Value>>, String> {
             row[format!("{key}_person_ids")] = json!(ids(&people));
         }
     }
-    Ok(vec![Cow::Owned(row)])
+    Ok(vec![Row::Json(Cow::Owned(row))])
 }
 
 #[cfg(test)]
@@ -226,8 +226,10 @@ mod tests {
             !owned_by_chain(&email, &chain(20, t - 10, t)),
             "end is exclusive"
         );
-        let row = rows(&email).unwrap();
-        assert_eq!(row[0]["person_ids"], json!([1, 30, 20]));
-        assert_eq!(row[0]["to_person_ids"], json!([30, 20]));
+        let Row::Json(row) = &rows(&email).unwrap()[0] else {
+            panic!("an interaction row is its record")
+        };
+        assert_eq!(row["person_ids"], json!([1, 30, 20]));
+        assert_eq!(row["to_person_ids"], json!([30, 20]));
     }
 }

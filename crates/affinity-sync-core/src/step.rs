@@ -12,7 +12,6 @@ use crate::job::{Changed, Job, JobError, Since};
 use crate::layout::{self, ChainManifest};
 use crate::table::{self, Cell};
 use serde_json::Value;
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 use url::Url;
 
@@ -300,16 +299,14 @@ pub(crate) fn table_batches(
 ) -> Result<Vec<Batch>, String> {
     let mut batches = Vec::with_capacity(tables.len());
     for t in tables {
-        let mut rows: Vec<Cow<Value>> = vec![];
+        let mut rows: Vec<table::Row> = vec![];
         for r in records {
             rows.extend((t.rows)(r)?);
         }
         let parent = |k: &str| parents.get(k).copied();
         let mut cells: Vec<Vec<Cell>> = vec![Vec::with_capacity(rows.len()); t.columns.len()];
         for row in &rows {
-            for (c, column) in t.columns.iter().enumerate() {
-                cells[c].push(table::cell(column, row, row_id, parent)?);
-            }
+            table::push_row(t.columns, row, row_id, parent, &mut cells)?;
         }
         let encoded = batch::encode(
             &Rows {
