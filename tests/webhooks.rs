@@ -241,23 +241,29 @@ async fn the_receiver_refuses_what_is_not_an_event_from_the_subscription() {
     let out = work.join("out");
     let receiver = serve(&d.base_url(), &out, &work);
     let http = reqwest::Client::new();
-    let post = |token: &str, body: &'static str| {
+    let post = |token: &str, body: String| {
         http.post(format!("{}/webhook?token={token}", receiver.url))
             .body(body)
             .send()
     };
     let good = r#"{"type":"person.updated","body":{"id":1},"sent_at":1764000000}"#;
     assert_eq!(
-        post("wrong-token-0123456789", good).await.unwrap().status(),
+        post("wrong-token-0123456789", good.into())
+            .await
+            .unwrap()
+            .status(),
         401
     );
-    assert_eq!(post("", good).await.unwrap().status(), 401);
-    let bad = post(SECRET, "not json").await.unwrap();
+    assert_eq!(post("", good.into()).await.unwrap().status(), 401);
+    let bad = post(SECRET, "not json".into()).await.unwrap();
     assert_eq!(bad.status(), 400);
     assert!(bad.text().await.unwrap().contains("not JSON"));
-    let no_time = post(SECRET, r#"{"type":"person.updated","body":{"id":1}}"#)
-        .await
-        .unwrap();
+    let no_time = post(
+        SECRET,
+        r#"{"type":"person.updated","body":{"id":1}}"#.into(),
+    )
+    .await
+    .unwrap();
     assert_eq!(no_time.status(), 400);
     assert!(no_time.text().await.unwrap().contains("sent_at"));
     // A replay of a delivery captured 13 hours ago (Affinity retries for at most 10 hours),
@@ -268,12 +274,7 @@ async fn the_receiver_refuses_what_is_not_an_event_from_the_subscription() {
         .as_secs() as i64;
     for (sent_at, says) in [(now - 13 * 3600, "replays"), (now + 3600, "ahead")] {
         let event = format!(r#"{{"type":"person.updated","body":{{"id":1}},"sent_at":{sent_at}}}"#);
-        let refused = http
-            .post(format!("{}/webhook?token={SECRET}", receiver.url))
-            .body(event)
-            .send()
-            .await
-            .unwrap();
+        let refused = post(SECRET, event).await.unwrap();
         assert_eq!(refused.status(), 400);
         let error: serde_json::Value = refused.json().await.unwrap();
         assert!(error["error"].as_str().unwrap().contains(says), "{error}");

@@ -85,12 +85,7 @@ pub fn load(from: &Path, db: &Path) -> Result<Loaded> {
         for s in &manifest.streams {
             let syncs = syncs_of(&history, &s.stream, &from.display().to_string())?;
             for name in &s.tables {
-                let t = affinity_sync::catalog::table(name).with_context(|| {
-                    format!(
-                        "sync {} has table {name}, unknown to this build",
-                        manifest.sync_id
-                    )
-                })?;
+                let t = super::plan::table_of(&manifest, name)?;
                 let sql = format!(
                     "CREATE OR REPLACE TABLE {} AS {}",
                     quote_ident(name),

@@ -195,6 +195,20 @@ pub fn syncs_of<'a>(
     )
 }
 
+/// The catalog table `name` that `manifest`'s sync wrote, or an error naming it when this
+/// build does not know it (a sync by a newer version).
+pub fn table_of(
+    manifest: &SyncManifest,
+    name: &str,
+) -> Result<&'static affinity_sync::table::Table> {
+    affinity_sync::catalog::table(name).with_context(|| {
+        format!(
+            "sync {} has table {name}, unknown to this build",
+            manifest.sync_id
+        )
+    })
+}
+
 /// The manifests of every complete sync in the directory `out`, oldest first.
 pub fn complete_syncs(out: &Path) -> Vec<SyncManifest> {
     let ids: Vec<String> = std::fs::read_dir(out.join("_manifests"))

@@ -332,12 +332,7 @@ pub async fn load<S: ObjectSink>(sink: &S, from: &str, dsn: &str, schema: &str) 
         let syncs = syncs_of(&history, &s.stream, from)?;
         let tx = client.transaction().await?;
         for name in &s.tables {
-            let t = affinity_sync::catalog::table(name).with_context(|| {
-                format!(
-                    "sync {} has table {name}, unknown to this build",
-                    manifest.sync_id
-                )
-            })?;
+            let t = super::plan::table_of(&manifest, name)?;
             ensure_table(&tx, schema, name, t).await?;
             tx.batch_execute(&format!("DELETE FROM {}", quote_ident(name)))
                 .await?;
