@@ -476,6 +476,7 @@ async fn per_entity_streams_land_every_record_exactly_once() {
             .json()
             .await
             .unwrap();
+        let person = affinity_sync::record::from_serde(person);
         if affinity_sync::interactions::has_interactions(&person) {
             with_interactions += 1;
         }

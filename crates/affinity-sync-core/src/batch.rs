@@ -210,12 +210,21 @@ pub fn encode(rows: &Rows, format: Format) -> Vec<u8> {
 fn parquet(rows: &Rows) -> Vec<u8> {
     use parquet::arrow::ArrowWriter;
     use parquet::basic::Compression;
-    use parquet::file::properties::WriterProperties;
+    use parquet::file::properties::{EnabledStatistics, WriterProperties};
+    use parquet::schema::types::ColumnPath;
     let batch = record_batch(rows);
-    let props = WriterProperties::builder()
+    let mut props = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
-        .set_created_by(format!("affinity-sync {}", env!("CARGO_PKG_VERSION")))
-        .build();
+        .set_created_by(format!("affinity-sync {}", env!("CARGO_PKG_VERSION")));
+    // JSON text is long and rarely repeats: a dictionary only costs time (it falls back to
+    // plain anyway), and min/max statistics over it prune nothing.
+    for c in rows.table.columns.iter().filter(|c| c.ty == Ty::Json) {
+        let path = ColumnPath::from(c.name);
+        props = props
+            .set_column_dictionary_enabled(path.clone(), false)
+            .set_column_statistics_enabled(path, EnabledStatistics::None);
+    }
+    let props = props.build();
     let mut out = Vec::new();
     let mut writer =
         ArrowWriter::try_new(&mut out, batch.schema(), Some(props)).expect("valid schema");

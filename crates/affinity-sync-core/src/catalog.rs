@@ -7,8 +7,9 @@
 
 use crate::field_values::{self, ENTITY_FIELD_VALUE_COLUMNS, ENTRY_FIELD_VALUE_COLUMNS};
 use crate::interactions;
+use crate::record::{self, Value};
 use crate::table::{Column, Row, SYNC_ID, Source, Table, Ty, col, each_record};
-use serde_json::Value;
+use simd_json::prelude::*;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
@@ -176,41 +177,40 @@ const FIELD_METADATA: &[Column] = &[
 
 fn has_replies(note: &Value) -> bool {
     note.get("repliesCount")
-        .and_then(Value::as_i64)
+        .and_then(|x| x.as_i64())
         .unwrap_or(0)
         > 0
 }
 
 /// v2 names a custom field `field-<v1 id>`: the join key to the field value tables.
-fn field_v2_id(field: &Value) -> Value {
-    field
-        .get("id")
-        .and_then(Value::as_i64)
-        .map(|id| format!("field-{id}"))
-        .into()
+fn field_v2_id(field: &Value) -> Value<'static> {
+    match field.get("id").and_then(|x| x.as_i64()) {
+        Some(id) => Value::from(format!("field-{id}")),
+        None => record::NULL.clone(),
+    }
 }
 
 /// One row per v1 field, with its v2 id added.
-fn field_rows(field: &Value) -> Result<Vec<Row<'_>>, String> {
+fn field_rows<'a>(field: &'a Value<'a>) -> Result<Vec<Row<'a>>, String> {
     let mut row = field
         .as_object()
         .cloned()
         .ok_or("a field is not an object")?;
     row.remove("dropdown_options");
     // Enriched fields have v2 ids named after their source (`affinity-data-industry`).
-    let custom = matches!(field.get("enrichment_source"), None | Some(Value::Null))
-        || field.get("enrichment_source").and_then(Value::as_str) == Some("none");
+    let source = field.get("enrichment_source");
+    let custom = source.is_none_or(|s| s.is_null() || s.as_str() == Some("none"));
     let v2_id = if custom {
         field_v2_id(field)
     } else {
-        Value::Null
+        record::NULL.clone()
     };
     row.insert("field_v2_id".into(), v2_id);
-    Ok(vec![Row::Json(Cow::Owned(Value::Object(row)))])
+    Ok(vec![Row::Json(Cow::Owned(Value::from(row)))])
 }
 
 /// Dropdown options of every field, from v1 `GET /fields` (v2 field metadata has none).
-fn dropdown_option_rows(field: &Value) -> Result<Vec<Row<'_>>, String> {
+fn dropdown_option_rows<'a>(field: &'a Value<'a>) -> Result<Vec<Row<'a>>, String> {
     let Some(options) = field.get("dropdown_options").filter(|o| !o.is_null()) else {
         return Ok(vec![]);
     };
@@ -226,10 +226,13 @@ fn dropdown_option_rows(field: &Value) -> Result<Vec<Row<'_>>, String> {
                 .ok_or("a dropdown option is not an object")?;
             row.insert(
                 "field_id".into(),
-                field.get("id").cloned().unwrap_or_default(),
+                field
+                    .get("id")
+                    .cloned()
+                    .unwrap_or_else(|| record::NULL.clone()),
             );
             row.insert("field_v2_id".into(), field_v2_id(field));
-            Ok(Row::Json(Cow::Owned(Value::Object(row))))
+            Ok(Row::Json(Cow::Owned(Value::from(row))))
         })
         .collect()
 }
@@ -1149,32 +1152,34 @@ pub static STREAMS: &[Stream] = &[
 fn tracks_changes(field: &Value) -> bool {
     field
         .get("track_changes")
-        .and_then(Value::as_bool)
+        .and_then(|x| x.as_bool())
         .unwrap_or(false)
 }
 
 /// Notes and replies: the id lists of their previews and mentions, lifted to the top level.
-fn note_rows(note: &Value) -> Result<Vec<Row<'_>>, String> {
-    let ids = |pointer: &str| -> Value {
-        match note.pointer(pointer).and_then(Value::as_array) {
-            Some(items) => {
-                Value::Array(items.iter().filter_map(|x| x.get("id").cloned()).collect())
-            }
-            None => Value::Null,
+fn note_rows<'a>(note: &'a Value<'a>) -> Result<Vec<Row<'a>>, String> {
+    // The values at `pointer` of each item of the array `list`; null when there is no array.
+    let each = |list: &str, pointer: &str| -> Value<'a> {
+        match record::at(note, list).and_then(|x| x.as_array()) {
+            Some(items) => record::array(
+                items
+                    .iter()
+                    .filter_map(|x| record::at(x, pointer).cloned())
+                    .collect(),
+            ),
+            None => record::NULL.clone(),
         }
     };
     let mut row = note.clone();
-    row["person_ids"] = ids("/personsPreview/data");
-    row["company_ids"] = ids("/companiesPreview/data");
-    row["opportunity_ids"] = ids("/opportunitiesPreview/data");
-    row["mentioned_person_ids"] = match note.get("mentions").and_then(Value::as_array) {
-        Some(m) => Value::Array(
-            m.iter()
-                .filter_map(|x| x.pointer("/person/id").cloned())
-                .collect(),
-        ),
-        None => Value::Null,
-    };
+    let lifted = row.as_object_mut().ok_or("a note is not an object")?;
+    for (column, list, pointer) in [
+        ("person_ids", "/personsPreview/data", "/id"),
+        ("company_ids", "/companiesPreview/data", "/id"),
+        ("opportunity_ids", "/opportunitiesPreview/data", "/id"),
+        ("mentioned_person_ids", "/mentions", "/person/id"),
+    ] {
+        lifted.insert(column.into(), each(list, pointer));
+    }
     Ok(vec![Row::Json(Cow::Owned(row))])
 }
 

@@ -526,9 +526,10 @@ fn change_id(event: &Value, sent_at: i64) -> String {
 }
 
 fn one_row_batch(table: &'static Table, row: &Value, key: String) -> Result<Batch, String> {
+    let row = crate::record::from_serde(row.clone());
     let mut cells = Vec::with_capacity(table.columns.len());
     for c in table.columns {
-        cells.push(vec![table::cell(c, row, "", |_| None)?]);
+        cells.push(vec![table::cell(c, &row, "", |_| None)?]);
     }
     Ok(Batch {
         key,
@@ -863,7 +864,7 @@ pub fn handle(
     let batches = step::table_batches(
         cfg.format,
         stream.tables,
-        &[&record],
+        &[&crate::record::from_serde(record)],
         &refresh.change,
         &parents,
         |t| {

@@ -6,8 +6,9 @@
 //! `value_datetime`, `value_id`, and the list forms `value_ids` / `value_texts`), plus
 //! `value_json`, the value exactly as Affinity sent it. Null values write no row.
 
-use crate::table::{Column, NULL, Row, SYNC_ID, Ty, col};
-use serde_json::{Value, json};
+use crate::record::{self, NULL, Value};
+use crate::table::{Column, Row, SYNC_ID, Ty, col};
+use simd_json::prelude::*;
 use std::borrow::Cow;
 
 /// The columns every `*_field_values` table shares (after its own key columns).
@@ -140,14 +141,14 @@ pub const ENTRY_FIELD_VALUE_COLUMNS: [Column; 16] = [
 ];
 
 /// Rows of an entity record's `fields` (persons, companies): [`ENTITY_FIELD_VALUE_COLUMNS`].
-pub fn of_entity(record: &Value) -> Result<Vec<Row<'_>>, String> {
+pub fn of_entity<'a>(record: &'a Value<'a>) -> Result<Vec<Row<'a>>, String> {
     let keys = [Cow::Borrowed(&NULL), at(record, "id")];
     rows(record.get("fields"), &keys)
 }
 
 /// Rows of a list entry's `entity.fields` (entity-level and list-specific values):
 /// [`ENTRY_FIELD_VALUE_COLUMNS`].
-pub fn of_list_entry(entry: &Value) -> Result<Vec<Row<'_>>, String> {
+pub fn of_list_entry<'a>(entry: &'a Value<'a>) -> Result<Vec<Row<'a>>, String> {
     let entity_id = entry
         .get("entity")
         .map_or(Cow::Borrowed(&NULL), |e| at(e, "id"));
@@ -157,17 +158,20 @@ pub fn of_list_entry(entry: &Value) -> Result<Vec<Row<'_>>, String> {
         at(entry, "listId"),
         entity_id,
     ];
-    rows(entry.pointer("/entity/fields"), &keys)
+    rows(record::at(entry, "/entity/fields"), &keys)
 }
 
 /// `v[key]`, borrowed, or null.
-fn at<'a>(v: &'a Value, key: &str) -> Cow<'a, Value> {
+fn at<'a>(v: &'a Value<'a>, key: &str) -> Cow<'a, Value<'a>> {
     Cow::Borrowed(v.get(key).unwrap_or(&NULL))
 }
 
 /// One row per non-null value: `keys` (the `_sync_id` placeholder and the key columns), then
 /// [`VALUE_COLUMNS`] in order.
-fn rows<'a>(fields: Option<&'a Value>, keys: &[Cow<'a, Value>]) -> Result<Vec<Row<'a>>, String> {
+fn rows<'a>(
+    fields: Option<&'a Value<'a>>,
+    keys: &[Cow<'a, Value<'a>>],
+) -> Result<Vec<Row<'a>>, String> {
     let Some(fields) = fields.filter(|f| !f.is_null()) else {
         return Ok(vec![]);
     };
@@ -181,7 +185,7 @@ fn rows<'a>(fields: Option<&'a Value>, keys: &[Cow<'a, Value>]) -> Result<Vec<Ro
         }
         let value_type = value
             .and_then(|v| v.get("type"))
-            .filter(|t| t.is_string())
+            .filter(|t| t.is_str())
             .ok_or("a field value has no type")?;
         let typed = typed(value_type.as_str().unwrap_or_default(), data);
         let mut row = Vec::with_capacity(keys.len() + VALUE_COLUMNS.len());
@@ -200,41 +204,40 @@ fn rows<'a>(fields: Option<&'a Value>, keys: &[Cow<'a, Value>]) -> Result<Vec<Ro
     Ok(out)
 }
 
-fn person_name(p: &Value) -> Value {
-    let parts: Vec<&str> = ["firstName", "lastName"]
+/// The strings of `v` under `keys`, joined by `sep`; null when there are none.
+fn joined(v: &Value, keys: &[&str], sep: &str) -> Value<'static> {
+    let parts: Vec<&str> = keys
         .iter()
-        .filter_map(|k| p.get(*k).and_then(Value::as_str))
+        .filter_map(|k| v.get(*k).and_then(|x| x.as_str()))
         .collect();
     if parts.is_empty() {
-        Value::Null
+        NULL.clone()
     } else {
-        json!(parts.join(" "))
+        Value::from(parts.join(sep))
     }
 }
 
-fn location_text(l: &Value) -> Value {
-    let parts: Vec<&str> = ["streetAddress", "city", "state", "country"]
-        .iter()
-        .filter_map(|k| l.get(*k).and_then(Value::as_str))
-        .collect();
-    if parts.is_empty() {
-        Value::Null
-    } else {
-        json!(parts.join(", "))
-    }
+fn person_name(p: &Value) -> Value<'static> {
+    joined(p, &["firstName", "lastName"], " ")
+}
+
+fn location_text(l: &Value) -> Value<'static> {
+    joined(l, &["streetAddress", "city", "state", "country"], ", ")
 }
 
 /// The typed columns of one value, in [`VALUE_COLUMNS`] order: `value_text`,
 /// `value_number`, `value_datetime`, `value_id`, `value_ids`, `value_texts`.
-fn typed<'a>(value_type: &str, data: &'a Value) -> [Cow<'a, Value>; 6] {
+fn typed<'a>(value_type: &str, data: &'a Value<'a>) -> [Cow<'a, Value<'a>>; 6] {
     let null = || Cow::Borrowed(&NULL);
     let (mut text, mut number, mut datetime, mut id, mut ids, mut texts) =
         (null(), null(), null(), null(), null(), null());
-    let each = |key: &str| -> Cow<'a, Value> {
-        Cow::Owned(match data.as_array() {
-            Some(a) => Value::Array(a.iter().filter_map(|x| x.get(key).cloned()).collect()),
-            None => Value::Null,
-        })
+    let each = |key: &str| -> Cow<'a, Value<'a>> {
+        match data.as_array() {
+            Some(a) => Cow::Owned(record::array(
+                a.iter().filter_map(|x| x.get(key).cloned()).collect(),
+            )),
+            None => null(),
+        }
     };
     match value_type {
         "text" | "filterable-text" => text = Cow::Borrowed(data),
@@ -282,10 +285,12 @@ fn typed<'a>(value_type: &str, data: &'a Value) -> [Cow<'a, Value>; 6] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::rec;
+    use serde_json::json;
 
     #[test]
     fn values_flatten_into_typed_rows_and_nulls_write_nothing() {
-        let person = json!({
+        let person = rec!({
             "id": 5,
             "fields": [
                 { "id": "field-1", "name": "Rating", "type": "global", "enrichmentSource": null, "value": { "type": "number", "data": 4.5 } },
@@ -296,7 +301,7 @@ mod tests {
             ]
         });
         // Each row as an object of its columns.
-        let rows: Vec<Value> = of_entity(&person)
+        let rows: Vec<serde_json::Value> = of_entity(&person)
             .unwrap()
             .iter()
             .map(|row| {
@@ -305,9 +310,12 @@ mod tests {
                 };
                 assert_eq!(values.len(), ENTITY_FIELD_VALUE_COLUMNS.len());
                 let named = ENTITY_FIELD_VALUE_COLUMNS.iter().zip(values);
-                Value::Object(
+                serde_json::Value::Object(
                     named
-                        .map(|(c, v)| (c.name.to_string(), v.clone().into_owned()))
+                        .map(|(c, v)| {
+                            let v = serde_json::from_str(&record::text(v)).unwrap();
+                            (c.name.to_string(), v)
+                        })
                         .collect(),
                 )
             })
@@ -320,7 +328,7 @@ mod tests {
         assert_eq!(rows[2]["value_id"], json!(9));
         assert_eq!(rows[2]["value_text"], json!("Won"));
         assert_eq!(rows[3]["value_datetime"], json!("2024-01-01T00:00:00Z"));
-        assert!(of_entity(&json!({"id": 1, "fields": "nope"})).is_err());
-        assert!(of_entity(&json!({"id": 1})).unwrap().is_empty());
+        assert!(of_entity(&rec!({"id": 1, "fields": "nope"})).is_err());
+        assert!(of_entity(&rec!({"id": 1})).unwrap().is_empty());
     }
 }

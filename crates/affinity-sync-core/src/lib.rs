@@ -11,7 +11,8 @@
 //! 4. The driver writes the batches, then enqueues the jobs, then acknowledges.
 //!
 //! What a stream is and which tables it writes is declared in [`catalog`] (columns in
-//! [`table`], field values flattened by [`field_values`]); [`batch`] encodes Parquet and
+//! [`table`], field values flattened by [`field_values`]); pages are read as [`record`]s
+//! (JSON values borrowed from the body); [`batch`] encodes Parquet and
 //! gzip NDJSON. Webhook events become upserts and tombstones in [`changes`].
 
 pub mod batch;
@@ -23,6 +24,7 @@ pub mod interactions;
 pub mod job;
 pub mod layout;
 pub mod plan;
+pub mod record;
 pub mod step;
 pub mod table;
 

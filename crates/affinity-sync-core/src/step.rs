@@ -10,8 +10,10 @@ use crate::batch::{self, Format, Rows};
 use crate::catalog::{self, Api, Incremental, Paging, ParamFormat, Records, Stream};
 use crate::job::{Changed, Job, JobError, Since};
 use crate::layout::{self, ChainManifest};
+use crate::record;
 use crate::table::{self, Cell};
 use serde_json::Value;
+use simd_json::prelude::*;
 use std::collections::BTreeMap;
 use url::Url;
 
@@ -292,7 +294,7 @@ pub(crate) fn check_status(path: &str, status: u16, body: &[u8]) -> Result<(), S
 pub(crate) fn table_batches(
     format: Format,
     tables: &'static [crate::table::Table],
-    records: &[&Value],
+    records: &[&record::Value],
     row_id: &str,
     parents: &BTreeMap<String, i64>,
     key: impl Fn(&crate::table::Table) -> String,
@@ -337,8 +339,10 @@ pub fn handle(cfg: &Config, job: &Job, status: u16, body: &[u8]) -> Result<Outco
         path: path.clone(),
         reason,
     };
-    let page: Value = serde_json::from_slice(body)
-        .map_err(|e| malformed(format!("the body is not JSON ({e})")))?;
+    // simd-json parses in place, so into a copy of the body (the driver may retry with it).
+    let mut text = body.to_vec();
+    let page =
+        record::parse(&mut text).map_err(|e| malformed(format!("the body is not JSON ({e})")))?;
     let key = match stream.records_at {
         Records::Key(k) => Some(k),
         Records::Root => None,
@@ -352,10 +356,10 @@ pub fn handle(cfg: &Config, job: &Job, status: u16, body: &[u8]) -> Result<Outco
             )
         }
     };
-    let all: &[Value] = match key {
+    let all: &[record::Value] = match key {
         Some(key) => page
             .get(key)
-            .and_then(Value::as_array)
+            .and_then(|x| x.as_array())
             .ok_or_else(|| malformed(format!("no `{key}` array")))?,
         None => page
             .as_array()
@@ -369,22 +373,29 @@ pub fn handle(cfg: &Config, job: &Job, status: u16, body: &[u8]) -> Result<Outco
         )));
     }
     // Records another chain owns are left to it (each record lands exactly once).
-    let kept: Vec<&Value> = match stream.keep {
+    let kept: Vec<&record::Value> = match stream.keep {
         Some(keep) => all.iter().filter(|r| keep(r, &job.parents)).collect(),
         None => all.iter().collect(),
     };
-    let records: &[&Value] = &kept;
+    let records: &[&record::Value] = &kept;
+    // The continuation: absent or null on the last page, else a string.
+    let link = |v: Option<&record::Value>, what: &str| match v {
+        None => Ok(None),
+        Some(v) if v.is_null() => Ok(None),
+        Some(v) => match v.as_str() {
+            Some(s) => Ok(Some(s.to_string())),
+            None => Err(malformed(format!("{what} is {}", record::text(v)))),
+        },
+    };
     let next_cursor = match stream.paging {
-        Paging::Cursor => match page.pointer("/pagination/nextUrl") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(next)) => Some(cursor_of_next_url(cfg, &path, next)?),
-            Some(other) => return Err(malformed(format!("pagination.nextUrl is {other}"))),
+        Paging::Cursor => match link(
+            record::at(&page, "/pagination/nextUrl"),
+            "pagination.nextUrl",
+        )? {
+            Some(next) => Some(cursor_of_next_url(cfg, &path, &next)?),
+            None => None,
         },
-        Paging::Token => match page.get("next_page_token") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(t)) => Some(t.clone()),
-            Some(other) => return Err(malformed(format!("next_page_token is {other}"))),
-        },
+        Paging::Token => link(page.get("next_page_token"), "next_page_token")?,
         Paging::None => None,
     };
     if next_cursor.is_some() && next_cursor == job.cursor {
@@ -436,9 +447,8 @@ pub fn handle(cfg: &Config, job: &Job, status: u16, body: &[u8]) -> Result<Outco
             }
             let mut parents: BTreeMap<String, i64> = job.parents.clone();
             for (name, pointer) in link.keys {
-                let id = r
-                    .pointer(pointer)
-                    .and_then(Value::as_i64)
+                let id = record::at(r, pointer)
+                    .and_then(|x| x.as_i64())
                     .filter(|id| *id > 0)
                     .ok_or_else(|| {
                         malformed(format!("a record has no positive integer at {pointer}"))

@@ -6,7 +6,8 @@
 //! that does not fit its column (a string where an id should be) is an error for the whole
 //! page: a batch is either complete and correct, or not written.
 
-use serde_json::Value;
+use crate::record::{self, Value};
+use simd_json::prelude::*;
 use std::borrow::Cow;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -65,22 +66,19 @@ pub const SYNC_ID: Column = Column {
 };
 
 /// Turns one API record into the rows of a table (most tables: the record itself).
-pub type RowFn = for<'a> fn(&'a Value) -> Result<Vec<Row<'a>>, String>;
+pub type RowFn = for<'a> fn(&'a Value<'a>) -> Result<Vec<Row<'a>>, String>;
 
 /// One row of a table, as its row function makes it.
 #[derive(Debug, Clone)]
 pub enum Row<'a> {
     /// A JSON object the columns' pointers read: usually the API record itself.
-    Json(Cow<'a, Value>),
+    Json(Cow<'a, Value<'a>>),
     /// The value of every column, in column order, already picked out of the record (the
     /// entries of `_sync_id` and parent-id columns are ignored). For derived tables with many
     /// rows per record (field values: one per value), which would otherwise build a JSON
     /// object per row only to read it back: the hottest path of a sync.
-    Picked(Vec<Cow<'a, Value>>),
+    Picked(Vec<Cow<'a, Value<'a>>>),
 }
-
-/// A null to borrow where a picked row has no value.
-pub static NULL: Value = Value::Null;
 
 /// A table the step writes: its rows, their columns and their key.
 #[derive(Debug, Clone, Copy)]
@@ -93,7 +91,7 @@ pub struct Table {
 }
 
 /// The identity row function: the record is the row.
-pub fn each_record(record: &Value) -> Result<Vec<Row<'_>>, String> {
+pub fn each_record<'a>(record: &'a Value<'a>) -> Result<Vec<Row<'a>>, String> {
     Ok(vec![Row::Json(Cow::Borrowed(record))])
 }
 
@@ -123,7 +121,7 @@ pub fn cell(
     let value = match column.source {
         Source::SyncId => return Ok(Cell::Str(sync_id.to_string())),
         Source::Parent(key) => return Ok(parent(key).map(Cell::Int).unwrap_or(Cell::Null)),
-        Source::At(pointer) => at(row, pointer).unwrap_or(&Value::Null),
+        Source::At(pointer) => record::at(row, pointer).unwrap_or(&record::NULL),
     };
     convert(column, value)
 }
@@ -153,29 +151,12 @@ pub fn push_row(
             for (c, (column, v)) in columns.iter().zip(values).enumerate() {
                 cells[c].push(match column.source {
                     Source::At(_) => convert(column, v)?,
-                    _ => cell(column, &NULL, sync_id, &parent)?,
+                    _ => cell(column, &record::NULL, sync_id, &parent)?,
                 });
             }
         }
     }
     Ok(())
-}
-
-/// `Value::pointer` without its allocations: the catalog's pointers (`/a/b`) have no escaped
-/// `~` or `/`, and this runs for every cell of every row.
-fn at<'v>(row: &'v Value, pointer: &str) -> Option<&'v Value> {
-    if pointer.contains('~') {
-        return row.pointer(pointer);
-    }
-    let mut v = row;
-    for token in pointer.split('/').skip(1) {
-        v = match v {
-            Value::Object(m) => m.get(token)?,
-            Value::Array(a) => a.get(token.parse::<usize>().ok()?)?,
-            _ => return None,
-        };
-    }
-    Some(v)
 }
 
 fn convert(column: &Column, v: &Value) -> Result<Cell, String> {
@@ -185,15 +166,14 @@ fn convert(column: &Column, v: &Value) -> Result<Cell, String> {
     }
     Ok(match column.ty {
         Ty::Int64 => match v {
-            Value::Number(n) => Cell::Int(n.as_i64().ok_or_else(|| wrong("an integer"))?),
             Value::String(s) => Cell::Int(s.parse().map_err(|_| wrong("an integer"))?),
-            _ => return Err(wrong("an integer")),
+            _ => Cell::Int(v.as_i64().ok_or_else(|| wrong("an integer"))?),
         },
-        Ty::Float64 => Cell::Float(v.as_f64().ok_or_else(|| wrong("a number"))?),
+        Ty::Float64 => Cell::Float(v.cast_f64().ok_or_else(|| wrong("a number"))?),
         Ty::Utf8 => match v {
-            Value::String(s) => Cell::Str(s.clone()),
-            Value::Number(n) => Cell::Str(n.to_string()),
-            Value::Bool(b) => Cell::Str(b.to_string()),
+            Value::String(s) => Cell::Str(s.to_string()),
+            // Numbers and booleans as their JSON text (null returned above).
+            Value::Static(_) => Cell::Str(record::text(v)),
             _ => return Err(wrong("a string")),
         },
         Ty::Bool => Cell::Bool(v.as_bool().ok_or_else(|| wrong("a boolean"))?),
@@ -201,7 +181,7 @@ fn convert(column: &Column, v: &Value) -> Result<Cell, String> {
             let s = v.as_str().ok_or_else(|| wrong("a timestamp"))?;
             Cell::Micros(parse_timestamp(s).ok_or_else(|| wrong("an ISO 8601 timestamp"))?)
         }
-        Ty::Json => Cell::Json(v.to_string()),
+        Ty::Json => Cell::Json(record::text(v)),
         Ty::Utf8List => {
             let items = v.as_array().ok_or_else(|| wrong("a list of strings"))?;
             let mut out = Vec::with_capacity(items.len());
@@ -226,7 +206,7 @@ fn convert(column: &Column, v: &Value) -> Result<Cell, String> {
 }
 
 fn short(v: &Value) -> String {
-    let s = v.to_string();
+    let s = record::text(v);
     if s.chars().count() > 60 {
         format!("{}…", s.chars().take(60).collect::<String>())
     } else {
@@ -258,7 +238,7 @@ pub fn format_timestamp(micros: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::record::rec;
 
     const ID: Column = col("id", Ty::Int64, "/id", "");
     const WHEN: Column = col("when", Ty::Timestamp, "/when", "");
@@ -268,20 +248,20 @@ mod tests {
     fn cells_convert_or_fail_loudly() {
         let none = |_: &str| None;
         assert_eq!(
-            cell(&ID, &json!({"id": 7}), "s", none).unwrap(),
+            cell(&ID, &rec!({"id": 7}), "s", none).unwrap(),
             Cell::Int(7)
         );
-        assert_eq!(cell(&ID, &json!({}), "s", none).unwrap(), Cell::Null);
+        assert_eq!(cell(&ID, &rec!({}), "s", none).unwrap(), Cell::Null);
         assert!(
-            cell(&ID, &json!({"id": "seven"}), "s", none)
+            cell(&ID, &rec!({"id": "seven"}), "s", none)
                 .unwrap_err()
                 .contains("column id")
         );
-        assert!(cell(&ID, &json!({"id": 1.5}), "s", none).is_err());
+        assert!(cell(&ID, &rec!({"id": 1.5}), "s", none).is_err());
         assert_eq!(
             cell(
                 &WHEN,
-                &json!({"when": "2017-05-04T10:44:31.526-08:00"}),
+                &rec!({"when": "2017-05-04T10:44:31.526-08:00"}),
                 "s",
                 none
             )
@@ -289,15 +269,15 @@ mod tests {
             Cell::Micros(1_493_923_471_526_000)
         );
         assert_eq!(
-            cell(&WHEN, &json!({"when": "2023-01-01T00:00:00Z"}), "s", none).unwrap(),
+            cell(&WHEN, &rec!({"when": "2023-01-01T00:00:00Z"}), "s", none).unwrap(),
             Cell::Micros(1_672_531_200_000_000)
         );
-        assert!(cell(&WHEN, &json!({"when": "last tuesday"}), "s", none).is_err());
+        assert!(cell(&WHEN, &rec!({"when": "last tuesday"}), "s", none).is_err());
         assert_eq!(
-            cell(&TAGS, &json!({"tags": ["a", "b"]}), "s", none).unwrap(),
+            cell(&TAGS, &rec!({"tags": ["a", "b"]}), "s", none).unwrap(),
             Cell::StrList(vec!["a".into(), "b".into()])
         );
-        assert!(cell(&TAGS, &json!({"tags": [1]}), "s", none).is_err());
+        assert!(cell(&TAGS, &rec!({"tags": [1]}), "s", none).is_err());
         let parent = Column {
             name: "list_id",
             ty: Ty::Int64,
@@ -305,11 +285,11 @@ mod tests {
             doc: "",
         };
         assert_eq!(
-            cell(&parent, &json!({}), "s", |k| (k == "list_id").then_some(3)).unwrap(),
+            cell(&parent, &rec!({}), "s", |k| (k == "list_id").then_some(3)).unwrap(),
             Cell::Int(3)
         );
         assert_eq!(
-            cell(&SYNC_ID, &json!({}), "sync-1", none).unwrap(),
+            cell(&SYNC_ID, &rec!({}), "sync-1", none).unwrap(),
             Cell::Str("sync-1".into())
         );
     }
