@@ -91,7 +91,7 @@ pub fn schema(table: &Table) -> Schema {
     )
 }
 
-fn array(column: &Column, cells: &[Cell]) -> ArrayRef {
+fn array<'a>(column: &Column, cells: &'a [Cell]) -> ArrayRef {
     match column.ty {
         Ty::Int64 => {
             let mut b = Int64Builder::with_capacity(cells.len());
@@ -111,26 +111,16 @@ fn array(column: &Column, cells: &[Cell]) -> ArrayRef {
             });
             Arc::new(b.finish())
         }
-        Ty::Utf8 => {
-            let mut b = StringBuilder::new();
-            cells.iter().for_each(|c| {
-                b.append_option(if let Cell::Str(v) = c {
-                    Some(v.as_str())
-                } else {
-                    None
-                })
-            });
-            Arc::new(b.finish())
-        }
-        Ty::Json => {
-            let mut b = StringBuilder::new();
-            cells.iter().for_each(|c| {
-                b.append_option(if let Cell::Json(v) = c {
-                    Some(v.as_str())
-                } else {
-                    None
-                })
-            });
+        Ty::Utf8 | Ty::Json => {
+            let text = |c: &'a Cell| match c {
+                Cell::Str(v) | Cell::Json(v) => Some(v.as_str()),
+                _ => None,
+            };
+            // Sized up front: a page's JSON column holds hundreds of kilobytes, which growing
+            // by doubling would copy several times over.
+            let bytes = cells.iter().filter_map(text).map(str::len).sum();
+            let mut b = StringBuilder::with_capacity(cells.len(), bytes);
+            cells.iter().for_each(|c| b.append_option(text(c)));
             Arc::new(b.finish())
         }
         Ty::Bool => {
