@@ -20,6 +20,9 @@ pub struct Store {
     entry_values: HashMap<Id, Vec<usize>>,
     /// Interactions each person, company and opportunity took part in.
     interactions_of: HashMap<(EntityKind, Id), Vec<usize>>,
+    /// How many replies each note has (`repliesCount` on every note of a page: counting by
+    /// scanning every note made a page of notes cost the whole data set per note).
+    replies: HashMap<Id, usize>,
 }
 
 fn index_by<T>(items: &[T], key: impl Fn(&T) -> Id) -> HashMap<Id, usize> {
@@ -75,6 +78,10 @@ impl Store {
                     .push(i);
             }
         }
+        let mut replies: HashMap<Id, usize> = HashMap::new();
+        for parent in ds.notes.iter().filter_map(Note::parent_id) {
+            *replies.entry(parent).or_default() += 1;
+        }
         Store {
             persons,
             companies: index_by(&ds.companies, |c| c.id),
@@ -92,8 +99,14 @@ impl Store {
             entity_values,
             entry_values,
             interactions_of,
+            replies,
             ds,
         }
+    }
+
+    /// The number of replies to the note `id`.
+    pub fn replies_count(&self, id: Id) -> usize {
+        self.replies.get(&id).copied().unwrap_or(0)
     }
 
     pub fn person(&self, id: Id) -> Option<&Person> {

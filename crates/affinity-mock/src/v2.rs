@@ -747,15 +747,7 @@ fn note(store: &Store, n: &Note, includes: &[&str]) -> Json {
                         "totalCount": n.opportunity_ids.len(),
                     })
                 }
-                _ => {
-                    let count = store
-                        .ds
-                        .notes
-                        .iter()
-                        .filter(|r| r.parent_id() == Some(n.id))
-                        .count();
-                    out["repliesCount"] = json!(count);
-                }
+                _ => out["repliesCount"] = json!(store.replies_count(n.id)),
             }
         }
     }
