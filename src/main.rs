@@ -17,19 +17,6 @@ use std::path::PathBuf;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// mimalloc hands freed memory back to the system a second after it is freed, by default. A sync
-/// frees a page's buffers (megabytes: the body, the parser's working space, the rows, the
-/// encoded batches) many times a second, so much of it was still held when the next page
-/// allocated its own: peak RSS of the benchmark's sync swung between 80 and 140 MB from run to
-/// run. After 3 ms it stays near 76 MB, in about the same time (bench/RESULTS.md).
-fn release_freed_memory_sooner() {
-    // `mi_option_purge_delay` in mimalloc.h (v3, the version libmimalloc-sys builds by default:
-    // the 16th option); the crate's named constants stop before it.
-    const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
-    // SAFETY: sets a process-wide option by value; mimalloc reads options atomically.
-    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 3) };
-}
-
 #[derive(Parser)]
 #[command(
     name = "affinity-sync",
@@ -789,7 +776,6 @@ struct DemoArgs {
 }
 
 fn main() {
-    release_freed_memory_sooner();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("AFFINITY_SYNC_LOG")
@@ -1092,17 +1078,4 @@ fn finish(report: cli::sync::Report, out: &str) -> Result<()> {
     }
     println!("batches in {out}");
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_purge_delay_option_is_the_one_set() {
-        // SAFETY: reads a process-wide option.
-        let get = || unsafe { libmimalloc_sys::mi_option_get(15) };
-        // The purge delay's default in mimalloc v3's options.c is 1000 (ms): the index names it.
-        assert_eq!(get(), 1000);
-        super::release_freed_memory_sooner();
-        assert_eq!(get(), 3);
-    }
 }
