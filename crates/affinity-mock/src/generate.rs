@@ -208,6 +208,9 @@ struct Generator {
     field_ids: IdSeq,
     option_ids: IdSeq,
     value_ids: IdSeq,
+    /// Ids of `ds.persons` and `ds.companies`, for picking values (see `random_value`).
+    person_ids: Vec<Id>,
+    company_ids: Vec<Id>,
 }
 
 impl Generator {
@@ -243,6 +246,8 @@ impl Generator {
             field_ids: IdSeq::new(1_001),
             option_ids: IdSeq::new(5_001),
             value_ids: IdSeq::new(900_001),
+            person_ids: vec![],
+            company_ids: vec![],
         }
     }
 
@@ -1065,16 +1070,32 @@ impl Generator {
         if self.chance(0.2) {
             return None;
         }
-        let persons: Vec<Id> = self.ds.persons.iter().map(|p| p.id).collect();
-        let companies: Vec<Id> = self.ds.companies.iter().map(|c| c.id).collect();
+        // The pools of ids, kept between calls: collecting them for every value made
+        // generating a large data set quadratic (minutes for 100,000 persons).
+        if self.person_ids.len() != self.ds.persons.len() {
+            self.person_ids = self.ds.persons.iter().map(|p| p.id).collect();
+        }
+        if self.company_ids.len() != self.ds.companies.len() {
+            self.company_ids = self.ds.companies.iter().map(|c| c.id).collect();
+        }
+        let (persons, companies) = (
+            std::mem::take(&mut self.person_ids),
+            std::mem::take(&mut self.company_ids),
+        );
+        let value = self.value_of(f, &persons, &companies);
+        (self.person_ids, self.company_ids) = (persons, companies);
+        value
+    }
+
+    fn value_of(&mut self, f: &Field, persons: &[Id], companies: &[Id]) -> Option<Value> {
         let n = self.rng.random_range(1..=3);
         Some(match f.value_type {
-            ValueType::Person => Value::Person(Some(*self.pick(&persons))),
-            ValueType::PersonMulti => Value::PersonMulti(Some(self.sample(&persons, n))),
+            ValueType::Person => Value::Person(Some(*self.pick(persons))),
+            ValueType::PersonMulti => Value::PersonMulti(Some(self.sample(persons, n))),
             ValueType::Company if companies.is_empty() => return None,
-            ValueType::Company => Value::Company(Some(*self.pick(&companies))),
+            ValueType::Company => Value::Company(Some(*self.pick(companies))),
             ValueType::CompanyMulti if companies.is_empty() => return None,
-            ValueType::CompanyMulti => Value::CompanyMulti(Some(self.sample(&companies, n))),
+            ValueType::CompanyMulti => Value::CompanyMulti(Some(self.sample(companies, n))),
             ValueType::FilterableText => Value::FilterableText(Some(self.pick(STAGES).to_string())),
             ValueType::FilterableTextMulti => {
                 let mut v: Vec<String> = INDUSTRIES

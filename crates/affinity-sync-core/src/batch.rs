@@ -6,11 +6,8 @@
 //! JSON is kept as UTF-8 text. NDJSON writes the same columns in the same order, timestamps
 //! as RFC 3339 UTC strings and JSON columns as nested JSON.
 
-use crate::table::{Cell, Column, Table, Ty, format_timestamp};
-use arrow_array::builder::{
-    BooleanBuilder, Float64Builder, Int64Builder, ListBuilder, StringBuilder,
-    TimestampMicrosecondBuilder,
-};
+use crate::table::{Table, Ty, format_timestamp, list_item};
+use arrow_array::types::Float64Type;
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use std::io::Write;
@@ -54,19 +51,6 @@ impl Format {
     }
 }
 
-/// The rows of one batch, column by column.
-#[derive(Debug)]
-pub struct Rows<'a> {
-    pub table: &'a Table,
-    /// `cells[c][r]`: column `c` of row `r`.
-    pub cells: Vec<Vec<Cell>>,
-    pub len: usize,
-}
-
-fn item(nullable: bool, ty: DataType) -> Arc<Field> {
-    Arc::new(Field::new("item", ty, nullable))
-}
-
 /// The Arrow type of a column.
 pub fn arrow_type(ty: Ty) -> DataType {
     match ty {
@@ -75,8 +59,8 @@ pub fn arrow_type(ty: Ty) -> DataType {
         Ty::Utf8 | Ty::Json => DataType::Utf8,
         Ty::Bool => DataType::Boolean,
         Ty::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-        Ty::Utf8List => DataType::List(item(true, DataType::Utf8)),
-        Ty::Int64List => DataType::List(item(true, DataType::Int64)),
+        Ty::Utf8List => DataType::List(list_item(DataType::Utf8)),
+        Ty::Int64List => DataType::List(list_item(DataType::Int64)),
     }
 }
 
@@ -91,124 +75,32 @@ pub fn schema(table: &Table) -> Schema {
     )
 }
 
-fn array<'a>(column: &Column, cells: &'a [Cell]) -> ArrayRef {
-    match column.ty {
-        Ty::Int64 => {
-            let mut b = Int64Builder::with_capacity(cells.len());
-            cells
-                .iter()
-                .for_each(|c| b.append_option(if let Cell::Int(v) = c { Some(*v) } else { None }));
-            Arc::new(b.finish())
-        }
-        Ty::Float64 => {
-            let mut b = Float64Builder::with_capacity(cells.len());
-            cells.iter().for_each(|c| {
-                b.append_option(if let Cell::Float(v) = c {
-                    Some(*v)
-                } else {
-                    None
-                })
-            });
-            Arc::new(b.finish())
-        }
-        Ty::Utf8 | Ty::Json => {
-            let text = |c: &'a Cell| match c {
-                Cell::Str(v) | Cell::Json(v) => Some(v.as_str()),
-                _ => None,
-            };
-            // Sized up front: a page's JSON column holds hundreds of kilobytes, which growing
-            // by doubling would copy several times over.
-            let bytes = cells.iter().filter_map(text).map(str::len).sum();
-            let mut b = StringBuilder::with_capacity(cells.len(), bytes);
-            cells.iter().for_each(|c| b.append_option(text(c)));
-            Arc::new(b.finish())
-        }
-        Ty::Bool => {
-            let mut b = BooleanBuilder::with_capacity(cells.len());
-            cells.iter().for_each(|c| {
-                b.append_option(if let Cell::Bool(v) = c {
-                    Some(*v)
-                } else {
-                    None
-                })
-            });
-            Arc::new(b.finish())
-        }
-        Ty::Timestamp => {
-            let mut b =
-                TimestampMicrosecondBuilder::with_capacity(cells.len()).with_timezone("UTC");
-            cells.iter().for_each(|c| {
-                b.append_option(if let Cell::Micros(v) = c {
-                    Some(*v)
-                } else {
-                    None
-                })
-            });
-            Arc::new(b.finish())
-        }
-        Ty::Utf8List => {
-            let mut b =
-                ListBuilder::new(StringBuilder::new()).with_field(item(true, DataType::Utf8));
-            for c in cells {
-                match c {
-                    Cell::StrList(items) => {
-                        items.iter().for_each(|s| b.values().append_value(s));
-                        b.append(true);
-                    }
-                    _ => b.append(false),
-                }
-            }
-            Arc::new(b.finish())
-        }
-        Ty::Int64List => {
-            let mut b =
-                ListBuilder::new(Int64Builder::new()).with_field(item(true, DataType::Int64));
-            for c in cells {
-                match c {
-                    Cell::IntList(items) => {
-                        items.iter().for_each(|v| b.values().append_value(*v));
-                        b.append(true);
-                    }
-                    _ => b.append(false),
-                }
-            }
-            Arc::new(b.finish())
-        }
-    }
-}
-
-/// The rows as an Arrow record batch with the table's schema.
-pub fn record_batch(rows: &Rows) -> RecordBatch {
-    let arrays: Vec<ArrayRef> = rows
-        .table
-        .columns
-        .iter()
-        .zip(&rows.cells)
-        .map(|(c, cells)| array(c, cells))
-        .collect();
-    RecordBatch::try_new(Arc::new(schema(rows.table)), arrays)
-        .expect("arrays match the declared schema")
-}
-
-pub fn encode(rows: &Rows, format: Format) -> Vec<u8> {
+/// The arrays of one batch of `table` (as [`crate::table::Columns::finish`] makes them),
+/// encoded.
+pub fn encode(table: &'static Table, arrays: Vec<ArrayRef>, format: Format) -> Vec<u8> {
+    let batch = RecordBatch::try_new(Arc::new(schema(table)), arrays)
+        .expect("arrays match the declared schema");
     match format {
-        Format::Parquet => parquet(rows),
-        Format::Ndjson => ndjson_gz(rows),
+        Format::Parquet => parquet(table, &batch),
+        Format::Ndjson => ndjson_gz(table, &batch),
     }
 }
 
-fn parquet(rows: &Rows) -> Vec<u8> {
+fn parquet(table: &Table, batch: &RecordBatch) -> Vec<u8> {
     use parquet::arrow::ArrowWriter;
     use parquet::basic::Compression;
     use parquet::file::properties::{EnabledStatistics, WriterProperties};
     use parquet::schema::types::ColumnPath;
-    let batch = record_batch(rows);
+    // Statistics per column chunk, not per page: a batch is one page of the API, so one row
+    // group of (nearly always) one data page per column, and a page index would repeat the
+    // chunk's min/max at the cost of a second pass over every value.
     let mut props = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
+        .set_statistics_enabled(EnabledStatistics::Chunk)
         .set_created_by(format!("affinity-sync {}", env!("CARGO_PKG_VERSION")));
     // JSON text is long and rarely repeats: a dictionary only costs time (it falls back to
     // plain anyway), and min/max statistics over it prune nothing.
-    for c in rows.table.columns.iter().filter(|c| c.ty == Ty::Json) {
+    for c in table.columns.iter().filter(|c| c.ty == Ty::Json) {
         let path = ColumnPath::from(c.name);
         props = props
             .set_column_dictionary_enabled(path.clone(), false)
@@ -218,43 +110,71 @@ fn parquet(rows: &Rows) -> Vec<u8> {
     let mut out = Vec::new();
     let mut writer =
         ArrowWriter::try_new(&mut out, batch.schema(), Some(props)).expect("valid schema");
-    writer.write(&batch).expect("writing to memory");
+    writer.write(batch).expect("writing to memory");
     writer.close().expect("closing in memory");
     out
 }
 
-fn ndjson_gz(rows: &Rows) -> Vec<u8> {
+fn ndjson_gz(table: &Table, batch: &RecordBatch) -> Vec<u8> {
+    use arrow_array::Array;
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Int64Type, TimestampMicrosecondType};
     // Level 1: several times faster than the default 6 on this data, for output about a fifth
     // larger (measured by `cargo bench -p affinity-sync-core --bench page_to_batch`).
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let keys: Vec<String> = table
+        .columns
+        .iter()
+        .map(|c| serde_json::to_string(c.name).expect("json") + ":")
+        .collect();
     let mut line = Vec::with_capacity(512);
-    for r in 0..rows.len {
+    for r in 0..batch.num_rows() {
         line.clear();
         line.push(b'{');
-        for (i, column) in rows.table.columns.iter().enumerate() {
+        for (i, (column, array)) in table.columns.iter().zip(batch.columns()).enumerate() {
             if i > 0 {
                 line.push(b',');
             }
-            serde_json::to_writer(&mut line, column.name).expect("json");
-            line.push(b':');
-            let cell = &rows.cells[i][r];
-            match cell {
-                Cell::Null => line.extend_from_slice(b"null"),
-                Cell::Int(v) => line.extend_from_slice(v.to_string().as_bytes()),
-                Cell::Float(v) => serde_json::to_writer(&mut line, v).expect("json"),
-                Cell::Str(v) => serde_json::to_writer(&mut line, v).expect("json"),
-                Cell::Bool(v) => line.extend_from_slice(if *v { b"true" } else { b"false" }),
-                Cell::Micros(v) => {
-                    serde_json::to_writer(&mut line, &format_timestamp(*v)).expect("json")
-                }
+            line.extend_from_slice(keys[i].as_bytes());
+            if array.is_null(r) {
+                line.extend_from_slice(b"null");
+                continue;
+            }
+            let out = &mut line;
+            match column.ty {
+                Ty::Int64 => json(out, &array.as_primitive::<Int64Type>().value(r)),
+                Ty::Float64 => json(out, &array.as_primitive::<Float64Type>().value(r)),
+                Ty::Utf8 => json(out, array.as_string::<i32>().value(r)),
                 // Already compact JSON text.
-                Cell::Json(v) => line.extend_from_slice(v.as_bytes()),
-                Cell::StrList(v) => serde_json::to_writer(&mut line, v).expect("json"),
-                Cell::IntList(v) => serde_json::to_writer(&mut line, v).expect("json"),
+                Ty::Json => out.extend_from_slice(array.as_string::<i32>().value(r).as_bytes()),
+                Ty::Bool => json(out, &array.as_boolean().value(r)),
+                Ty::Timestamp => {
+                    let micros = array.as_primitive::<TimestampMicrosecondType>().value(r);
+                    json(out, &format_timestamp(micros))
+                }
+                Ty::Utf8List => {
+                    let items = array.as_list::<i32>().value(r);
+                    let items = items.as_string::<i32>();
+                    json(
+                        out,
+                        &items
+                            .iter()
+                            .map(|s| s.unwrap_or_default())
+                            .collect::<Vec<_>>(),
+                    )
+                }
+                Ty::Int64List => {
+                    let items = array.as_list::<i32>().value(r);
+                    json(out, items.as_primitive::<Int64Type>().values().as_ref())
+                }
             }
         }
         line.extend_from_slice(b"}\n");
         gz.write_all(&line).expect("writing to memory");
     }
     gz.finish().expect("finishing in memory")
+}
+
+fn json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
+    serde_json::to_writer(out, v).expect("writing JSON to memory")
 }

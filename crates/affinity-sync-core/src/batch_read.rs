@@ -7,14 +7,23 @@
 //! does not matter. A value of the wrong type is an error naming the table and column, never
 //! a silent null.
 
-use crate::batch::{Format, Rows};
-use crate::table::{Cell, Table, Ty, parse_timestamp};
+use crate::batch::Format;
+use crate::table::{Cell, Column, Table, Ty, parse_timestamp};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type, TimestampMicrosecondType};
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::{DataType, TimeUnit};
 use serde_json::Value;
 use std::io::Read;
+
+/// The rows of one batch read back, column by column.
+#[derive(Debug)]
+pub struct Rows<'a> {
+    pub table: &'a Table,
+    /// `cells[c][r]`: column `c` of row `r`.
+    pub cells: Vec<Vec<Cell>>,
+    pub len: usize,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
@@ -74,97 +83,107 @@ fn append_batch(
 ) -> Result<(), ReadError> {
     for (c, column) in table.columns.iter().enumerate() {
         let out = &mut cells[c];
-        let Some(array) = batch.column_by_name(column.name) else {
-            out.extend((0..batch.num_rows()).map(|_| Cell::Null));
-            continue;
-        };
-        let wrong = || ReadError::WrongType {
-            table: table.name,
-            column: column.name,
-            found: array.data_type().to_string(),
-            expected: column.ty,
-        };
-        let valid = |i: usize| array.is_valid(i);
-        match (column.ty, array.data_type()) {
-            (Ty::Int64, DataType::Int64) => {
-                let a = array.as_primitive::<Int64Type>();
-                out.extend((0..a.len()).map(|i| {
-                    if valid(i) {
-                        Cell::Int(a.value(i))
-                    } else {
-                        Cell::Null
-                    }
-                }));
-            }
-            (Ty::Float64, DataType::Float64) => {
-                let a = array.as_primitive::<Float64Type>();
-                out.extend((0..a.len()).map(|i| {
-                    if valid(i) {
-                        Cell::Float(a.value(i))
-                    } else {
-                        Cell::Null
-                    }
-                }));
-            }
-            (Ty::Utf8 | Ty::Json, DataType::Utf8) => {
-                let a = array.as_string::<i32>();
-                let json = column.ty == Ty::Json;
-                out.extend((0..a.len()).map(|i| match (valid(i), json) {
-                    (false, _) => Cell::Null,
-                    (true, false) => Cell::Str(a.value(i).to_string()),
-                    (true, true) => Cell::Json(a.value(i).to_string()),
-                }));
-            }
-            (Ty::Bool, DataType::Boolean) => {
-                let a = array.as_boolean();
-                out.extend((0..a.len()).map(|i| {
-                    if valid(i) {
-                        Cell::Bool(a.value(i))
-                    } else {
-                        Cell::Null
-                    }
-                }));
-            }
-            (Ty::Timestamp, DataType::Timestamp(TimeUnit::Microsecond, _)) => {
-                let a = array.as_primitive::<TimestampMicrosecondType>();
-                out.extend((0..a.len()).map(|i| {
-                    if valid(i) {
-                        Cell::Micros(a.value(i))
-                    } else {
-                        Cell::Null
-                    }
-                }));
-            }
-            (Ty::Utf8List, DataType::List(f)) if f.data_type() == &DataType::Utf8 => {
-                let a = array.as_list::<i32>();
-                for i in 0..a.len() {
-                    out.push(if valid(i) {
-                        let items = a.value(i);
-                        let items = items.as_string::<i32>();
-                        Cell::StrList(
-                            (0..items.len())
-                                .map(|j| items.value(j).to_string())
-                                .collect(),
-                        )
-                    } else {
-                        Cell::Null
-                    });
-                }
-            }
-            (Ty::Int64List, DataType::List(f)) if f.data_type() == &DataType::Int64 => {
-                let a = array.as_list::<i32>();
-                for i in 0..a.len() {
-                    out.push(if valid(i) {
-                        let items = a.value(i);
-                        let items = items.as_primitive::<Int64Type>();
-                        Cell::IntList((0..items.len()).map(|j| items.value(j)).collect())
-                    } else {
-                        Cell::Null
-                    });
-                }
-            }
-            _ => return Err(wrong()),
+        match batch.column_by_name(column.name) {
+            Some(array) => append_column(table.name, column, array, out)?,
+            None => out.extend((0..batch.num_rows()).map(|_| Cell::Null)),
         }
+    }
+    Ok(())
+}
+
+/// The cells of one column's array, appended to `out`.
+pub(crate) fn append_column(
+    table: &'static str,
+    column: &Column,
+    array: &dyn Array,
+    out: &mut Vec<Cell>,
+) -> Result<(), ReadError> {
+    let wrong = || ReadError::WrongType {
+        table,
+        column: column.name,
+        found: array.data_type().to_string(),
+        expected: column.ty,
+    };
+    let valid = |i: usize| array.is_valid(i);
+    match (column.ty, array.data_type()) {
+        (Ty::Int64, DataType::Int64) => {
+            let a = array.as_primitive::<Int64Type>();
+            out.extend((0..a.len()).map(|i| {
+                if valid(i) {
+                    Cell::Int(a.value(i))
+                } else {
+                    Cell::Null
+                }
+            }));
+        }
+        (Ty::Float64, DataType::Float64) => {
+            let a = array.as_primitive::<Float64Type>();
+            out.extend((0..a.len()).map(|i| {
+                if valid(i) {
+                    Cell::Float(a.value(i))
+                } else {
+                    Cell::Null
+                }
+            }));
+        }
+        (Ty::Utf8 | Ty::Json, DataType::Utf8) => {
+            let a = array.as_string::<i32>();
+            let json = column.ty == Ty::Json;
+            out.extend((0..a.len()).map(|i| match (valid(i), json) {
+                (false, _) => Cell::Null,
+                (true, false) => Cell::Str(a.value(i).to_string()),
+                (true, true) => Cell::Json(a.value(i).to_string()),
+            }));
+        }
+        (Ty::Bool, DataType::Boolean) => {
+            let a = array.as_boolean();
+            out.extend((0..a.len()).map(|i| {
+                if valid(i) {
+                    Cell::Bool(a.value(i))
+                } else {
+                    Cell::Null
+                }
+            }));
+        }
+        (Ty::Timestamp, DataType::Timestamp(TimeUnit::Microsecond, _)) => {
+            let a = array.as_primitive::<TimestampMicrosecondType>();
+            out.extend((0..a.len()).map(|i| {
+                if valid(i) {
+                    Cell::Micros(a.value(i))
+                } else {
+                    Cell::Null
+                }
+            }));
+        }
+        (Ty::Utf8List, DataType::List(f)) if f.data_type() == &DataType::Utf8 => {
+            let a = array.as_list::<i32>();
+            for i in 0..a.len() {
+                out.push(if valid(i) {
+                    let items = a.value(i);
+                    let items = items.as_string::<i32>();
+                    Cell::StrList(
+                        (0..items.len())
+                            .map(|j| items.value(j).to_string())
+                            .collect(),
+                    )
+                } else {
+                    Cell::Null
+                });
+            }
+        }
+        (Ty::Int64List, DataType::List(f)) if f.data_type() == &DataType::Int64 => {
+            let a = array.as_list::<i32>();
+            for i in 0..a.len() {
+                out.push(if valid(i) {
+                    let items = a.value(i);
+                    let items = items.as_primitive::<Int64Type>();
+                    Cell::IntList((0..items.len()).map(|j| items.value(j)).collect())
+                } else {
+                    Cell::Null
+                });
+            }
+        }
+        _ => return Err(wrong()),
     }
     Ok(())
 }
@@ -230,49 +249,71 @@ mod tests {
     use super::*;
     use crate::batch::encode;
     use crate::catalog::STREAMS;
+    use serde_json::json;
 
-    /// One row of every cell kind a table of `ty` columns can hold, and a null row.
-    fn sample(ty: Ty, row: usize) -> Cell {
+    /// One value of every kind a column of `ty` can hold (and a null in row 1), as the API
+    /// sends it, and the cell it reads back as.
+    fn sample(ty: Ty, row: usize) -> (serde_json::Value, Cell) {
         if row == 1 {
-            return Cell::Null;
+            return (Value::Null, Cell::Null);
         }
+        let micros = 1_732_406_400_123_456 + row as i64;
         match ty {
-            Ty::Int64 => Cell::Int(-42 + row as i64),
-            Ty::Float64 => Cell::Float(0.1 + row as f64),
-            Ty::Utf8 => Cell::Str(format!("Zoë \"quoted\" {row}")),
-            Ty::Json => Cell::Json(format!(r#"{{"a":[1,2.5,"x"],"row":{row}}}"#)),
-            Ty::Bool => Cell::Bool(row == 0),
-            Ty::Timestamp => Cell::Micros(1_732_406_400_123_456 + row as i64),
-            Ty::Utf8List => Cell::StrList(vec!["a".into(), format!("b{row}")]),
-            Ty::Int64List => Cell::IntList(vec![1, -2, row as i64]),
+            Ty::Int64 => (json!(-42 + row as i64), Cell::Int(-42 + row as i64)),
+            Ty::Float64 => (json!(0.1 + row as f64), Cell::Float(0.1 + row as f64)),
+            Ty::Utf8 => {
+                let s = format!("Zoë \"quoted\" {row}");
+                (json!(s), Cell::Str(s))
+            }
+            Ty::Json => (
+                json!({"row": row, "a": [1, 2.5, "x"]}),
+                Cell::Json(format!(r#"{{"a":[1,2.5,"x"],"row":{row}}}"#)),
+            ),
+            Ty::Bool => (json!(row == 0), Cell::Bool(row == 0)),
+            Ty::Timestamp => (
+                json!(crate::table::format_timestamp(micros)),
+                Cell::Micros(micros),
+            ),
+            Ty::Utf8List => (
+                json!(["a", format!("b{row}")]),
+                Cell::StrList(vec!["a".into(), format!("b{row}")]),
+            ),
+            Ty::Int64List => (
+                json!([1, -2, row as i64]),
+                Cell::IntList(vec![1, -2, row as i64]),
+            ),
         }
     }
 
     #[test]
     fn every_table_reads_back_what_was_written_in_both_formats() {
+        use crate::table::{Columns, Row, Source};
+        let sync_id = "20261125T000000Z-ab12";
         for table in STREAMS.iter().flat_map(|s| s.tables.iter()) {
-            let cells: Vec<Vec<Cell>> = table
-                .columns
-                .iter()
-                .map(|c| {
-                    (0..3)
-                        .map(|r| match c.name {
-                            // Never null: the sync that wrote the row.
-                            "_sync_id" => Cell::Str(format!("20261125T000000Z-ab1{r}")),
-                            _ => sample(c.ty, r),
-                        })
-                        .collect()
-                })
-                .collect();
-            let rows = Rows {
-                table,
-                cells: cells.clone(),
-                len: 3,
-            };
+            let mut want: Vec<Vec<Cell>> = vec![vec![]; table.columns.len()];
+            let mut columns = Columns::new(table.columns, 3);
+            for r in 0..3 {
+                let mut values = vec![];
+                for (c, column) in table.columns.iter().enumerate() {
+                    let (value, cell) = sample(column.ty, r);
+                    want[c].push(match column.source {
+                        // Never null: the sync that wrote the row.
+                        Source::SyncId => Cell::Str(sync_id.into()),
+                        Source::Parent(_) => Cell::Int(5),
+                        Source::At(_) => cell,
+                    });
+                    values.push(std::borrow::Cow::Owned(crate::record::from_serde(value)));
+                }
+                columns
+                    .push_row(&Row::Picked(values), sync_id, |_| Some(5))
+                    .unwrap();
+            }
+            let arrays = columns.finish();
             for format in [Format::Parquet, Format::Ndjson] {
-                let back = read(table, format, encode(&rows, format)).unwrap();
+                let bytes = encode(table, arrays.clone(), format);
+                let back = read(table, format, bytes).unwrap();
                 assert_eq!(back.len, 3, "{} {format:?}", table.name);
-                assert_eq!(back.cells, cells, "{} {format:?}", table.name);
+                assert_eq!(back.cells, want, "{} {format:?}", table.name);
             }
         }
     }

@@ -23,13 +23,14 @@
 //! field value tables, and a delete removes the field's values. A new field's v2 metadata
 //! row comes with the next full sync (v1 does not say its v2 type).
 
-use crate::batch::{self, Format, Rows};
+use crate::batch::{self, Format};
 use crate::catalog::{self, Stream};
 use crate::layout;
 use crate::step::{self, Auth, Batch, Config, Request, StepError};
 use crate::table::{self, Table, Ty, col, each_record};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// Largest webhook body accepted (Affinity's events are a few kilobytes).
@@ -527,22 +528,13 @@ fn change_id(event: &Value, sent_at: i64) -> String {
 
 fn one_row_batch(table: &'static Table, row: &Value, key: String) -> Result<Batch, String> {
     let row = crate::record::from_serde(row.clone());
-    let mut cells = Vec::with_capacity(table.columns.len());
-    for c in table.columns {
-        cells.push(vec![table::cell(c, &row, "", |_| None)?]);
-    }
+    let mut columns = table::Columns::new(table.columns, 1);
+    columns.push_row(&table::Row::Json(Cow::Borrowed(&row)), "", |_| None)?;
     Ok(Batch {
         key,
         table: Some(table.name),
         rows: 1,
-        bytes: batch::encode(
-            &Rows {
-                table,
-                cells,
-                len: 1,
-            },
-            Format::Ndjson,
-        ),
+        bytes: batch::encode(table, columns.finish(), Format::Ndjson),
         content_type: Format::Ndjson.content_type(),
     })
 }

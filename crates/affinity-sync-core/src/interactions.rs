@@ -23,19 +23,55 @@ use std::collections::BTreeMap;
 /// v1's longest window: one year.
 pub const YEAR_SECS: i64 = 365 * 86_400;
 
-/// The time of a person's relationship-intelligence field `key`, in Unix seconds.
-fn ri_time(person: &Value, key: &str) -> Option<i64> {
-    let field = person
-        .get("fields")?
-        .as_array()?
-        .iter()
-        .find(|f| f.get("id").and_then(|x| x.as_str()) == Some(key))?;
-    let data = record::at(field, "/value/data")?;
-    let when = data
-        .get("sentAt")
-        .or_else(|| data.get("startTime"))?
-        .as_str()?;
-    parse_timestamp(when).map(|us| us.div_euclid(1_000_000))
+/// How many relationship-intelligence fields are read here (see [`ri_index`]).
+const RI_KEYS: usize = 8;
+
+/// The time of each relationship-intelligence field of a person ([`ri_index`]), in Unix
+/// seconds: one pass over the `fields` array (a person has dozens of fields, and this runs
+/// for every person of a page).
+fn ri_times(person: &Value) -> [Option<i64>; RI_KEYS] {
+    let (mut out, mut seen) = ([None; RI_KEYS], [false; RI_KEYS]);
+    let Some(fields) = person.get("fields").and_then(|f| f.as_array()) else {
+        return out;
+    };
+    for field in fields {
+        let Some(i) = field
+            .get("id")
+            .and_then(|x| x.as_str())
+            .and_then(ri_index)
+            .filter(|&i| !seen[i])
+        else {
+            continue;
+        };
+        // The first field with the id counts, as v2 sends each field once.
+        seen[i] = true;
+        out[i] = record::at(field, "/value/data")
+            .and_then(|data| data.get("sentAt").or_else(|| data.get("startTime")))
+            .and_then(|when| when.as_str())
+            .and_then(parse_timestamp)
+            .map(|us| us.div_euclid(1_000_000));
+    }
+    out
+}
+
+/// The slot of the relationship-intelligence field `key`: a `match`, which compares lengths before bytes (most
+/// of a person's fields are not relationship intelligence).
+fn ri_index(key: &str) -> Option<usize> {
+    Some(match key {
+        "last-contact" => 0,
+        "first-event" => 1,
+        "last-event" => 2,
+        "next-event" => 3,
+        "first-email" => 4,
+        "last-email" => 5,
+        "first-chat-message" => 6,
+        "last-chat-message" => 7,
+        _ => return None,
+    })
+}
+
+fn ri_time(times: &[Option<i64>; RI_KEYS], key: &str) -> Option<i64> {
+    times[ri_index(key)?]
 }
 
 fn is_external(person: &Value) -> bool {
@@ -44,10 +80,12 @@ fn is_external(person: &Value) -> bool {
 
 /// Whether a v2 person has any interaction (and so relationship strengths).
 pub fn has_interactions(person: &Value) -> bool {
-    is_external(person)
-        && ["last-contact", "next-event"]
+    is_external(person) && {
+        let times = ri_times(person);
+        ["last-contact", "next-event"]
             .iter()
-            .any(|k| ri_time(person, k).is_some())
+            .any(|k| ri_time(&times, k).is_some())
+    }
 }
 
 /// The interaction types (v1 codes) and the RI fields that bound them.
@@ -67,9 +105,10 @@ pub fn windows(person: &Value) -> Vec<Vec<(&'static str, i64)>> {
     else {
         return vec![];
     };
+    let all = ri_times(person);
     let mut out = vec![];
     for (types, keys) in GROUPS {
-        let times: Vec<i64> = keys.iter().filter_map(|k| ri_time(person, k)).collect();
+        let times: Vec<i64> = keys.iter().filter_map(|k| ri_time(&all, k)).collect();
         let (Some(&lo), Some(&hi)) = (times.iter().min(), times.iter().max()) else {
             continue;
         };

@@ -6,12 +6,12 @@
 //! the chain ends, its completion manifest. The CLI, the Lambda function and the WebAssembly
 //! component are drivers around these two functions; tests drive them directly.
 
-use crate::batch::{self, Format, Rows};
+use crate::batch::{self, Format};
 use crate::catalog::{self, Api, Incremental, Paging, ParamFormat, Records, Stream};
 use crate::job::{Changed, Job, JobError, Since};
 use crate::layout::{self, ChainManifest};
 use crate::record;
-use crate::table::{self, Cell};
+use crate::table::{self, Columns};
 use serde_json::Value;
 use simd_json::prelude::*;
 use std::collections::BTreeMap;
@@ -306,18 +306,11 @@ pub(crate) fn table_batches(
             rows.extend((t.rows)(r)?);
         }
         let parent = |k: &str| parents.get(k).copied();
-        let mut cells: Vec<Vec<Cell>> = vec![Vec::with_capacity(rows.len()); t.columns.len()];
+        let mut columns = Columns::new(t.columns, rows.len());
         for row in &rows {
-            table::push_row(t.columns, row, row_id, parent, &mut cells)?;
+            columns.push_row(row, row_id, parent)?;
         }
-        let encoded = batch::encode(
-            &Rows {
-                table: t,
-                cells,
-                len: rows.len(),
-            },
-            format,
-        );
+        let encoded = batch::encode(t, columns.finish(), format);
         batches.push(Batch {
             key: key(t),
             table: Some(t.name),
