@@ -11,11 +11,10 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-/// A page's records become many small JSON values and rows: mimalloc makes turning a page
-/// into batches about a sixth faster than the system allocator (`cargo bench -p
-/// affinity-sync-core --bench page_to_batch`, which uses it too).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+// The system allocator, on purpose. mimalloc turns a page into batches faster in the core
+// benchmark, but a whole sync held over three times the memory with it (peak RSS 125-137 MB
+// against 38-39 MB for the benchmark's data set) and ran no measurably faster end to end:
+// the page step is a small part of a sync's time (bench/RESULTS.md).
 
 #[derive(Parser)]
 #[command(

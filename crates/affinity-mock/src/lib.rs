@@ -15,7 +15,8 @@
 //! ```
 //!
 //! Layout: `model` (the typed data set, also the ground truth), `generate` (seeded data),
-//! `store` (lookups), `v1` / `v2` (the two API views), `paging` (tokens), `limits`
+//! `store` (lookups), `v1` / `v2` (the two API views; `v2_views` renders the hot v2 pages
+//! straight to text), `paging` (tokens), `limits`
 //! (rate limits), `faults` (fault injection), `mutate` (seeded changes and their webhook
 //! events), `server` (HTTP, auth, control endpoints).
 
@@ -30,6 +31,7 @@ pub mod server;
 pub mod store;
 pub mod v1;
 pub mod v2;
+pub mod v2_views;
 
 pub use faults::{Fault, FaultPlan};
 pub use generate::{Sizes, generate};

@@ -295,7 +295,11 @@ fn json_response(
     body: &serde_json::Value,
     rate: &[(&'static str, String)],
 ) -> Response {
-    let bytes = serde_json::to_vec(body).expect("json");
+    text_response(status, serde_json::to_vec(body).expect("json"), rate)
+}
+
+/// A response of JSON text.
+fn text_response(status: u16, bytes: Vec<u8>, rate: &[(&'static str, String)]) -> Response {
     let mut res = Response::new(Body::from(bytes));
     *res.status_mut() = StatusCode::from_u16(status).expect("status");
     res.headers_mut().insert(
@@ -515,21 +519,31 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     };
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let store = shared.store();
+    let tree = |result: Result<serde_json::Value, ApiError>| {
+        result.map(|body| serde_json::to_vec(&body).expect("json"))
+    };
+    // The hot pages render straight to text; every other route builds a tree.
     let result = if parts.method != Method::GET {
-        webhook_write(&shared, &parts.method, &segments, &body_bytes)
+        tree(webhook_write(
+            &shared,
+            &parts.method,
+            &segments,
+            &body_bytes,
+        ))
     } else if v2 {
-        v2::route(&store, &req, &segments[1..])
+        v2::route_text(&store, &req, &segments[1..])
+            .unwrap_or_else(|| tree(v2::route(&store, &req, &segments[1..])))
     } else {
         let rate_body = shared.limiter.lock().expect("limiter").body(Instant::now());
-        v1::route(&store, &req, &segments, rate_body)
+        tree(v1::route(&store, &req, &segments, rate_body))
     };
     let (status, body) = match result {
         Ok(body) => (200, body),
-        Err(e) => (e.status, e.body()),
+        Err(e) => (e.status, serde_json::to_vec(&e.body()).expect("json")),
     };
     let response = match fault {
-        Some(Fault::Drop) => broken_body(&body, &rate, true),
-        Some(Fault::Truncated) => broken_body(&body, &rate, false),
+        Some(Fault::Drop) => broken_body(body, &rate, true),
+        Some(Fault::Truncated) => broken_body(body, &rate, false),
         Some(Fault::Malformed) => {
             let mut res = Response::new(Body::from(
                 "<html><body><h1>502 Bad Gateway</h1></body></html>",
@@ -541,19 +555,14 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
             add_headers(res.headers_mut(), &rate);
             res
         }
-        _ => json_response(status, &body, &rate),
+        _ => text_response(status, body, &rate),
     };
     finish(&shared, &parts.method, &path, response)
 }
 
 /// A 200 whose JSON is cut in half: either the connection drops after half the promised
 /// Content-Length (`drop`), or the body is complete as HTTP but half as JSON (truncated).
-fn broken_body(
-    body: &serde_json::Value,
-    rate: &[(&'static str, String)],
-    drop_connection: bool,
-) -> Response {
-    let bytes = serde_json::to_vec(body).expect("json");
+fn broken_body(bytes: Vec<u8>, rate: &[(&'static str, String)], drop_connection: bool) -> Response {
     let half = Bytes::copy_from_slice(&bytes[..bytes.len() / 2]);
     let mut res = if drop_connection {
         use futures_util::StreamExt;

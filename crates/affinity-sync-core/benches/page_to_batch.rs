@@ -16,9 +16,6 @@ use simd_json::prelude::*;
 use std::collections::BTreeMap;
 use std::hint::black_box;
 
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// One page of `path` as the double renders it, with the query the stream's job sends.
 fn page(store: &Store, cfg: &Config, job: &Job) -> (Vec<u8>, usize) {
     let url = url::Url::parse(&step::request(cfg, job).unwrap().url).unwrap();
