@@ -519,12 +519,12 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     };
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let store = shared.store();
-    let tree = |result: Result<serde_json::Value, ApiError>| {
+    let as_text = |result: Result<serde_json::Value, ApiError>| {
         result.map(|body| serde_json::to_vec(&body).expect("json"))
     };
     // The hot pages render straight to text; every other route builds a tree.
     let result = if parts.method != Method::GET {
-        tree(webhook_write(
+        as_text(webhook_write(
             &shared,
             &parts.method,
             &segments,
@@ -532,10 +532,10 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         ))
     } else if v2 {
         v2::route_text(&store, &req, &segments[1..])
-            .unwrap_or_else(|| tree(v2::route(&store, &req, &segments[1..])))
+            .unwrap_or_else(|| as_text(v2::route(&store, &req, &segments[1..])))
     } else {
         let rate_body = shared.limiter.lock().expect("limiter").body(Instant::now());
-        tree(v1::route(&store, &req, &segments, rate_body))
+        as_text(v1::route(&store, &req, &segments, rate_body))
     };
     let (status, body) = match result {
         Ok(body) => (200, body),
