@@ -507,7 +507,8 @@ struct SyncArgs {
 /// How the pages of a sync are run: shared by `sync` and `resume`.
 #[derive(Args)]
 struct RunArgs {
-    /// Pages fetched at once (sharing one rate budget).
+    /// Pages fetched at once (sharing one rate budget), a chain's next page read ahead
+    /// included.
     #[arg(long, default_value_t = 4)]
     concurrency: usize,
     /// Retries of a page after rate limits, server errors and broken responses; then the

@@ -5,7 +5,7 @@
 
 mod support;
 
-use affinity_mock::{FaultPlan, MockConfig, MockServer, RateLimits, Sizes};
+use affinity_mock::{Fault, FaultPlan, MockConfig, MockServer, RateLimits, Sizes};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -28,6 +28,21 @@ async fn a_full_sync_equals_the_ground_truth_in_both_formats_with_the_fewest_req
         ok(&output);
         let stdout = String::from_utf8_lossy(&output.stdout);
         assert!(stdout.contains("complete in"), "summary table: {stdout}");
+        // Every page after a chain's first was fetched while the page before it was handled.
+        let total: Vec<u64> = stdout
+            .lines()
+            .find(|l| l.starts_with("total "))
+            .expect("a total row")
+            .split_whitespace()
+            .skip(1)
+            .map(|n| n.parse().unwrap())
+            .collect();
+        let (chains, pages) = (total[0], total[1]);
+        assert!(pages > chains, "some chains have several pages: {stdout}");
+        assert!(
+            stdout.contains(&format!(", {} pages read ahead)", pages - chains)),
+            "{stdout}"
+        );
         let syncs = complete_syncs(&out);
         assert_eq!(syncs.len(), 1);
         check_against_truth(&d.dataset(), &out, &syncs[0]);
@@ -48,6 +63,46 @@ async fn a_full_sync_equals_the_ground_truth_in_both_formats_with_the_fewest_req
         );
         std::fs::remove_dir_all(&dir).ok();
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_read_ahead_stay_within_the_concurrency_cap() {
+    // Every answer takes 25 ms, so requests overlap whenever the CLI lets them: with Affinity's
+    // concurrency cap at `--concurrency`, one request too many would be a 429.
+    let d = double(MockConfig {
+        seed: 11,
+        sizes: Sizes::small(),
+        limits: RateLimits {
+            max_concurrent: Some(2),
+            ..RateLimits::default()
+        },
+        faults: FaultPlan {
+            probability: 1.0,
+            kinds: vec![Fault::Slow],
+            slow_ms: 25,
+            ..FaultPlan::default()
+        },
+        ..MockConfig::default()
+    })
+    .await;
+    let dir = temp_dir("read-ahead-cap");
+    let out = dir.join("out");
+    let output = sync(
+        &d.base_url(),
+        &out,
+        &["--concurrency", "2"],
+        Some("test-key"),
+    )
+    .await;
+    ok(&output);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("pages read ahead"), "{stdout}");
+    let syncs = complete_syncs(&out);
+    check_against_truth(&d.dataset(), &out, &syncs[0]);
+    let stats = d.stats();
+    assert_eq!(stats.rate_limited, 0, "never over the cap: {stdout}");
+    assert_eq!(stats.requests, minimum_requests(&d.dataset()));
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::task::JoinSet;
+use tokio::task::{JoinHandle, JoinSet};
 
 pub struct Options {
     pub base_url: String,
@@ -122,6 +122,8 @@ pub struct Report {
     pub retries: u64,
     /// Jobs delivered a second time by `--inject redeliver`.
     pub redelivered: u64,
+    /// Pages fetched while the page before them was turned into batches.
+    pub read_ahead: u64,
     pub elapsed: Duration,
     /// Pages parked after failing; the sync is complete only when there are none.
     pub failed: Vec<FailedJob>,
@@ -221,6 +223,60 @@ struct Shared<S> {
     /// The streams of this sync: child jobs of other streams are not queued.
     selected: Vec<&'static str>,
     job_secret: Option<JobSecret>,
+    /// Pages read ahead (`step::read_ahead`), by request URL, with their stream: fetched
+    /// while the page before them is turned into batches, taken by the job that makes the
+    /// same request.
+    ahead: Mutex<HashMap<String, (&'static str, JoinHandle<Fetched>)>>,
+    /// `--concurrency` requests at once, pages read ahead included.
+    in_flight: tokio::sync::Semaphore,
+}
+
+type Fetched = Result<fetch::Response, String>;
+
+/// One request, paced by the governor, which also learns the budget left from the answer.
+async fn fetch_page<S>(shared: &Shared<S>, request: &step::Request) -> Fetched {
+    let _slot = shared.in_flight.acquire().await.expect("never closed");
+    shared.governor.admit().await;
+    let result = fetch::get_page(&shared.http, request, &shared.key).await;
+    if let Ok(response) = &result {
+        shared.governor.observe(&response.headers);
+    }
+    result
+}
+
+/// Starts fetching the page after `job`'s, if `body` names it; the URL it fetches.
+fn start_read_ahead<S: ObjectSink + 'static>(
+    shared: &Arc<Shared<S>>,
+    job: &Job,
+    body: &[u8],
+) -> Option<String> {
+    let request = step::read_ahead(&shared.cfg, job, body)?;
+    let stream = job.stream().ok()?.name;
+    let mut ahead = shared.ahead.lock().expect("read-ahead map");
+    if ahead.contains_key(&request.url) {
+        return None;
+    }
+    let url = request.url.clone();
+    let task = {
+        let shared = shared.clone();
+        tokio::spawn(async move { fetch_page(&shared, &request).await })
+    };
+    ahead.insert(url.clone(), (stream, task));
+    Some(url)
+}
+
+/// Waits for a page read ahead that no job will take, and returns the requests it made (one,
+/// or none if there was no such page).
+async fn drop_read_ahead<S>(shared: &Shared<S>, url: Option<String>) -> u64 {
+    let Some(url) = url else { return 0 };
+    let task = shared.ahead.lock().expect("read-ahead map").remove(&url);
+    match task {
+        Some((_, task)) => {
+            task.await.ok();
+            1
+        }
+        None => 0,
+    }
 }
 
 /// What one finished job reports back to the coordinator.
@@ -230,6 +286,8 @@ struct Done {
     rows: usize,
     requests: u64,
     retries: u64,
+    /// Whether its page was read ahead.
+    read_ahead: bool,
     last_page: bool,
     jobs: Vec<Job>,
 }
@@ -260,12 +318,18 @@ fn backoff(attempt: u32) -> Duration {
 
 /// One job: fetch its page (retrying what can be retried), write its batches, queue its jobs,
 /// acknowledge it.
-async fn run_job<S: ObjectSink>(shared: Arc<Shared<S>>, job: Job) -> Result<Done, Failure> {
+async fn run_job<S: ObjectSink + 'static>(
+    shared: Arc<Shared<S>>,
+    job: Job,
+) -> Result<Done, Failure> {
     let prefix = shared.cfg.prefix();
-    let (mut requests, mut retries) = (0u64, 0u64);
-    let park = |job: Job, error: String, requests: u64, retries: u64| {
+    let (mut requests, mut retries, mut was_read_ahead) = (0u64, 0u64, false);
+    // The page after this one, once it is being read ahead.
+    let mut ahead: Option<String> = None;
+    let park = |job: Job, error: String, requests: u64, retries: u64, ahead: Option<String>| {
         let shared = shared.clone();
         async move {
+            let requests = requests + drop_read_ahead(&shared, ahead).await;
             let failed = FailedJob {
                 queued: job.encode_for_queue(shared.job_secret.as_ref()),
                 job: job.clone(),
@@ -284,19 +348,33 @@ async fn run_job<S: ObjectSink>(shared: Arc<Shared<S>>, job: Job) -> Result<Done
     };
     let request = match step::request(&shared.cfg, &job) {
         Ok(r) => r,
-        Err(e) => return park(job, e.to_string(), 0, 0).await,
+        Err(e) => return park(job, e.to_string(), 0, 0, None).await,
     };
     let outcome = loop {
-        shared.governor.admit().await;
         requests += 1;
-        let result = fetch::get_page(&shared.http, &request, &shared.key).await;
+        // The page read ahead while the one before it was handled, or else fetched now.
+        let early = shared
+            .ahead
+            .lock()
+            .expect("read-ahead map")
+            .remove(&request.url);
+        let result = match early {
+            Some((_, task)) => {
+                was_read_ahead = true;
+                task.await
+                    .unwrap_or_else(|e| Err(format!("reading the page ahead failed: {e}")))
+            }
+            None => fetch_page(&shared, &request).await,
+        };
         let failure = match result {
             Ok(fetch::Response {
                 status,
                 headers,
                 body,
             }) => {
-                shared.governor.observe(&headers);
+                if status == 200 && ahead.is_none() {
+                    ahead = start_read_ahead(&shared, &job, &body);
+                }
                 match step::handle(&shared.cfg, &job, status, &body) {
                     Ok(outcome) => break outcome,
                     Err(StepError::Unauthorized) => {
@@ -320,19 +398,30 @@ async fn run_job<S: ObjectSink>(shared: Arc<Shared<S>>, job: Job) -> Result<Done
                         }
                         e.to_string()
                     }
-                    Err(e) => return park(job, e.to_string(), requests, retries).await,
+                    Err(e) => return park(job, e.to_string(), requests, retries, ahead).await,
                 }
             }
             Err(transport) => transport,
         };
         if retries >= shared.max_retries as u64 {
             let error = format!("gave up after {} attempts: {failure}", retries + 1);
-            return park(job, error, requests, retries).await;
+            return park(job, error, requests, retries, ahead).await;
         }
         retries += 1;
         tracing::warn!(stream = %job.stream, page = job.page, attempt = retries, "retrying: {failure}");
         tokio::time::sleep(backoff(retries as u32)).await;
     };
+
+    // A page read ahead that is not the next job's (a guess the step did not confirm) was a
+    // request all the same.
+    let next_url = outcome
+        .next
+        .as_ref()
+        .and_then(|n| step::request(&shared.cfg, n).ok())
+        .map(|r| r.url);
+    if ahead.is_some() && ahead != next_url {
+        requests += drop_read_ahead(&shared, ahead).await;
+    }
 
     // Batches first, the chain's manifest after them, then the next jobs, and only then is
     // this page acknowledged: a crash anywhere in between re-runs the page, which rewrites
@@ -365,6 +454,7 @@ async fn run_job<S: ObjectSink>(shared: Arc<Shared<S>>, job: Job) -> Result<Done
         rows,
         requests,
         retries,
+        read_ahead: was_read_ahead,
         last_page,
         jobs,
     })
@@ -481,6 +571,7 @@ pub async fn run<S: ObjectSink + 'static>(opts: Options, sink: S, start: Start) 
                     requests: 0,
                     retries: 0,
                     redelivered: 0,
+                    read_ahead: 0,
                     elapsed: began.elapsed(),
                     failed: vec![],
                 });
@@ -527,6 +618,8 @@ pub async fn run<S: ObjectSink + 'static>(opts: Options, sink: S, start: Start) 
         max_retries: opts.max_retries,
         selected: streams.iter().map(|s| s.name).collect(),
         job_secret: opts.job_secret.clone(),
+        ahead: Mutex::new(HashMap::new()),
+        in_flight: tokio::sync::Semaphore::new(opts.concurrency.max(1)),
     });
     let stopped = |e: anyhow::Error| {
         e.context(format!(
@@ -565,7 +658,7 @@ pub async fn run<S: ObjectSink + 'static>(opts: Options, sink: S, start: Start) 
         .iter()
         .map(|s| (s.name, StreamTotals::default()))
         .collect();
-    let (mut requests, mut retries, mut redelivered) = (0u64, 0u64, 0u64);
+    let (mut requests, mut retries, mut redelivered, mut read_ahead) = (0u64, 0u64, 0u64, 0u64);
     let mut running: JoinSet<Result<Done, Failure>> = JoinSet::new();
     loop {
         while running.len() < opts.concurrency.max(1) {
@@ -614,6 +707,7 @@ pub async fn run<S: ObjectSink + 'static>(opts: Options, sink: S, start: Start) 
         }
         requests += done.requests;
         retries += done.retries;
+        read_ahead += u64::from(done.read_ahead);
         let bar = bar_of.entry(stream.name).or_insert_with(|| {
             let b = bars.add(
                 ProgressBar::new_spinner()
@@ -656,6 +750,19 @@ pub async fn run<S: ObjectSink + 'static>(opts: Options, sink: S, start: Start) 
     for b in bar_of.values() {
         b.finish();
     }
+    // Pages read ahead for a job that was already queued or running (a page run twice).
+    let left: Vec<(&'static str, JoinHandle<Fetched>)> = shared
+        .ahead
+        .lock()
+        .expect("read-ahead map")
+        .drain()
+        .map(|(_, v)| v)
+        .collect();
+    for (stream, task) in left {
+        task.await.ok();
+        requests += 1;
+        totals.entry(stream).or_default().requests += 1;
+    }
 
     let failed = journal::failures(&shared.sink, "", &sync_id).await?;
     if failed.is_empty() {
@@ -668,6 +775,7 @@ pub async fn run<S: ObjectSink + 'static>(opts: Options, sink: S, start: Start) 
         requests,
         retries,
         redelivered,
+        read_ahead,
         elapsed: began.elapsed(),
         failed,
     })
@@ -709,6 +817,9 @@ impl Report {
         ));
         if self.redelivered > 0 {
             out.push_str(&format!(", {} redelivered jobs", self.redelivered));
+        }
+        if self.read_ahead > 0 {
+            out.push_str(&format!(", {} pages read ahead", self.read_ahead));
         }
         out.push(')');
         for f in &self.failed {

@@ -98,6 +98,14 @@ fn bench(c: &mut Criterion) {
                         black_box(affinity_sync::record::parse(&mut text).unwrap().is_object())
                     })
                 });
+                // The floor under any JSON reader: simd-json's tape (every value located and
+                // typed, no tree built).
+                group.bench_function("v2 persons, JSON tape only", |b| {
+                    b.iter(|| {
+                        let mut text = black_box(&body).clone();
+                        black_box(simd_json::to_tape(&mut text).unwrap().0.len())
+                    })
+                });
             }
         }
         group.finish();

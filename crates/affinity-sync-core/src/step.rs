@@ -487,6 +487,49 @@ pub fn handle(cfg: &Config, job: &Job, status: u16, body: &[u8]) -> Result<Outco
     })
 }
 
+/// The request for the next page of `job`'s chain, read from the end of `body` (the page
+/// just fetched) without parsing the page, or `None` when it cannot be read that way.
+///
+/// A cursor chain can only be walked one page after another, so on one machine the longest
+/// chain (persons, companies) sets the length of a sync. With this, a driver can start
+/// fetching page n + 1 while [`handle`] turns page n into batches. It is only a hint: the
+/// driver uses the page it fetched ahead for the job whose [`request`] has the same URL, which
+/// is the same request it would have made then, and drops it otherwise. The continuation is
+/// checked as [`handle`] checks it: a `nextUrl` off the configured base URL gives `None`, so
+/// nothing is ever fetched from anywhere else.
+pub fn read_ahead(cfg: &Config, job: &Job, body: &[u8]) -> Option<Request> {
+    let stream = job.stream().ok()?;
+    let key: &[u8] = match stream.paging {
+        Paging::Cursor => b"\"nextUrl\"",
+        Paging::Token => b"\"next_page_token\"",
+        Paging::None => return None,
+    };
+    // The continuation follows the records; searching from the end finds it in a few bytes.
+    // Should the last match be anything but the page's continuation (a record with a key of
+    // that name), the page fetched ahead just goes unused.
+    let at = body.windows(key.len()).rposition(|w| w == key)? + key.len();
+    let rest = body[at..]
+        .trim_ascii_start()
+        .strip_prefix(b":")?
+        .trim_ascii_start();
+    let rest = rest.strip_prefix(b"\"")?;
+    let text = &rest[..rest.iter().position(|&b| b == b'"')?];
+    if text.contains(&b'\\') {
+        return None; // escaped text: left to the real parse
+    }
+    let text = std::str::from_utf8(text).ok()?;
+    let cursor = match stream.paging {
+        Paging::Cursor => cursor_of_next_url(cfg, &path(stream, job), text).ok()?,
+        _ => text.to_string(),
+    };
+    if job.cursor.as_deref() == Some(cursor.as_str()) {
+        return None;
+    }
+    let next = job.next(cursor, job.records);
+    next.validate().ok()?;
+    request(cfg, &next).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -601,6 +644,40 @@ mod tests {
         kids.sort();
         assert_eq!(kids.len(), 6);
         assert!(kids.contains(&("list_entries".into(), 9)));
+    }
+
+    #[test]
+    fn the_next_request_is_read_ahead_only_where_the_step_would_go() {
+        let next_url = "https://api.affinity.co/v2/lists?limit=100&cursor=YWZ0ZXI";
+        let body = lists_page(json!(next_url));
+        let job = lists_job();
+        // The request read ahead is the one the step's next job makes.
+        let ahead = read_ahead(&cfg(), &job, &body).expect("a next page");
+        let next = handle(&cfg(), &job, 200, &body).unwrap().next.unwrap();
+        assert_eq!(ahead, request(&cfg(), &next).unwrap());
+        // The last page, another host, another path, a body cut short, escapes: nothing.
+        assert_eq!(read_ahead(&cfg(), &job, &lists_page(Value::Null)), None);
+        for off in [
+            "https://evil.example/v2/lists?cursor=YWZ0ZXI",
+            "https://api.affinity.co/v2/persons?cursor=YWZ0ZXI",
+            "https://api.affinity.co/v2/lists?cursor=a\\\"b",
+        ] {
+            assert_eq!(
+                read_ahead(&cfg(), &job, &lists_page(json!(off))),
+                None,
+                "{off}"
+            );
+        }
+        assert_eq!(read_ahead(&cfg(), &job, &body[..body.len() - 60]), None);
+        // A cursor that repeats the job's own is left for the step to refuse.
+        let mut same = job.clone();
+        same.cursor = Some("YWZ0ZXI".into());
+        assert_eq!(read_ahead(&cfg(), &same, &body), None);
+        // v1 token chains read `next_page_token`.
+        let reminders = Job::first("s1", "reminders", BTreeMap::new());
+        let v1 = serde_json::to_vec(&json!({"reminders": [], "next_page_token": "t2"})).unwrap();
+        let url = read_ahead(&cfg(), &reminders, &v1).unwrap().url;
+        assert!(url.ends_with("&page_token=t2"), "{url}");
     }
 
     #[test]
