@@ -504,23 +504,18 @@ pub fn read_ahead(cfg: &Config, job: &Job, body: &[u8]) -> Option<Request> {
         Paging::Token => b"\"next_page_token\"",
         Paging::None => return None,
     };
-    // The continuation follows the records; searching from the end finds it in a few bytes.
-    // Should the last match be anything but the page's continuation (a record with a key of
-    // that name), the page fetched ahead just goes unused.
-    let at = body.windows(key.len()).rposition(|w| w == key)? + key.len();
-    let rest = body[at..]
-        .trim_ascii_start()
-        .strip_prefix(b":")?
-        .trim_ascii_start();
-    let rest = rest.strip_prefix(b"\"")?;
-    let text = &rest[..rest.iter().position(|&b| b == b'"')?];
-    if text.contains(&b'\\') {
-        return None; // escaped text: left to the real parse
-    }
-    let text = std::str::from_utf8(text).ok()?;
+    // The continuation usually follows the records, so the search starts from the end. Should
+    // the last match be anything but the page's continuation (a record with a key of that
+    // name), the page fetched ahead just goes unused.
+    let at = memchr::memmem::rfind(body, key)? + key.len();
+    let rest = body[at..].trim_ascii_start().strip_prefix(b":")?;
+    // One JSON string (escapes and all, `https:\/\/...` included) or null; the rest of the
+    // body is not read.
+    let text: String =
+        serde::Deserialize::deserialize(&mut serde_json::Deserializer::from_slice(rest)).ok()?;
     let cursor = match stream.paging {
-        Paging::Cursor => cursor_of_next_url(cfg, &path(stream, job), text).ok()?,
-        _ => text.to_string(),
+        Paging::Cursor => cursor_of_next_url(cfg, &path(stream, job), &text).ok()?,
+        _ => text,
     };
     if job.cursor.as_deref() == Some(cursor.as_str()) {
         return None;
@@ -655,12 +650,15 @@ mod tests {
         let ahead = read_ahead(&cfg(), &job, &body).expect("a next page");
         let next = handle(&cfg(), &job, 200, &body).unwrap().next.unwrap();
         assert_eq!(ahead, request(&cfg(), &next).unwrap());
-        // The last page, another host, another path, a body cut short, escapes: nothing.
+        // JSON escapes in the continuation are read as JSON reads them.
+        let escaped = String::from_utf8(body.clone()).unwrap().replace('/', "\\/");
+        assert_eq!(read_ahead(&cfg(), &job, escaped.as_bytes()), Some(ahead));
+        // The last page, another host, another path, a body cut short: nothing.
         assert_eq!(read_ahead(&cfg(), &job, &lists_page(Value::Null)), None);
         for off in [
             "https://evil.example/v2/lists?cursor=YWZ0ZXI",
             "https://api.affinity.co/v2/persons?cursor=YWZ0ZXI",
-            "https://api.affinity.co/v2/lists?cursor=a\\\"b",
+            "http://api.affinity.co/v2/lists?cursor=YWZ0ZXI",
         ] {
             assert_eq!(
                 read_ahead(&cfg(), &job, &lists_page(json!(off))),
