@@ -520,9 +520,8 @@ pub fn read_ahead(cfg: &Config, job: &Job, body: &[u8]) -> Option<Request> {
     if job.cursor.as_deref() == Some(cursor.as_str()) {
         return None;
     }
-    let next = job.next(cursor, job.records);
-    next.validate().ok()?;
-    request(cfg, &next).ok()
+    // `request` validates the next job as every job is validated.
+    request(cfg, &job.next(cursor, job.records)).ok()
 }
 
 #[cfg(test)]
