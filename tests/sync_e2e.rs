@@ -531,11 +531,13 @@ async fn per_entity_streams_land_every_record_exactly_once() {
             .json()
             .await
             .unwrap();
-        let person = affinity_sync::record::from_serde(person);
-        if affinity_sync::interactions::has_interactions(&person) {
+        let mut text = serde_json::to_vec(&person).unwrap();
+        let tape = affinity_sync::record::parse(&mut text).unwrap();
+        let person = affinity_sync::record::root(&tape);
+        if affinity_sync::interactions::has_interactions(person) {
             with_interactions += 1;
         }
-        for w in affinity_sync::interactions::windows(&person) {
+        for w in affinity_sync::interactions::windows(person) {
             let get = |k: &str| w.iter().find(|(n, _)| *n == k).unwrap().1;
             let (ty, start, end) = (get("type"), get("start") * 1000, get("end") * 1000);
             let n = ds

@@ -302,7 +302,7 @@ mod tests {
                         Source::Parent(_) => Cell::Int(5),
                         Source::At(_) => cell,
                     });
-                    values.push(std::borrow::Cow::Owned(crate::record::from_serde(value)));
+                    values.push(crate::table::Pick::Value(crate::record::leaked(value)));
                 }
                 columns
                     .push_row(&Row::Picked(values), sync_id, |_| Some(5))

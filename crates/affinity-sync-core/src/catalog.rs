@@ -7,10 +7,8 @@
 
 use crate::field_values::{self, ENTITY_FIELD_VALUE_COLUMNS, ENTRY_FIELD_VALUE_COLUMNS};
 use crate::interactions;
-use crate::record::{self, Value};
-use crate::table::{Column, Row, SYNC_ID, Source, Table, Ty, col, each_record};
-use simd_json::prelude::*;
-use std::borrow::Cow;
+use crate::record::{NULL, Value};
+use crate::table::{Column, Pick, Row, SYNC_ID, Source, Table, Ty, col, each_record};
 use std::collections::BTreeMap;
 
 /// Which Affinity API a stream reads.
@@ -41,17 +39,17 @@ pub struct Parent {
     /// parent job's own parent ids are passed down too.
     pub keys: &'static [(&'static str, &'static str)],
     /// Only records for which this holds fan out (e.g. notes that have replies).
-    pub when: Option<fn(&Value) -> bool>,
+    pub when: Option<fn(Value) -> bool>,
     /// Several chains per record, each with its own parent ids (replaces `keys`): e.g. one
     /// interactions chain per type and year a person has interactions in.
     pub expand: Option<ExpandFn>,
 }
 
 /// Parent ids of the chains one record fans out to.
-pub type ExpandFn = fn(&Value) -> Vec<Vec<(&'static str, i64)>>;
+pub type ExpandFn = fn(Value) -> Vec<Vec<(&'static str, i64)>>;
 
 /// Whether a chain (given its parent ids) keeps a record.
-pub type KeepFn = fn(&Value, &BTreeMap<String, i64>) -> bool;
+pub type KeepFn = fn(Value, &BTreeMap<String, i64>) -> bool;
 
 /// Where a page's records are.
 #[derive(Debug, Clone, Copy)]
@@ -175,7 +173,7 @@ const FIELD_METADATA: &[Column] = &[
     col("value_type", Ty::Utf8, "/valueType", "v2 value type."),
 ];
 
-fn has_replies(note: &Value) -> bool {
+fn has_replies(note: Value) -> bool {
     note.get("repliesCount")
         .and_then(|x| x.as_i64())
         .unwrap_or(0)
@@ -183,56 +181,50 @@ fn has_replies(note: &Value) -> bool {
 }
 
 /// v2 names a custom field `field-<v1 id>`: the join key to the field value tables.
-fn field_v2_id(field: &Value) -> Value<'static> {
+fn field_v2_id(field: Value) -> Pick<'static> {
     match field.get("id").and_then(|x| x.as_i64()) {
-        Some(id) => Value::from(format!("field-{id}")),
-        None => record::NULL.clone(),
+        Some(id) => Pick::Text(format!("field-{id}")),
+        None => Pick::NULL,
     }
 }
 
 /// One row per v1 field, with its v2 id added.
-fn field_rows<'a>(field: &'a Value<'a>) -> Result<Vec<Row<'a>>, String> {
-    let mut row = field
-        .as_object()
-        .cloned()
-        .ok_or("a field is not an object")?;
-    row.remove("dropdown_options");
+fn field_rows(field: Value<'_>) -> Result<Vec<Row<'_>>, String> {
+    if !field.is_object() {
+        return Err("a field is not an object".into());
+    }
     // Enriched fields have v2 ids named after their source (`affinity-data-industry`).
     let source = field.get("enrichment_source");
     let custom = source.is_none_or(|s| s.is_null() || s.as_str() == Some("none"));
     let v2_id = if custom {
         field_v2_id(field)
     } else {
-        record::NULL.clone()
+        Pick::NULL
     };
-    row.insert("field_v2_id".into(), v2_id);
-    Ok(vec![Row::Json(Cow::Owned(Value::from(row)))])
+    Ok(vec![Row::Json {
+        record: field,
+        extra: vec![("field_v2_id", v2_id)],
+    }])
 }
 
 /// Dropdown options of every field, from v1 `GET /fields` (v2 field metadata has none).
-fn dropdown_option_rows<'a>(field: &'a Value<'a>) -> Result<Vec<Row<'a>>, String> {
+fn dropdown_option_rows(field: Value<'_>) -> Result<Vec<Row<'_>>, String> {
     let Some(options) = field.get("dropdown_options").filter(|o| !o.is_null()) else {
         return Ok(vec![]);
     };
     let options = options
-        .as_array()
+        .items()
         .ok_or("`dropdown_options` is not an array")?;
     options
-        .iter()
         .map(|o| {
-            let mut row = o
-                .as_object()
-                .cloned()
-                .ok_or("a dropdown option is not an object")?;
-            row.insert(
-                "field_id".into(),
-                field
-                    .get("id")
-                    .cloned()
-                    .unwrap_or_else(|| record::NULL.clone()),
-            );
-            row.insert("field_v2_id".into(), field_v2_id(field));
-            Ok(Row::Json(Cow::Owned(Value::from(row))))
+            if !o.is_object() {
+                return Err("a dropdown option is not an object".to_string());
+            }
+            let field_id = Pick::Value(field.get("id").unwrap_or(NULL));
+            Ok(Row::Json {
+                record: o,
+                extra: vec![("field_id", field_id), ("field_v2_id", field_v2_id(field))],
+            })
         })
         .collect()
 }
@@ -1149,7 +1141,7 @@ pub static STREAMS: &[Stream] = &[
     },
 ];
 
-fn tracks_changes(field: &Value) -> bool {
+fn tracks_changes(field: Value) -> bool {
     field
         .get("track_changes")
         .and_then(|x| x.as_bool())
@@ -1157,30 +1149,28 @@ fn tracks_changes(field: &Value) -> bool {
 }
 
 /// Notes and replies: the id lists of their previews and mentions, lifted to the top level.
-fn note_rows<'a>(note: &'a Value<'a>) -> Result<Vec<Row<'a>>, String> {
+fn note_rows(note: Value<'_>) -> Result<Vec<Row<'_>>, String> {
+    if !note.is_object() {
+        return Err("a note is not an object".into());
+    }
     // The values at `pointer` of each item of the array `list`; null when there is no array.
-    let each = |list: &str, pointer: &str| -> Value<'a> {
-        match record::at(note, list).and_then(|x| x.as_array()) {
-            Some(items) => record::array(
-                items
-                    .iter()
-                    .filter_map(|x| record::at(x, pointer).cloned())
-                    .collect(),
-            ),
-            None => record::NULL.clone(),
-        }
+    let each = |list: &str, pointer: &str| match note.at(list).and_then(|x| x.items()) {
+        Some(items) => Pick::List(items.filter_map(|x| x.at(pointer)).collect()),
+        None => Pick::NULL,
     };
-    let mut row = note.clone();
-    let lifted = row.as_object_mut().ok_or("a note is not an object")?;
-    for (column, list, pointer) in [
+    let extra = [
         ("person_ids", "/personsPreview/data", "/id"),
         ("company_ids", "/companiesPreview/data", "/id"),
         ("opportunity_ids", "/opportunitiesPreview/data", "/id"),
         ("mentioned_person_ids", "/mentions", "/person/id"),
-    ] {
-        lifted.insert(column.into(), each(list, pointer));
-    }
-    Ok(vec![Row::Json(Cow::Owned(row))])
+    ]
+    .into_iter()
+    .map(|(column, list, pointer)| (column, each(list, pointer)))
+    .collect();
+    Ok(vec![Row::Json {
+        record: note,
+        extra,
+    }])
 }
 
 /// Looks a stream up by name.

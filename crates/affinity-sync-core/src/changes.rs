@@ -30,7 +30,6 @@ use crate::step::{self, Auth, Batch, Config, Request, StepError};
 use crate::table::{self, Table, Ty, col, each_record};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// Largest webhook body accepted (Affinity's events are a few kilobytes).
@@ -527,9 +526,10 @@ fn change_id(event: &Value, sent_at: i64) -> String {
 }
 
 fn one_row_batch(table: &'static Table, row: &Value, key: String) -> Result<Batch, String> {
-    let row = crate::record::from_serde(row.clone());
+    let mut text = serde_json::to_vec(row).expect("a JSON value writes");
+    let tape = crate::record::parse(&mut text)?;
     let mut columns = table::Columns::new(table.columns, 1);
-    columns.push_row(&table::Row::Json(Cow::Borrowed(&row)), "", |_| None)?;
+    columns.push_row(&table::Row::of(crate::record::root(&tape)), "", |_| None)?;
     Ok(Batch {
         key,
         table: Some(table.name),
@@ -853,10 +853,13 @@ pub fn handle(
     if let Target::ListEntry { list_id, .. } = *target {
         parents.insert("list_id".to_string(), list_id);
     }
+    // The record read as a page is read (the tables' row functions take values on a tape).
+    let mut text = serde_json::to_vec(&record).expect("a JSON value writes");
+    let tape = crate::record::parse(&mut text).map_err(&malformed)?;
     let batches = step::table_batches(
         cfg.format,
         stream.tables,
-        &[&crate::record::from_serde(record)],
+        &[crate::record::root(&tape)],
         &refresh.change,
         &parents,
         |t| {

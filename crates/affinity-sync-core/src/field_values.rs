@@ -6,10 +6,8 @@
 //! `value_datetime`, `value_id`, and the list forms `value_ids` / `value_texts`), plus
 //! `value_json`, the value exactly as Affinity sent it. Null values write no row.
 
-use crate::record::{self, NULL, Value};
-use crate::table::{Column, Row, SYNC_ID, Ty, col};
-use simd_json::prelude::*;
-use std::borrow::Cow;
+use crate::record::{NULL, Value};
+use crate::table::{Column, Pick, Row, SYNC_ID, Ty, col};
 
 /// The columns every `*_field_values` table shares (after its own key columns).
 pub const VALUE_COLUMNS: [Column; 12] = [
@@ -141,110 +139,124 @@ pub const ENTRY_FIELD_VALUE_COLUMNS: [Column; 16] = [
 ];
 
 /// Rows of an entity record's `fields` (persons, companies): [`ENTITY_FIELD_VALUE_COLUMNS`].
-pub fn of_entity<'a>(record: &'a Value<'a>) -> Result<Vec<Row<'a>>, String> {
-    let keys = [Cow::Borrowed(&NULL), at(record, "id")];
+pub fn of_entity(record: Value<'_>) -> Result<Vec<Row<'_>>, String> {
+    let keys = [Pick::NULL, at(record, "id")];
     rows(record.get("fields"), &keys)
 }
 
 /// Rows of a list entry's `entity.fields` (entity-level and list-specific values):
 /// [`ENTRY_FIELD_VALUE_COLUMNS`].
-pub fn of_list_entry<'a>(entry: &'a Value<'a>) -> Result<Vec<Row<'a>>, String> {
-    let entity_id = entry
-        .get("entity")
-        .map_or(Cow::Borrowed(&NULL), |e| at(e, "id"));
+pub fn of_list_entry(entry: Value<'_>) -> Result<Vec<Row<'_>>, String> {
+    let entity = entry.get("entity").unwrap_or(NULL);
     let keys = [
-        Cow::Borrowed(&NULL),
+        Pick::NULL,
         at(entry, "id"),
         at(entry, "listId"),
-        entity_id,
+        at(entity, "id"),
     ];
-    rows(record::at(entry, "/entity/fields"), &keys)
+    rows(entity.get("fields"), &keys)
 }
 
-/// `v[key]`, borrowed, or null.
-fn at<'a>(v: &'a Value<'a>, key: &str) -> Cow<'a, Value<'a>> {
-    Cow::Borrowed(v.get(key).unwrap_or(&NULL))
+/// `v[key]`, or null.
+fn at<'a>(v: Value<'a>, key: &str) -> Pick<'a> {
+    Pick::Value(v.get(key).unwrap_or(NULL))
 }
 
 /// One row per non-null value: `keys` (the `_sync_id` placeholder and the key columns), then
 /// [`VALUE_COLUMNS`] in order.
-fn rows<'a>(
-    fields: Option<&'a Value<'a>>,
-    keys: &[Cow<'a, Value<'a>>],
-) -> Result<Vec<Row<'a>>, String> {
+fn rows<'a>(fields: Option<Value<'a>>, keys: &[Pick<'a>]) -> Result<Vec<Row<'a>>, String> {
     let Some(fields) = fields.filter(|f| !f.is_null()) else {
         return Ok(vec![]);
     };
-    let fields = fields.as_array().ok_or("`fields` is not an array")?;
+    let fields = fields.items().ok_or("`fields` is not an array")?;
     let mut out = Vec::with_capacity(fields.len());
     for f in fields {
-        let value = f.get("value");
-        let data = value.and_then(|v| v.get("data")).unwrap_or(&NULL);
+        // One pass over the field's keys (each `get` would be one).
+        let (mut id, mut name, mut kind, mut source, mut value) = (NULL, NULL, NULL, NULL, NULL);
+        for (k, v) in f.entries().into_iter().flatten() {
+            match k {
+                "id" => id = v,
+                "name" => name = v,
+                "type" => kind = v,
+                "enrichmentSource" => source = v,
+                "value" => value = v,
+                _ => {}
+            }
+        }
+        let (mut data, mut value_type) = (NULL, None);
+        for (k, v) in value.entries().into_iter().flatten() {
+            match k {
+                "data" => data = v,
+                "type" => value_type = Some(v),
+                _ => {}
+            }
+        }
         if data.is_null() {
             continue;
         }
-        let value_type = value
-            .and_then(|v| v.get("type"))
+        let value_type = value_type
             .filter(|t| t.is_str())
             .ok_or("a field value has no type")?;
-        let typed = typed(value_type.as_str().unwrap_or_default(), data);
         let mut row = Vec::with_capacity(keys.len() + VALUE_COLUMNS.len());
         row.extend(keys.iter().cloned());
         row.extend([
-            at(f, "id"),
-            at(f, "name"),
-            at(f, "type"),
-            at(f, "enrichmentSource"),
-            Cow::Borrowed(value_type),
+            Pick::Value(id),
+            Pick::Value(name),
+            Pick::Value(kind),
+            Pick::Value(source),
+            Pick::Value(value_type),
         ]);
-        row.extend(typed);
-        row.push(Cow::Borrowed(data));
+        row.extend(typed(value_type.as_str().unwrap_or_default(), data));
+        row.push(Pick::Value(data));
         out.push(Row::Picked(row));
     }
     Ok(out)
 }
 
 /// The strings of `v` under `keys`, joined by `sep`; null when there are none.
-fn joined(v: &Value, keys: &[&str], sep: &str) -> Value<'static> {
+fn joined<'a>(v: Value<'a>, keys: &[&str], sep: &str) -> Pick<'a> {
     let parts: Vec<&str> = keys
         .iter()
-        .filter_map(|k| v.get(*k).and_then(|x| x.as_str()))
+        .filter_map(|k| v.get(k).and_then(|x| x.as_str()))
         .collect();
     if parts.is_empty() {
-        NULL.clone()
+        Pick::NULL
     } else {
-        Value::from(parts.join(sep))
+        Pick::Text(parts.join(sep))
     }
 }
 
-fn person_name(p: &Value) -> Value<'static> {
+fn person_name(p: Value<'_>) -> Pick<'_> {
     joined(p, &["firstName", "lastName"], " ")
 }
 
-fn location_text(l: &Value) -> Value<'static> {
+fn location_text(l: Value<'_>) -> Pick<'_> {
     joined(l, &["streetAddress", "city", "state", "country"], ", ")
 }
 
 /// The typed columns of one value, in [`VALUE_COLUMNS`] order: `value_text`,
 /// `value_number`, `value_datetime`, `value_id`, `value_ids`, `value_texts`.
-fn typed<'a>(value_type: &str, data: &'a Value<'a>) -> [Cow<'a, Value<'a>>; 6] {
-    let null = || Cow::Borrowed(&NULL);
-    let (mut text, mut number, mut datetime, mut id, mut ids, mut texts) =
-        (null(), null(), null(), null(), null(), null());
-    let each = |key: &str| -> Cow<'a, Value<'a>> {
-        match data.as_array() {
-            Some(a) => Cow::Owned(record::array(
-                a.iter().filter_map(|x| x.get(key).cloned()).collect(),
-            )),
-            None => null(),
+fn typed<'a>(value_type: &str, data: Value<'a>) -> [Pick<'a>; 6] {
+    let (mut text, mut number, mut datetime, mut id, mut ids, mut texts) = (
+        Pick::NULL,
+        Pick::NULL,
+        Pick::NULL,
+        Pick::NULL,
+        Pick::NULL,
+        Pick::NULL,
+    );
+    let each = |key: &str| -> Pick<'a> {
+        match data.items() {
+            Some(items) => Pick::List(items.filter_map(|x| x.get(key)).collect()),
+            None => Pick::NULL,
         }
     };
     match value_type {
-        "text" | "filterable-text" => text = Cow::Borrowed(data),
-        "filterable-text-multi" => texts = Cow::Borrowed(data),
-        "number" => number = Cow::Borrowed(data),
-        "datetime" => datetime = Cow::Borrowed(data),
-        "location" => text = Cow::Owned(location_text(data)),
+        "text" | "filterable-text" => text = Pick::Value(data),
+        "filterable-text-multi" => texts = Pick::Value(data),
+        "number" => number = Pick::Value(data),
+        "datetime" => datetime = Pick::Value(data),
+        "location" => text = location_text(data),
         "dropdown" | "ranked-dropdown" => {
             id = at(data, "dropdownOptionId");
             text = at(data, "text");
@@ -255,7 +267,7 @@ fn typed<'a>(value_type: &str, data: &'a Value<'a>) -> [Cow<'a, Value<'a>>; 6] {
         }
         "person" => {
             id = at(data, "id");
-            text = Cow::Owned(person_name(data));
+            text = person_name(data);
         }
         "person-multi" => ids = each("id"),
         "company" => {
@@ -270,10 +282,10 @@ fn typed<'a>(value_type: &str, data: &'a Value<'a>) -> [Cow<'a, Value<'a>>; 6] {
         "interaction" => {
             id = at(data, "id");
             text = at(data, "type");
-            datetime = Cow::Borrowed(
+            datetime = Pick::Value(
                 data.get("sentAt")
                     .or_else(|| data.get("startTime"))
-                    .unwrap_or(&NULL),
+                    .unwrap_or(NULL),
             );
         }
         // number-multi, location-multi and types Affinity adds later: value_json only.
@@ -286,6 +298,7 @@ fn typed<'a>(value_type: &str, data: &'a Value<'a>) -> [Cow<'a, Value<'a>>; 6] {
 mod tests {
     use super::*;
     use crate::record::rec;
+    use crate::table::pick_text;
     use serde_json::json;
 
     #[test]
@@ -301,7 +314,7 @@ mod tests {
             ]
         });
         // Each row as an object of its columns.
-        let rows: Vec<serde_json::Value> = of_entity(&person)
+        let rows: Vec<serde_json::Value> = of_entity(person)
             .unwrap()
             .iter()
             .map(|row| {
@@ -313,7 +326,7 @@ mod tests {
                 serde_json::Value::Object(
                     named
                         .map(|(c, v)| {
-                            let v = serde_json::from_str(&record::text(v)).unwrap();
+                            let v = serde_json::from_str(&pick_text(v)).unwrap();
                             (c.name.to_string(), v)
                         })
                         .collect(),
@@ -328,7 +341,7 @@ mod tests {
         assert_eq!(rows[2]["value_id"], json!(9));
         assert_eq!(rows[2]["value_text"], json!("Won"));
         assert_eq!(rows[3]["value_datetime"], json!("2024-01-01T00:00:00Z"));
-        assert!(of_entity(&rec!({"id": 1, "fields": "nope"})).is_err());
-        assert!(of_entity(&rec!({"id": 1})).unwrap().is_empty());
+        assert!(of_entity(rec!({"id": 1, "fields": "nope"})).is_err());
+        assert!(of_entity(rec!({"id": 1})).unwrap().is_empty());
     }
 }

@@ -14,10 +14,8 @@
 //!   external participant with the lowest id, and only if it falls in the chain's half-open
 //!   window `[start, end)` (windows meet at their edges, where v1 is inclusive on both sides).
 
-use crate::record::{self, Value};
-use crate::table::{Row, parse_timestamp};
-use simd_json::prelude::*;
-use std::borrow::Cow;
+use crate::record::Value;
+use crate::table::{Pick, Row, parse_timestamp};
 use std::collections::BTreeMap;
 
 /// v1's longest window: one year.
@@ -29,9 +27,9 @@ const RI_KEYS: usize = 8;
 /// The time of each relationship-intelligence field of a person ([`ri_index`]), in Unix
 /// seconds: one pass over the `fields` array (a person has dozens of fields, and this runs
 /// for every person of a page).
-fn ri_times(person: &Value) -> [Option<i64>; RI_KEYS] {
+fn ri_times(person: Value) -> [Option<i64>; RI_KEYS] {
     let (mut out, mut seen) = ([None; RI_KEYS], [false; RI_KEYS]);
-    let Some(fields) = person.get("fields").and_then(|f| f.as_array()) else {
+    let Some(fields) = person.get("fields").and_then(|f| f.items()) else {
         return out;
     };
     for field in fields {
@@ -45,7 +43,8 @@ fn ri_times(person: &Value) -> [Option<i64>; RI_KEYS] {
         };
         // The first field with the id counts, as v2 sends each field once.
         seen[i] = true;
-        out[i] = record::at(field, "/value/data")
+        out[i] = field
+            .at("/value/data")
             .and_then(|data| data.get("sentAt").or_else(|| data.get("startTime")))
             .and_then(|when| when.as_str())
             .and_then(parse_timestamp)
@@ -74,12 +73,12 @@ fn ri_time(times: &[Option<i64>; RI_KEYS], key: &str) -> Option<i64> {
     times[ri_index(key)?]
 }
 
-fn is_external(person: &Value) -> bool {
+fn is_external(person: Value) -> bool {
     person.get("type").and_then(|x| x.as_str()) == Some("external")
 }
 
 /// Whether a v2 person has any interaction (and so relationship strengths).
-pub fn has_interactions(person: &Value) -> bool {
+pub fn has_interactions(person: Value) -> bool {
     is_external(person) && {
         let times = ri_times(person);
         ["last-contact", "next-event"]
@@ -97,7 +96,7 @@ const GROUPS: [(&[i64], &[&str]); 3] = [
 
 /// The chains of one v2 person: (person, type, window) for every type and year with
 /// interactions.
-pub fn windows(person: &Value) -> Vec<Vec<(&'static str, i64)>> {
+pub fn windows(person: Value) -> Vec<Vec<(&'static str, i64)>> {
     let Some(id) = person
         .get("id")
         .and_then(|x| x.as_i64())
@@ -131,37 +130,34 @@ pub fn windows(person: &Value) -> Vec<Vec<(&'static str, i64)>> {
 }
 
 /// Everyone on a v1 interaction, with their person objects.
-fn participants<'v, 'a>(record: &'v Value<'a>) -> Vec<&'v Value<'a>> {
-    let mut out: Vec<&Value> = vec![];
-    if let Some(ps) = record.get("persons").and_then(|x| x.as_array()) {
+fn participants(record: Value<'_>) -> Vec<Value<'_>> {
+    let mut out = vec![];
+    if let Some(ps) = record.get("persons").and_then(|x| x.items()) {
         out.extend(ps);
     }
     if let Some(from) = record.get("from").filter(|f| f.is_object()) {
         out.push(from);
     }
     for key in ["to", "cc"] {
-        if let Some(ps) = record.get(key).and_then(|x| x.as_array()) {
+        if let Some(ps) = record.get(key).and_then(|x| x.items()) {
             out.extend(ps);
         }
     }
     out
 }
 
-fn ids(people: &[&Value]) -> Vec<i64> {
-    let mut v: Vec<i64> = people
-        .iter()
-        .filter_map(|p| p.get("id").and_then(|x| x.as_i64()))
+/// The integer ids of `people`, a run of one id kept once.
+fn ids<'a>(people: impl IntoIterator<Item = Value<'a>>) -> Pick<'a> {
+    let mut v: Vec<Value> = people
+        .into_iter()
+        .filter_map(|p| p.get("id").filter(|x| x.as_i64().is_some()))
         .collect();
-    v.dedup();
-    v
-}
-
-fn id_list(ids: Vec<i64>) -> Value<'static> {
-    record::array(ids.into_iter().map(Value::from).collect())
+    v.dedup_by(|a, b| a.as_i64() == b.as_i64());
+    Pick::List(v)
 }
 
 /// Whether the chain `parents` (person, type, window) is the one that writes `record`.
-pub fn owned_by_chain(record: &Value, parents: &BTreeMap<String, i64>) -> bool {
+pub fn owned_by_chain(record: Value, parents: &BTreeMap<String, i64>) -> bool {
     let (Some(&person), Some(&start), Some(&end)) = (
         parents.get("person_id"),
         parents.get("start"),
@@ -188,19 +184,17 @@ pub fn owned_by_chain(record: &Value, parents: &BTreeMap<String, i64>) -> bool {
 }
 
 /// An interaction row: the participant id lists lifted to the top level.
-pub fn rows<'a>(record: &'a Value<'a>) -> Result<Vec<Row<'a>>, String> {
-    let mut row = record.clone();
-    let lifted = row
-        .as_object_mut()
-        .ok_or("an interaction is not an object")?;
-    lifted.insert("person_ids".into(), id_list(ids(&participants(record))));
-    for key in ["to", "cc"] {
-        if let Some(ps) = record.get(key).and_then(|x| x.as_array()) {
-            let people: Vec<&Value> = ps.iter().collect();
-            lifted.insert(format!("{key}_person_ids").into(), id_list(ids(&people)));
+pub fn rows(record: Value<'_>) -> Result<Vec<Row<'_>>, String> {
+    if !record.is_object() {
+        return Err("an interaction is not an object".into());
+    }
+    let mut extra = vec![("person_ids", ids(participants(record)))];
+    for (key, lifted) in [("to", "to_person_ids"), ("cc", "cc_person_ids")] {
+        if let Some(ps) = record.get(key).and_then(|x| x.items()) {
+            extra.push((lifted, ids(ps)));
         }
     }
-    Ok(vec![Row::Json(Cow::Owned(row))])
+    Ok(vec![Row::Json { record, extra }])
 }
 
 #[cfg(test)]
@@ -226,7 +220,7 @@ mod tests {
             ri("last-email", "email", "2022-06-01T00:00:00Z"),
             ri("next-event", "meeting", "2026-07-01T00:00:00Z"),
         ]});
-        let w = windows(&person);
+        let w = windows(person);
         let emails: Vec<&Vec<(&str, i64)>> = w.iter().filter(|c| c[1].1 == 3).collect();
         assert_eq!(
             emails.len(),
@@ -245,8 +239,8 @@ mod tests {
         // Only a future meeting: one window for meetings and one for calls; no chats.
         assert_eq!(w.iter().filter(|c| c[1].1 == 0 || c[1].1 == 1).count(), 2);
         assert!(w.iter().all(|c| c[1].1 != 2));
-        assert!(windows(&rec!({ "id": 1, "type": "internal", "fields": [] })).is_empty());
-        assert!(windows(&rec!({ "id": 2, "type": "external", "fields": [] })).is_empty());
+        assert!(windows(rec!({ "id": 1, "type": "internal", "fields": [] })).is_empty());
+        assert!(windows(rec!({ "id": 2, "type": "external", "fields": [] })).is_empty());
     }
 
     #[test]
@@ -262,24 +256,29 @@ mod tests {
                 ("type".into(), 3),
             ])
         };
-        assert!(owned_by_chain(&email, &chain(20, t - 10, t + 10)));
+        assert!(owned_by_chain(email, &chain(20, t - 10, t + 10)));
         assert!(
-            !owned_by_chain(&email, &chain(30, t - 10, t + 10)),
+            !owned_by_chain(email, &chain(30, t - 10, t + 10)),
             "30 is not the lowest external id"
         );
         assert!(
-            owned_by_chain(&email, &chain(20, t, t + 10)),
+            owned_by_chain(email, &chain(20, t, t + 10)),
             "start is inclusive"
         );
         assert!(
-            !owned_by_chain(&email, &chain(20, t - 10, t)),
+            !owned_by_chain(email, &chain(20, t - 10, t)),
             "end is exclusive"
         );
-        let Row::Json(row) = &rows(&email).unwrap()[0] else {
+        let Row::Json { extra, .. } = &rows(email).unwrap()[0] else {
             panic!("an interaction row is its record")
         };
-        assert_eq!(record::text(&row["person_ids"]), "[1,30,20]");
-        assert_eq!(record::text(&row["to_person_ids"]), "[30,20]");
-        assert!(rows(&rec!([1])).is_err());
+        let lifted = |key: &str| {
+            let (_, v) = extra.iter().find(|(k, _)| *k == key).expect(key);
+            crate::table::pick_text(v)
+        };
+        assert_eq!(lifted("person_ids"), "[1,30,20]");
+        assert_eq!(lifted("to_person_ids"), "[30,20]");
+        assert_eq!(lifted("cc_person_ids"), "[]");
+        assert!(rows(rec!([1])).is_err());
     }
 }

@@ -13,7 +13,6 @@ use crate::layout::{self, ChainManifest};
 use crate::record;
 use crate::table::{self, Columns};
 use serde_json::Value;
-use simd_json::prelude::*;
 use std::collections::BTreeMap;
 use url::Url;
 
@@ -294,7 +293,7 @@ pub(crate) fn check_status(path: &str, status: u16, body: &[u8]) -> Result<(), S
 pub(crate) fn table_batches(
     format: Format,
     tables: &'static [crate::table::Table],
-    records: &[&record::Value],
+    records: &[record::Value],
     row_id: &str,
     parents: &BTreeMap<String, i64>,
     key: impl Fn(&crate::table::Table) -> String,
@@ -303,7 +302,7 @@ pub(crate) fn table_batches(
     for t in tables {
         let mut rows: Vec<table::Row> = vec![];
         for r in records {
-            rows.extend((t.rows)(r)?);
+            rows.extend((t.rows)(*r)?);
         }
         let parent = |k: &str| parents.get(k).copied();
         let mut columns = Columns::new(t.columns, rows.len());
@@ -334,8 +333,9 @@ pub fn handle(cfg: &Config, job: &Job, status: u16, body: &[u8]) -> Result<Outco
     };
     // simd-json parses in place, so into a copy of the body (the driver may retry with it).
     let mut text = body.to_vec();
-    let page =
+    let tape =
         record::parse(&mut text).map_err(|e| malformed(format!("the body is not JSON ({e})")))?;
+    let page = record::root(&tape);
     let key = match stream.records_at {
         Records::Key(k) => Some(k),
         Records::Root => None,
@@ -349,13 +349,13 @@ pub fn handle(cfg: &Config, job: &Job, status: u16, body: &[u8]) -> Result<Outco
             )
         }
     };
-    let all: &[record::Value] = match key {
+    let all = match key {
         Some(key) => page
             .get(key)
-            .and_then(|x| x.as_array())
+            .and_then(|x| x.items())
             .ok_or_else(|| malformed(format!("no `{key}` array")))?,
         None => page
-            .as_array()
+            .items()
             .ok_or_else(|| malformed("the body is not an array".into()))?,
     };
     if stream.paging != Paging::None && all.len() > stream.page_size as usize {
@@ -366,13 +366,13 @@ pub fn handle(cfg: &Config, job: &Job, status: u16, body: &[u8]) -> Result<Outco
         )));
     }
     // Records another chain owns are left to it (each record lands exactly once).
-    let kept: Vec<&record::Value> = match stream.keep {
-        Some(keep) => all.iter().filter(|r| keep(r, &job.parents)).collect(),
-        None => all.iter().collect(),
+    let kept: Vec<record::Value> = match stream.keep {
+        Some(keep) => all.filter(|r| keep(*r, &job.parents)).collect(),
+        None => all.collect(),
     };
-    let records: &[&record::Value] = &kept;
+    let records: &[record::Value] = &kept;
     // The continuation: absent or null on the last page, else a string.
-    let link = |v: Option<&record::Value>, what: &str| match v {
+    let link = |v: Option<record::Value>, what: &str| match v {
         None => Ok(None),
         Some(v) if v.is_null() => Ok(None),
         Some(v) => match v.as_str() {
@@ -381,10 +381,7 @@ pub fn handle(cfg: &Config, job: &Job, status: u16, body: &[u8]) -> Result<Outco
         },
     };
     let next_cursor = match stream.paging {
-        Paging::Cursor => match link(
-            record::at(&page, "/pagination/nextUrl"),
-            "pagination.nextUrl",
-        )? {
+        Paging::Cursor => match link(page.at("/pagination/nextUrl"), "pagination.nextUrl")? {
             Some(next) => Some(cursor_of_next_url(cfg, &path, &next)?),
             None => None,
         },
@@ -427,11 +424,11 @@ pub fn handle(cfg: &Config, job: &Job, status: u16, body: &[u8]) -> Result<Outco
     for child in catalog::children_of(stream.name) {
         let link = child.parent.expect("children have a parent");
         for r in records {
-            if link.when.is_some_and(|when| !when(r)) {
+            if link.when.is_some_and(|when| !when(*r)) {
                 continue;
             }
             if let Some(expand) = link.expand {
-                for extra in expand(r) {
+                for extra in expand(*r) {
                     let mut parents: BTreeMap<String, i64> = job.parents.clone();
                     parents.extend(extra.into_iter().map(|(k, v)| (k.to_string(), v)));
                     children.extend(first(child, parents));
@@ -440,7 +437,8 @@ pub fn handle(cfg: &Config, job: &Job, status: u16, body: &[u8]) -> Result<Outco
             }
             let mut parents: BTreeMap<String, i64> = job.parents.clone();
             for (name, pointer) in link.keys {
-                let id = record::at(r, pointer)
+                let id = r
+                    .at(pointer)
                     .and_then(|x| x.as_i64())
                     .filter(|id| *id > 0)
                     .ok_or_else(|| {

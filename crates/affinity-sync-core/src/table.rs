@@ -13,8 +13,6 @@ use arrow_array::builder::{
     TimestampMicrosecondBuilder,
 };
 use arrow_schema::{DataType, Field};
-use simd_json::prelude::*;
-use std::borrow::Cow;
 use std::sync::Arc;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -73,18 +71,48 @@ pub const SYNC_ID: Column = Column {
 };
 
 /// Turns one API record into the rows of a table (most tables: the record itself).
-pub type RowFn = for<'a> fn(&'a Value<'a>) -> Result<Vec<Row<'a>>, String>;
+pub type RowFn = for<'a> fn(Value<'a>) -> Result<Vec<Row<'a>>, String>;
 
 /// One row of a table, as its row function makes it.
 #[derive(Debug, Clone)]
 pub enum Row<'a> {
-    /// A JSON object the columns' pointers read: usually the API record itself.
-    Json(Cow<'a, Value<'a>>),
+    /// A JSON object the columns' pointers read: usually the API record itself. `extra`
+    /// adds top-level keys (ids lifted out of nested lists, a derived id), which the
+    /// columns read before the record's own.
+    Json {
+        record: Value<'a>,
+        extra: Vec<(&'static str, Pick<'a>)>,
+    },
     /// The value of every column, in column order, already picked out of the record (the
     /// entries of `_sync_id` and parent-id columns are ignored). For derived tables with many
-    /// rows per record (field values: one per value), which would otherwise build a JSON
-    /// object per row only to read it back: the hottest path of a sync.
-    Picked(Vec<Cow<'a, Value<'a>>>),
+    /// rows per record (field values: one per value), which would otherwise look every
+    /// column up by its pointer: the hottest path of a sync.
+    Picked(Vec<Pick<'a>>),
+}
+
+impl<'a> Row<'a> {
+    /// The record itself as the row.
+    pub fn of(record: Value<'a>) -> Row<'a> {
+        Row::Json {
+            record,
+            extra: vec![],
+        }
+    }
+}
+
+/// One value of a row: read from the page, or made from it.
+#[derive(Debug, Clone)]
+pub enum Pick<'a> {
+    /// A value of the page.
+    Value(Value<'a>),
+    /// Text made from the page (a person's full name, `field-<id>`).
+    Text(String),
+    /// A list of values of the page (the ids of a note's persons).
+    List(Vec<Value<'a>>),
+}
+
+impl Pick<'_> {
+    pub const NULL: Pick<'static> = Pick::Value(record::NULL);
 }
 
 /// A table the step writes: its rows, their columns and their key.
@@ -98,8 +126,8 @@ pub struct Table {
 }
 
 /// The identity row function: the record is the row.
-pub fn each_record<'a>(record: &'a Value<'a>) -> Result<Vec<Row<'a>>, String> {
-    Ok(vec![Row::Json(Cow::Borrowed(record))])
+pub fn each_record(record: Value<'_>) -> Result<Vec<Row<'_>>, String> {
+    Ok(vec![Row::of(record)])
 }
 
 /// One value of a batch read back ([`crate::batch_read`]).
@@ -191,17 +219,32 @@ impl Columns {
             let scratch = &mut self.scratch;
             match column.source {
                 Source::SyncId => text_builder(builder).append_value(sync_id),
-                Source::Parent(key) => {
-                    let id = parent(key).map_or(record::NULL.clone(), Value::from);
-                    append(column, builder, &id, scratch)?
-                }
-                Source::At(pointer) => {
-                    let value = match row {
-                        Row::Json(v) => record::at(v, pointer).unwrap_or(&record::NULL),
-                        Row::Picked(values) => &values[c],
-                    };
-                    append(column, builder, value, scratch)?
-                }
+                Source::Parent(key) => match (parent(key), builder) {
+                    (Some(id), Builder::Int(b)) => b.append_value(id),
+                    (None, builder) => append(column, builder, &Pick::NULL, scratch)?,
+                    (Some(_), _) => {
+                        return Err(format!(
+                            "column {}: a parent id needs an integer column",
+                            column.name
+                        ));
+                    }
+                },
+                Source::At(pointer) => match row {
+                    Row::Json { record, extra } => {
+                        let lifted = extra
+                            .iter()
+                            .find(|(k, _)| pointer.strip_prefix('/') == Some(*k))
+                            .map(|(_, v)| v);
+                        match lifted {
+                            Some(v) => append(column, builder, v, scratch)?,
+                            None => {
+                                let v = record.at(pointer).unwrap_or(record::NULL);
+                                append(column, builder, &Pick::Value(v), scratch)?
+                            }
+                        }
+                    }
+                    Row::Picked(values) => append(column, builder, &values[c], scratch)?,
+                },
             }
         }
         Ok(())
@@ -242,13 +285,53 @@ fn text_builder(b: &mut Builder) -> &mut StringBuilder {
 fn append(
     column: &Column,
     builder: &mut Builder,
-    v: &Value,
+    v: &Pick,
     scratch: &mut Vec<u8>,
 ) -> Result<(), String> {
     let wrong = |what: &str| format!("column {}: expected {what}, got {}", column.name, short(v));
-    let null = v.is_null();
+    let v = match v {
+        Pick::Value(v) => *v,
+        Pick::Text(s) => {
+            let Builder::Text(b) = builder else {
+                return Err(wrong(expected(column.ty)));
+            };
+            if column.ty == Ty::Utf8 {
+                b.append_value(s);
+            } else {
+                scratch.clear();
+                record::write_str(s, scratch);
+                b.append_value(std::str::from_utf8(scratch).expect("JSON text is UTF-8"));
+            }
+            return Ok(());
+        }
+        Pick::List(items) => {
+            match builder {
+                Builder::TextList(b) => {
+                    for i in items {
+                        let s = i.as_str().ok_or_else(|| wrong("a list of strings"))?;
+                        b.values().append_value(s);
+                    }
+                    b.append(true);
+                }
+                Builder::IntList(b) => {
+                    for i in items {
+                        let n = i.as_i64().ok_or_else(|| wrong("a list of integers"))?;
+                        b.values().append_value(n);
+                    }
+                    b.append(true);
+                }
+                Builder::Text(b) if column.ty == Ty::Json => {
+                    scratch.clear();
+                    write_list(items, scratch);
+                    b.append_value(std::str::from_utf8(scratch).expect("JSON text is UTF-8"))
+                }
+                _ => return Err(wrong(expected(column.ty))),
+            }
+            return Ok(());
+        }
+    };
     match builder {
-        _ if null => match builder {
+        _ if v.is_null() => match builder {
             Builder::Int(b) => b.append_null(),
             Builder::Float(b) => b.append_null(),
             Builder::Text(b) => b.append_null(),
@@ -257,17 +340,20 @@ fn append(
             Builder::TextList(b) => b.append_null(),
             Builder::IntList(b) => b.append_null(),
         },
-        Builder::Int(b) => b.append_value(match v {
-            Value::String(s) => s.parse().map_err(|_| wrong("an integer"))?,
-            _ => v.as_i64().ok_or_else(|| wrong("an integer"))?,
+        Builder::Int(b) => b.append_value(match v.as_str() {
+            Some(s) => s.parse().map_err(|_| wrong("an integer"))?,
+            None => v.as_i64().ok_or_else(|| wrong("an integer"))?,
         }),
-        Builder::Float(b) => b.append_value(v.cast_f64().ok_or_else(|| wrong("a number"))?),
-        Builder::Text(b) => match v {
-            Value::String(s) if column.ty == Ty::Utf8 => b.append_value(s),
+        Builder::Float(b) => b.append_value(v.as_f64().ok_or_else(|| wrong("a number"))?),
+        Builder::Text(b) => match v.as_str() {
+            Some(s) if column.ty == Ty::Utf8 => b.append_value(s),
             // JSON columns hold any value's compact text; text columns take numbers and
             // booleans as their JSON text.
-            Value::Static(_) | Value::String(_) => b.append_value(json_text(v, scratch)),
-            _ if column.ty == Ty::Json => b.append_value(json_text(v, scratch)),
+            _ if column.ty == Ty::Json || !(v.is_object() || v.is_array()) => {
+                scratch.clear();
+                record::write_text(v, scratch);
+                b.append_value(std::str::from_utf8(scratch).expect("JSON text is UTF-8"))
+            }
             _ => return Err(wrong("a string")),
         },
         Builder::Bool(b) => b.append_value(v.as_bool().ok_or_else(|| wrong("a boolean"))?),
@@ -276,7 +362,7 @@ fn append(
             b.append_value(parse_timestamp(s).ok_or_else(|| wrong("an ISO 8601 timestamp"))?)
         }
         Builder::TextList(b) => {
-            let items = v.as_array().ok_or_else(|| wrong("a list of strings"))?;
+            let items = v.items().ok_or_else(|| wrong("a list of strings"))?;
             for i in items {
                 let s = i.as_str().ok_or_else(|| wrong("a list of strings"))?;
                 b.values().append_value(s);
@@ -284,7 +370,7 @@ fn append(
             b.append(true);
         }
         Builder::IntList(b) => {
-            let items = v.as_array().ok_or_else(|| wrong("a list of integers"))?;
+            let items = v.items().ok_or_else(|| wrong("a list of integers"))?;
             for i in items {
                 let n = i.as_i64().ok_or_else(|| wrong("a list of integers"))?;
                 b.values().append_value(n);
@@ -295,15 +381,46 @@ fn append(
     Ok(())
 }
 
-/// `v`'s compact JSON text, written into `scratch`.
-fn json_text<'s>(v: &Value, scratch: &'s mut Vec<u8>) -> &'s str {
-    scratch.clear();
-    record::write_text(v, scratch);
-    std::str::from_utf8(scratch).expect("JSON text is UTF-8")
+/// What a column of type `ty` takes, for error messages.
+fn expected(ty: Ty) -> &'static str {
+    match ty {
+        Ty::Int64 => "an integer",
+        Ty::Float64 => "a number",
+        Ty::Utf8 => "a string",
+        Ty::Bool => "a boolean",
+        Ty::Timestamp => "a timestamp",
+        Ty::Json => "any JSON",
+        Ty::Utf8List => "a list of strings",
+        Ty::Int64List => "a list of integers",
+    }
 }
 
-fn short(v: &Value) -> String {
-    let s = record::text(v);
+/// The compact JSON text of a list of values.
+fn write_list(items: &[Value], out: &mut Vec<u8>) {
+    out.push(b'[');
+    for (i, x) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        record::write_text(*x, out);
+    }
+    out.push(b']');
+}
+
+/// The compact JSON text of a value of a row.
+pub fn pick_text(v: &Pick) -> String {
+    let mut out = vec![];
+    match v {
+        Pick::Value(v) => record::write_text(*v, &mut out),
+        Pick::Text(s) => record::write_str(s, &mut out),
+        Pick::List(items) => write_list(items, &mut out),
+    }
+    String::from_utf8(out).expect("JSON text is UTF-8")
+}
+
+/// A value for an error message: its JSON text, cut at 60 characters.
+fn short(v: &Pick) -> String {
+    let s = pick_text(v);
     if s.chars().count() > 60 {
         format!("{}…", s.chars().take(60).collect::<String>())
     } else {
@@ -350,12 +467,12 @@ mod tests {
     /// `column` of `row`, through the builders and read back from the array.
     fn cell(
         column: &'static Column,
-        row: &Value,
+        row: Value<'static>,
         sync_id: &str,
         parent: impl Fn(&str) -> Option<i64>,
     ) -> Result<Cell, String> {
         let mut columns = Columns::new(std::slice::from_ref(column), 1);
-        columns.push_row(&Row::Json(Cow::Borrowed(row)), sync_id, parent)?;
+        columns.push_row(&Row::of(row), sync_id, parent)?;
         let mut cells = vec![];
         crate::batch_read::append_column("t", column, &columns.finish()[0], &mut cells)
             .expect("the array has the column's type");
@@ -365,21 +482,18 @@ mod tests {
     #[test]
     fn cells_convert_or_fail_loudly() {
         let none = |_: &str| None;
-        assert_eq!(
-            cell(&ID, &rec!({"id": 7}), "s", none).unwrap(),
-            Cell::Int(7)
-        );
-        assert_eq!(cell(&ID, &rec!({}), "s", none).unwrap(), Cell::Null);
+        assert_eq!(cell(&ID, rec!({"id": 7}), "s", none).unwrap(), Cell::Int(7));
+        assert_eq!(cell(&ID, rec!({}), "s", none).unwrap(), Cell::Null);
         assert!(
-            cell(&ID, &rec!({"id": "seven"}), "s", none)
+            cell(&ID, rec!({"id": "seven"}), "s", none)
                 .unwrap_err()
                 .contains("column id")
         );
-        assert!(cell(&ID, &rec!({"id": 1.5}), "s", none).is_err());
+        assert!(cell(&ID, rec!({"id": 1.5}), "s", none).is_err());
         assert_eq!(
             cell(
                 &WHEN,
-                &rec!({"when": "2017-05-04T10:44:31.526-08:00"}),
+                rec!({"when": "2017-05-04T10:44:31.526-08:00"}),
                 "s",
                 none
             )
@@ -387,23 +501,77 @@ mod tests {
             Cell::Micros(1_493_923_471_526_000)
         );
         assert_eq!(
-            cell(&WHEN, &rec!({"when": "2023-01-01T00:00:00Z"}), "s", none).unwrap(),
+            cell(&WHEN, rec!({"when": "2023-01-01T00:00:00Z"}), "s", none).unwrap(),
             Cell::Micros(1_672_531_200_000_000)
         );
-        assert!(cell(&WHEN, &rec!({"when": "last tuesday"}), "s", none).is_err());
+        assert!(cell(&WHEN, rec!({"when": "last tuesday"}), "s", none).is_err());
         assert_eq!(
-            cell(&TAGS, &rec!({"tags": ["a", "b"]}), "s", none).unwrap(),
+            cell(&TAGS, rec!({"tags": ["a", "b"]}), "s", none).unwrap(),
             Cell::StrList(vec!["a".into(), "b".into()])
         );
-        assert!(cell(&TAGS, &rec!({"tags": [1]}), "s", none).is_err());
+        assert!(cell(&TAGS, rec!({"tags": [1]}), "s", none).is_err());
         assert_eq!(
-            cell(&PARENT, &rec!({}), "s", |k| (k == "list_id").then_some(3)).unwrap(),
+            cell(&PARENT, rec!({}), "s", |k| (k == "list_id").then_some(3)).unwrap(),
             Cell::Int(3)
         );
         assert_eq!(
-            cell(&SYNC_ID, &rec!({}), "sync-1", none).unwrap(),
+            cell(&SYNC_ID, rec!({}), "sync-1", none).unwrap(),
             Cell::Str("sync-1".into())
         );
+    }
+
+    #[test]
+    fn made_values_and_lifted_keys_convert_like_page_values() {
+        const NAME: Column = col("name", Ty::Utf8, "/name", "");
+        const RAW: Column = col("raw", Ty::Json, "/raw", "");
+        const IDS: Column = col("ids", Ty::Int64List, "/ids", "");
+        static COLUMNS: [Column; 4] = [NAME, RAW, IDS, ID];
+        let record = rec!({"id": 4, "ids": [9], "list": [1, 2, "x"], "name": "page"});
+        let list: Vec<Value> = record.get("list").unwrap().items().unwrap().collect();
+        let row = |extra: Vec<(&'static str, Pick<'static>)>| Row::Json { record, extra };
+        let cells = |row: Row| {
+            let mut columns = Columns::new(&COLUMNS, 1);
+            columns.push_row(&row, "s", |_| None)?;
+            let mut cells = vec![];
+            for (column, array) in COLUMNS.iter().zip(columns.finish()) {
+                crate::batch_read::append_column("t", column, &array, &mut cells).unwrap();
+            }
+            Ok::<_, String>(cells)
+        };
+        // Lifted keys answer before the record's own; the rest read the record.
+        assert_eq!(
+            cells(row(vec![
+                ("name", Pick::Text("Ann \"A\" Lee".into())),
+                ("raw", Pick::List(list[..2].to_vec())),
+            ]))
+            .unwrap(),
+            [
+                Cell::Str("Ann \"A\" Lee".into()),
+                Cell::Json("[1,2]".into()),
+                Cell::IntList(vec![9]),
+                Cell::Int(4),
+            ]
+        );
+        assert_eq!(
+            cells(row(vec![
+                ("raw", Pick::Text("é\n".into())),
+                ("ids", Pick::List(list[..2].to_vec())),
+            ]))
+            .unwrap()[1..3],
+            [Cell::Json(r#""é\n""#.into()), Cell::IntList(vec![1, 2])]
+        );
+        let err = cells(row(vec![("ids", Pick::List(list.clone()))])).unwrap_err();
+        assert!(
+            err.contains("column ids: expected a list of integers"),
+            "{err}"
+        );
+        let err = cells(row(vec![("ids", Pick::Text("1".into()))])).unwrap_err();
+        assert!(
+            err.contains(r#"column ids: expected a list of integers, got "1""#),
+            "{err}"
+        );
+        let err = cells(Row::Picked(vec![Pick::NULL])).unwrap_err();
+        assert!(err.contains("1 values for 4 columns"), "{err}");
     }
 
     #[test]
