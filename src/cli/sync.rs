@@ -607,7 +607,9 @@ pub async fn run<S: ObjectSink + 'static>(opts: Options, sink: S, start: Start) 
             catalog::stream(n).ok_or_else(|| anyhow!("sync {sync_id} names unknown stream {n:?}"))
         })
         .collect::<Result<_>>()?;
-    let cfg = Config::new(&opts.base_url, "", format).map_err(|e| anyhow!("--base-url: {e}"))?;
+    let cfg = Config::new(&opts.base_url, "", format)
+        .map_err(|e| anyhow!("--base-url: {e}"))?
+        .reading(streams.iter().map(|s| s.name));
     let shared = Arc::new(Shared {
         cfg,
         http,

@@ -291,7 +291,7 @@ mod tests {
         let sync_id = "20261125T000000Z-ab12";
         for table in STREAMS.iter().flat_map(|s| s.tables.iter()) {
             let mut want: Vec<Vec<Cell>> = vec![vec![]; table.columns.len()];
-            let mut columns = Columns::new(table.columns, 3);
+            let mut columns = Columns::new(table.columns, 3, 0);
             for r in 0..3 {
                 let mut values = vec![];
                 for (c, column) in table.columns.iter().enumerate() {

@@ -528,7 +528,7 @@ fn change_id(event: &Value, sent_at: i64) -> String {
 fn one_row_batch(table: &'static Table, row: &Value, key: String) -> Result<Batch, String> {
     let mut text = serde_json::to_vec(row).expect("a JSON value writes");
     let tape = crate::record::parse(&mut text)?;
-    let mut columns = table::Columns::new(table.columns, 1);
+    let mut columns = table::Columns::new(table.columns, 1, 0);
     columns.push_row(&table::Row::of(crate::record::root(&tape)), "", |_| None)?;
     Ok(Batch {
         key,
@@ -855,11 +855,13 @@ pub fn handle(
     }
     // The record read as a page is read (the tables' row functions take values on a tape).
     let mut text = serde_json::to_vec(&record).expect("a JSON value writes");
+    let page_bytes = text.len();
     let tape = crate::record::parse(&mut text).map_err(&malformed)?;
     let batches = step::table_batches(
         cfg.format,
         stream.tables,
         &[crate::record::root(&tape)],
+        page_bytes,
         &refresh.change,
         &parents,
         |t| {

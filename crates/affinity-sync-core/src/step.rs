@@ -22,6 +22,11 @@ pub struct Config {
     base: Url,
     prefix: String,
     pub format: Format,
+    /// The streams the sync reads, when the driver says ([`Config::reading`]): child jobs of
+    /// any other stream are not made. Working them out reads every record of the page again
+    /// (a person's interaction windows from its relationship-intelligence fields were an
+    /// eighth of a persons page's time), only for the driver to drop them.
+    streams: Option<Vec<String>>,
 }
 
 /// How the driver must authenticate the request (it holds the key; the core never does).
@@ -145,7 +150,27 @@ impl Config {
             base,
             prefix: prefix.trim_matches('/').to_string(),
             format,
+            streams: None,
         })
+    }
+
+    /// This config for a sync of just `streams`: [`handle`] makes child jobs of these streams
+    /// only. Without it, children of every stream are made.
+    pub fn reading<S: AsRef<str>>(mut self, streams: impl IntoIterator<Item = S>) -> Config {
+        self.streams = Some(
+            streams
+                .into_iter()
+                .map(|s| s.as_ref().to_string())
+                .collect(),
+        );
+        self
+    }
+
+    /// Whether the sync reads `stream` (every stream, unless [`Config::reading`] said).
+    pub fn reads(&self, stream: &str) -> bool {
+        self.streams
+            .as_ref()
+            .is_none_or(|s| s.iter().any(|x| x == stream))
     }
 
     pub fn base_url(&self) -> &str {
@@ -287,13 +312,14 @@ pub(crate) fn check_status(path: &str, status: u16, body: &[u8]) -> Result<(), S
     }
 }
 
-/// One batch per table of `tables` from `records`; `key` names each table's object.
-/// `row_id` goes into every row's `_sync_id` column, `parents` fill parent-id columns.
+/// One batch per table of `tables` from `records`, read from a page of `page_bytes`; `key`
+/// names each table's object. `row_id` goes into every row's `_sync_id` column, `parents` fill parent-id columns.
 /// An error names the first value that does not fit its column.
 pub(crate) fn table_batches(
     format: Format,
     tables: &'static [crate::table::Table],
     records: &[record::Value],
+    page_bytes: usize,
     row_id: &str,
     parents: &BTreeMap<String, i64>,
     key: impl Fn(&crate::table::Table) -> String,
@@ -305,7 +331,7 @@ pub(crate) fn table_batches(
             rows.extend((t.rows)(*r)?);
         }
         let parent = |k: &str| parents.get(k).copied();
-        let mut columns = Columns::new(t.columns, rows.len());
+        let mut columns = Columns::new(t.columns, rows.len(), page_bytes);
         for row in &rows {
             columns.push_row(row, row_id, parent)?;
         }
@@ -398,6 +424,7 @@ pub fn handle(cfg: &Config, job: &Job, status: u16, body: &[u8]) -> Result<Outco
         cfg.format,
         stream.tables,
         records,
+        body.len(),
         &job.sync,
         &job.parents,
         |t| layout::batch_key(&cfg.prefix, t.name, stream, job, cfg.format),
@@ -421,7 +448,7 @@ pub fn handle(cfg: &Config, job: &Job, status: u16, body: &[u8]) -> Result<Outco
         }
         Some(j)
     };
-    for child in catalog::children_of(stream.name) {
+    for child in catalog::children_of(stream.name).filter(|c| cfg.reads(c.name)) {
         let link = child.parent.expect("children have a parent");
         for r in records {
             if link.when.is_some_and(|when| !when(*r)) {
@@ -636,6 +663,33 @@ mod tests {
         kids.sort();
         assert_eq!(kids.len(), 6);
         assert!(kids.contains(&("list_entries".into(), 9)));
+    }
+
+    #[test]
+    fn children_are_made_only_for_the_streams_the_sync_reads() {
+        let body = lists_page(Value::Null);
+        let kids = |cfg: &Config| -> Vec<(String, i64)> {
+            let out = handle(cfg, &lists_job(), 200, &body).unwrap();
+            let mut kids: Vec<(String, i64)> = out
+                .children
+                .into_iter()
+                .map(|j| (j.stream, j.parents["list_id"]))
+                .collect();
+            kids.sort();
+            kids
+        };
+        let entries_only = cfg().reading(["lists", "list_entries"]);
+        assert!(entries_only.reads("list_entries") && !entries_only.reads("saved_views"));
+        assert_eq!(
+            kids(&entries_only),
+            [("list_entries".into(), 7), ("list_entries".into(), 9)]
+        );
+        assert!(kids(&cfg().reading(["lists"])).is_empty());
+        assert_eq!(
+            kids(&cfg()).len(),
+            6,
+            "every child stream when none is named"
+        );
     }
 
     #[test]

@@ -168,8 +168,11 @@ enum Builder {
 }
 
 impl Columns {
-    /// Empty columns with room for `rows` rows.
-    pub fn new(columns: &'static [Column], rows: usize) -> Columns {
+    /// Empty columns with room for `rows` rows, and for `json_bytes` of text in each JSON
+    /// column: the length of the page the rows come from is a bound that rarely needs to
+    /// grow (a JSON cell is the compact text of a value of the page), where a guess per row
+    /// made the buffer grow, and copy itself, several times a page.
+    pub fn new(columns: &'static [Column], rows: usize, json_bytes: usize) -> Columns {
         let builders = columns
             .iter()
             .map(|c| match c.ty {
@@ -177,7 +180,7 @@ impl Columns {
                 Ty::Float64 => Builder::Float(Float64Builder::with_capacity(rows)),
                 // A guess at the text per row; the buffer grows if it is short.
                 Ty::Utf8 => Builder::Text(StringBuilder::with_capacity(rows, rows * 16)),
-                Ty::Json => Builder::Text(StringBuilder::with_capacity(rows, rows * 64)),
+                Ty::Json => Builder::Text(StringBuilder::with_capacity(rows, json_bytes)),
                 Ty::Bool => Builder::Bool(BooleanBuilder::with_capacity(rows)),
                 Ty::Timestamp => Builder::Micros(
                     TimestampMicrosecondBuilder::with_capacity(rows).with_timezone("UTC"),
@@ -471,7 +474,7 @@ mod tests {
         sync_id: &str,
         parent: impl Fn(&str) -> Option<i64>,
     ) -> Result<Cell, String> {
-        let mut columns = Columns::new(std::slice::from_ref(column), 1);
+        let mut columns = Columns::new(std::slice::from_ref(column), 1, 0);
         columns.push_row(&Row::of(row), sync_id, parent)?;
         let mut cells = vec![];
         crate::batch_read::append_column("t", column, &columns.finish()[0], &mut cells)
@@ -530,7 +533,7 @@ mod tests {
         let list: Vec<Value> = record.get("list").unwrap().items().unwrap().collect();
         let row = |extra: Vec<(&'static str, Pick<'static>)>| Row::Json { record, extra };
         let cells = |row: Row| {
-            let mut columns = Columns::new(&COLUMNS, 1);
+            let mut columns = Columns::new(&COLUMNS, 1, 0);
             columns.push_row(&row, "s", |_| None)?;
             let mut cells = vec![];
             for (column, array) in COLUMNS.iter().zip(columns.finish()) {

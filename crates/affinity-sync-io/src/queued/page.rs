@@ -91,7 +91,7 @@ async fn run_job<S: ObjectSink, Q: JobQueue, F: PageFetcher>(
     };
     let format = Format::parse(&run.format)
         .ok_or_else(|| anyhow!("sync {} names unknown format {:?}", run.sync_id, run.format))?;
-    let cfg = app.core_config(format)?;
+    let cfg = app.core_config(format)?.reading(&run.streams);
 
     let park = |error: String| {
         let job = job.clone();
