@@ -173,7 +173,7 @@ fn rows<'a>(fields: Option<Value<'a>>, keys: &[Pick<'a>]) -> Result<Vec<Row<'a>>
     for f in fields {
         // One pass over the field's keys (each `get` would be one).
         let (mut id, mut name, mut kind, mut source, mut value) = (NULL, NULL, NULL, NULL, NULL);
-        for (k, v) in f.entries().into_iter().flatten() {
+        for (k, v) in f.entries_or_empty() {
             match k {
                 "id" => id = v,
                 "name" => name = v,
@@ -184,7 +184,7 @@ fn rows<'a>(fields: Option<Value<'a>>, keys: &[Pick<'a>]) -> Result<Vec<Row<'a>>
             }
         }
         let (mut data, mut value_type) = (NULL, None);
-        for (k, v) in value.entries().into_iter().flatten() {
+        for (k, v) in value.entries_or_empty() {
             match k {
                 "data" => data = v,
                 "type" => value_type = Some(v),

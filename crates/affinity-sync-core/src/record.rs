@@ -124,6 +124,17 @@ impl<'a> Value<'a> {
         }
     }
 
+    /// [`Value::entries`], or none when the value is not an object: for loops on the hot
+    /// path (an `Option` flattened into the loop cost a branch per entry).
+    pub fn entries_or_empty(&self) -> Entries<'a> {
+        self.entries().unwrap_or(Entries { rest: &[], left: 0 })
+    }
+
+    /// [`Value::items`], or none when the value is not an array.
+    pub fn items_or_empty(&self) -> Items<'a> {
+        self.items().unwrap_or(Items { rest: &[], left: 0 })
+    }
+
     /// The value of `key` in an object. A repeated key keeps its last value, as serde_json
     /// reads it.
     pub fn get(&self, key: &str) -> Option<Value<'a>> {
@@ -244,7 +255,7 @@ pub fn write_text(v: Value, out: &mut Vec<u8>) {
         Node::String(s) => write_str(s, out),
         Node::Array { .. } => {
             out.push(b'[');
-            for (i, x) in v.items().into_iter().flatten().enumerate() {
+            for (i, x) in v.items_or_empty().enumerate() {
                 if i > 0 {
                     out.push(b',');
                 }
@@ -256,7 +267,7 @@ pub fn write_text(v: Value, out: &mut Vec<u8>) {
         // as they come, checked in one pass over the keys, with nothing copied or sorted.
         Node::Object { .. } if keys_ascending(v) => {
             out.push(b'{');
-            for (i, (k, x)) in v.entries().into_iter().flatten().enumerate() {
+            for (i, (k, x)) in v.entries_or_empty().enumerate() {
                 if i > 0 {
                     out.push(b',');
                 }
@@ -270,13 +281,13 @@ pub fn write_text(v: Value, out: &mut Vec<u8>) {
         // small objects), and a heap vector per object was a tenth of the page's time.
         Node::Object { len, .. } if *len <= SMALL => {
             let mut entries = [("", NULL); SMALL];
-            for (slot, entry) in entries.iter_mut().zip(v.entries().into_iter().flatten()) {
+            for (slot, entry) in entries.iter_mut().zip(v.entries_or_empty()) {
                 *slot = entry;
             }
             write_sorted(&mut entries[..*len], out);
         }
         Node::Object { .. } => {
-            let mut entries: Vec<(&str, Value)> = v.entries().into_iter().flatten().collect();
+            let mut entries: Vec<(&str, Value)> = v.entries_or_empty().collect();
             write_sorted(&mut entries, out);
         }
     }
@@ -284,7 +295,7 @@ pub fn write_text(v: Value, out: &mut Vec<u8>) {
 
 /// Whether an object's keys are strictly ascending: sorted, and none repeated.
 fn keys_ascending(v: Value) -> bool {
-    let mut entries = v.entries().into_iter().flatten();
+    let mut entries = v.entries_or_empty();
     let Some((mut prev, _)) = entries.next() else {
         return true;
     };
