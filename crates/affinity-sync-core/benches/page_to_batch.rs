@@ -10,7 +10,9 @@
 use affinity_mock::api::Req;
 use affinity_mock::store::Store;
 use affinity_mock::{Sizes, generate, v1, v2};
-use affinity_sync::{Config, Format, Job, step};
+use affinity_sync::table::{Columns, Row, Table};
+use affinity_sync::{Config, Format, Job, batch, record, step};
+use arrow_array::ArrayRef;
 use criterion::{Criterion, Throughput};
 use std::collections::BTreeMap;
 use std::hint::black_box;
@@ -88,8 +90,9 @@ fn bench(c: &mut Criterion) {
             group.bench_function(*name, |b| {
                 b.iter(|| black_box(step::handle(&cfg, job, 200, black_box(&body)).unwrap()))
             });
-            // The floor under it: parsing the page onto simd-json's tape (a copy of the body,
-            // parsed in place, as `step::handle` does), nothing else.
+            // The floors under it: parsing the page onto simd-json's tape (a copy of the body,
+            // parsed in place, as `step::handle` does), nothing else; and the Parquet writer
+            // encoding the page's columns, already built, into its two batches.
             if format == Format::Parquet && job.stream == "persons" {
                 group.bench_function("v2 persons, JSON parse only", |b| {
                     b.iter(|| {
@@ -98,10 +101,46 @@ fn bench(c: &mut Criterion) {
                         black_box(affinity_sync::record::root(&tape).is_object())
                     })
                 });
+                let built = columns_of(job, &body);
+                group.bench_function("v2 persons, Parquet encoding only", |b| {
+                    b.iter(|| {
+                        for (table, arrays) in &built {
+                            black_box(batch::encode(table, arrays.clone(), Format::Parquet));
+                        }
+                    })
+                });
             }
         }
         group.finish();
     }
+}
+
+/// The Arrow columns of every table of `job`'s stream for a page, as `step::handle` builds
+/// them before it encodes them.
+fn columns_of(job: &Job, body: &[u8]) -> Vec<(&'static Table, Vec<ArrayRef>)> {
+    let mut text = body.to_vec();
+    let tape = record::parse(&mut text).unwrap();
+    let records: Vec<record::Value> = record::root(&tape)
+        .get("data")
+        .and_then(|d| d.items())
+        .expect("a v2 page")
+        .collect();
+    let stream = job.stream().unwrap();
+    stream
+        .tables
+        .iter()
+        .map(|table| {
+            let rows: Vec<Row> = records
+                .iter()
+                .flat_map(|r| (table.rows)(*r).unwrap())
+                .collect();
+            let mut columns = Columns::new(table.columns, rows.len(), body.len());
+            for row in &rows {
+                columns.push_row(row, "bench", |_| None).unwrap();
+            }
+            (table, columns.finish())
+        })
+        .collect()
 }
 
 /// The config of a sync of the default streams, as `affinity-sync sync` runs it: child jobs of
