@@ -105,7 +105,8 @@ fn parquet(table: &Table, batch: &RecordBatch) -> Vec<u8> {
     // by the benchmark's "Parquet encoding only" case.
     for c in table.columns.iter().filter(|c| unprunable_text(c)) {
         props = props.set_column_statistics_enabled(leaf_path(c), EnabledStatistics::None);
-    } // JSON text is long and rarely repeats: a dictionary only costs time (it falls back to
+    }
+    // JSON text is long and rarely repeats: a dictionary only costs time (it falls back to
     // plain anyway).
     for c in table.columns.iter().filter(|c| c.ty == Ty::Json) {
         props = props.set_column_dictionary_enabled(ColumnPath::from(c.name), false);

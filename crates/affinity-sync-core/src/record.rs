@@ -138,8 +138,8 @@ impl<'a> Value<'a> {
     /// The value of `key` in an object. A repeated key keeps its last value, as serde_json
     /// reads it.
     pub fn get(&self, key: &str) -> Option<Value<'a>> {
-        // An index walk over the keys (each value skipped whole): this runs for every
-        // column of every row.
+        // An index walk over the keys (each value skipped whole), comparing lengths and first
+        // bytes before calling memcmp: this runs for every column of every row.
         let Node::Object { len, .. } = self.head() else {
             return None;
         };
