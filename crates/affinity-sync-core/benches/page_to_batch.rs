@@ -10,7 +10,7 @@
 use affinity_mock::api::Req;
 use affinity_mock::store::Store;
 use affinity_mock::{Sizes, generate, v1, v2};
-use affinity_sync::table::{Columns, Row, Table};
+use affinity_sync::table::Table;
 use affinity_sync::{Config, Format, Job, batch, record, step};
 use arrow_array::ArrayRef;
 use criterion::{Criterion, Throughput};
@@ -125,20 +125,14 @@ fn columns_of(job: &Job, body: &[u8]) -> Vec<(&'static Table, Vec<ArrayRef>)> {
         .and_then(|d| d.items())
         .expect("a v2 page")
         .collect();
-    let stream = job.stream().unwrap();
-    stream
-        .tables
+    let tables = job.stream().unwrap().tables;
+    tables
         .iter()
         .map(|table| {
-            let rows: Vec<Row> = records
-                .iter()
-                .flat_map(|r| (table.rows)(*r).unwrap())
-                .collect();
-            let mut columns = Columns::new(table.columns, rows.len(), body.len());
-            for row in &rows {
-                columns.push_row(row, "bench", |_| None).unwrap();
-            }
-            (table, columns.finish())
+            let (_, arrays) = table
+                .arrays(&records, body.len(), "bench", |_| None)
+                .unwrap();
+            (table, arrays)
         })
         .collect()
 }

@@ -11,7 +11,6 @@ use crate::catalog::{self, Api, Incremental, Paging, ParamFormat, Records, Strea
 use crate::job::{Changed, Job, JobError, Since};
 use crate::layout::{self, ChainManifest};
 use crate::record;
-use crate::table::{self, Columns};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use url::Url;
@@ -313,8 +312,8 @@ pub(crate) fn check_status(path: &str, status: u16, body: &[u8]) -> Result<(), S
 }
 
 /// One batch per table of `tables` from `records`, read from a page of `page_bytes`; `key`
-/// names each table's object. `row_id` goes into every row's `_sync_id` column, `parents` fill parent-id columns.
-/// An error names the first value that does not fit its column.
+/// names each table's object. `row_id` goes into every row's `_sync_id` column, `parents`
+/// fill parent-id columns. An error names the first value that does not fit its column.
 pub(crate) fn table_batches(
     format: Format,
     tables: &'static [crate::table::Table],
@@ -326,20 +325,12 @@ pub(crate) fn table_batches(
 ) -> Result<Vec<Batch>, String> {
     let mut batches = Vec::with_capacity(tables.len());
     for t in tables {
-        let mut rows: Vec<table::Row> = vec![];
-        for r in records {
-            rows.extend((t.rows)(*r)?);
-        }
-        let parent = |k: &str| parents.get(k).copied();
-        let mut columns = Columns::new(t.columns, rows.len(), page_bytes);
-        for row in &rows {
-            columns.push_row(row, row_id, parent)?;
-        }
-        let encoded = batch::encode(t, columns.finish(), format);
+        let (rows, arrays) = t.arrays(records, page_bytes, row_id, |k| parents.get(k).copied())?;
+        let encoded = batch::encode(t, arrays, format);
         batches.push(Batch {
             key: key(t),
             table: Some(t.name),
-            rows: rows.len(),
+            rows,
             bytes: encoded,
             content_type: format.content_type(),
         });

@@ -125,6 +125,29 @@ pub struct Table {
     pub primary_key: &'static [&'static str],
 }
 
+impl Table {
+    /// This table's rows of `records` (from a page of `page_bytes`), as Arrow arrays in
+    /// column order, with how many rows there are. `row_id` fills `_sync_id`, `parent` the
+    /// parent-id columns. An error names the first value that does not fit its column.
+    pub fn arrays(
+        &self,
+        records: &[Value],
+        page_bytes: usize,
+        row_id: &str,
+        parent: impl Fn(&str) -> Option<i64>,
+    ) -> Result<(usize, Vec<ArrayRef>), String> {
+        let mut rows: Vec<Row> = vec![];
+        for r in records {
+            rows.extend((self.rows)(*r)?);
+        }
+        let mut columns = Columns::new(self.columns, rows.len(), page_bytes);
+        for row in &rows {
+            columns.push_row(row, row_id, &parent)?;
+        }
+        Ok((rows.len(), columns.finish()))
+    }
+}
+
 /// The identity row function: the record is the row.
 pub fn each_record(record: Value<'_>) -> Result<Vec<Row<'_>>, String> {
     Ok(vec![Row::of(record)])
