@@ -203,6 +203,20 @@ def main():
                   "Goal: within 5% of the minimum.")
         print()
         print(f"Every run: [bench/results/{name}.md](results/{name}.md).")
+    print()
+    print("## 6. First run from cold: `bench/first_run.sh`")
+    print()
+    print("The README's two commands on a fresh clone with an empty target dir and an empty cargo")
+    print("registry cache (`TESTS=1 bench/first_run.sh` adds the test command); every run:")
+    print("[bench/results/first_run.md](results/first_run.md).")
+    print()
+    path = os.path.join(os.path.dirname(__file__), "results", "first_run.md")
+    if os.path.exists(path):
+        for line in open(path):
+            if line.startswith("|"):
+                print(line.rstrip())
+    else:
+        print("No result yet: run `bench/first_run.sh`.")
 
 
 def latest_row(path):

@@ -52,14 +52,20 @@ struct Stage {
 
 async fn stage(seed: u64) -> Stage {
     let aws = local_aws(BUCKET, AWS_SECRET).await;
+    let queue_url = aws.queue_url.clone();
+    stage_on(aws, seed, BUCKET, &queue_url).await
+}
+
+/// The stage with the bucket and queue the component is told to use.
+async fn stage_on(aws: Aws, seed: u64, bucket: &str, queue_url: &str) -> Stage {
     let double = small_double(seed, API_KEY).await;
     let host = Arc::new(
         ComponentHost::load(
             &component_file(),
             &[
-                ("AFFINITY_SYNC_BUCKET", BUCKET),
+                ("AFFINITY_SYNC_BUCKET", bucket),
                 ("AFFINITY_SYNC_PREFIX", "affinity"),
-                ("AFFINITY_SYNC_QUEUE_URL", &aws.queue_url),
+                ("AFFINITY_SYNC_QUEUE_URL", queue_url),
                 ("AFFINITY_SYNC_DEAD_LETTER_URL", &aws.dead_letter_url),
                 ("AFFINITY_BASE_URL", &double.base_url()),
                 ("AFFINITY_API_KEY", API_KEY),
@@ -541,4 +547,70 @@ async fn webhooks_through_the_component_bring_the_bucket_to_the_current_state() 
     );
     support::changes::assert_same_tables(&applied, &fresh_db, "");
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A bucket or a queue that is not there: the component answers one line naming the setting
+/// to correct, and the CLI worker that carries its queue does the same for `--queue-url`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_bucket_or_queue_is_one_line_that_names_the_setting() {
+    let aws = local_aws(BUCKET, AWS_SECRET).await;
+    let missing_queue = format!(
+        "{}/no-such-queue",
+        aws.queue_url.rsplit_once('/').unwrap().0
+    );
+    let moto_url = aws.moto.url.clone();
+    let queue_url = aws.queue_url.clone();
+    let s = stage_on(aws, 46, "no-such-bucket", &queue_url).await;
+    let answer = s.host.call("POST", "/start", &[AUTH], b"").await;
+    let error = answer.body["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("s3://no-such-bucket/affinity/")
+            && error
+                .ends_with(": NoSuchBucket: the bucket does not exist; check AFFINITY_SYNC_BUCKET")
+            && !error.contains('\n'),
+        "{answer:?}"
+    );
+    let s = stage_on(s.aws, 46, BUCKET, &missing_queue).await;
+    let answer = s.host.call("POST", "/start", &[AUTH], b"").await;
+    let error = answer.body["error"].as_str().unwrap_or_default();
+    let doing = format!("SQS SendMessageBatch on {missing_queue}");
+    assert!(
+        missing_queue_lines(&doing, "AFFINITY_SYNC_QUEUE_URL")
+            .iter()
+            .any(|line| error.ends_with(line)),
+        "{answer:?}"
+    );
+    assert!(!error.contains('\n') && !error.contains(AWS_SECRET));
+
+    // The worker: receiving from the missing queue.
+    let dir = temp_dir("worker-missing-queue");
+    let o = affinity_sync_with_env(
+        &[
+            "worker",
+            "--queue-url",
+            &missing_queue,
+            "--invoke",
+            "http://127.0.0.1:9/jobs",
+            "--sqs-endpoint",
+            &moto_url,
+            "--until-empty",
+        ],
+        None,
+        &dir,
+        &[
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", AWS_SECRET),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let doing = format!("receiving from {missing_queue}");
+    assert!(
+        missing_queue_lines(&doing, "--queue-url")
+            .iter()
+            .any(|line| stderr == format!("error: {line}\n")),
+        "{stderr}"
+    );
 }

@@ -205,7 +205,7 @@ async fn run_schedule(s: Schedule, totals: Arc<Mutex<Totals>>) {
         "{what}: a complete sync leaves no job journal"
     );
     let mut rows = 0;
-    for table in affinity_sync::catalog::STREAMS
+    for table in affinity_sync_core::catalog::STREAMS
         .iter()
         .filter(|s| s.default)
         .flat_map(|s| s.tables)

@@ -5,8 +5,8 @@
 mod support;
 
 use affinity_mock::{MockConfig, MockServer, Sizes};
-use affinity_sync::catalog::STREAMS;
-use affinity_sync::table::Ty;
+use affinity_sync_core::catalog::STREAMS;
+use affinity_sync_core::table::Ty;
 use serde_json::Value;
 use support::*;
 

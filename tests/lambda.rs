@@ -705,3 +705,93 @@ async fn webhooks_on_the_function_url_bring_the_bucket_to_the_current_state() {
     assert_no_secret(&function.log(), "the function's log");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// The message of each log line (the function logs JSON lines) at `level`.
+fn messages_at(log: &str, level: &str) -> Vec<Value> {
+    log.lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l["level"] == level)
+        .map(|l| l["fields"].clone())
+        .collect()
+}
+
+/// A bucket or a queue that is not there: the function says so in one line naming the
+/// setting to correct (the init's error for the bucket, the start's for the queue), and the
+/// SDK's whole error is only in the debug log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_bucket_or_queue_is_one_line_that_names_the_setting() {
+    let (aws, secret_arn) = aws().await;
+    let double = small_double(36, API_KEY).await;
+    let dir = temp_dir("lambda-missing");
+
+    // The bucket: the init's HEAD fails, and the function stops there.
+    let api = RuntimeApi::start().await;
+    let mut function = Function::start(
+        &api,
+        &aws,
+        &secret_arn,
+        &double,
+        &dir,
+        &[("AFFINITY_SYNC_BUCKET", "no-such-bucket")],
+    );
+    let exited = tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            if let Some(status) = function.child.try_wait().unwrap() {
+                return status;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the function stops after a failed init");
+    assert!(!exited.success());
+    let log = function.log();
+    let errors = messages_at(&log, "ERROR");
+    assert_eq!(
+        errors,
+        vec![
+            json!({"message": "init failed: opening s3://no-such-bucket/affinity: NoSuchBucket: \
+                     the bucket does not exist; check AFFINITY_SYNC_BUCKET"})
+        ],
+        "{log}"
+    );
+    let debug = messages_at(&log, "DEBUG");
+    let whole = debug
+        .iter()
+        .find(|m| m["message"] == "opening s3://no-such-bucket/affinity")
+        .unwrap_or_else(|| panic!("the whole error at debug level: {log}"));
+    assert!(whole["error"].as_str().unwrap().len() > 100, "{whole}");
+    assert_no_secret(&log, "the function's log");
+    drop(function);
+
+    // The queue: the bucket is fine, sending the first jobs fails.
+    let missing = format!(
+        "{}/no-such-queue",
+        aws.queue_url.rsplit_once('/').unwrap().0
+    );
+    let api = RuntimeApi::start().await;
+    let function = Function::start(
+        &api,
+        &aws,
+        &secret_arn,
+        &double,
+        &dir,
+        &[("AFFINITY_SYNC_QUEUE_URL", &missing)],
+    );
+    let err = api
+        .invoke(json!({"action": "start"}), INVOKE_TIMEOUT)
+        .await
+        .unwrap_err();
+    let message = err["errorMessage"].as_str().unwrap_or_default();
+    assert!(!message.contains('\n'), "{message}");
+    assert!(
+        missing_queue_lines(
+            &format!("sending jobs to {missing}"),
+            "AFFINITY_SYNC_QUEUE_URL"
+        )
+        .iter()
+        .any(|line| message.ends_with(line)),
+        "{message}"
+    );
+    assert_no_secret(&function.log(), "the function's log");
+}

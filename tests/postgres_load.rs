@@ -7,7 +7,7 @@
 
 mod support;
 
-use affinity_sync::table::{Table, Ty};
+use affinity_sync_core::table::{Table, Ty};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -86,7 +86,7 @@ fn canonical(v: &Value) -> String {
         }
     }
     let mut out = String::new();
-    affinity_sync::changes::canonical(&norm(v), &mut out);
+    affinity_sync_core::changes::canonical(&norm(v), &mut out);
     out
 }
 
@@ -157,9 +157,9 @@ async fn assert_same(
     when: &str,
 ) {
     for name in tables {
-        let t = affinity_sync::catalog::table(name)
+        let t = affinity_sync_core::catalog::table(name)
             .or_else(|| {
-                affinity_sync::changes::tables()
+                affinity_sync_core::changes::tables()
                     .into_iter()
                     .find(|t| t.name == *name)
             })

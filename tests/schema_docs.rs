@@ -4,7 +4,7 @@
 fn the_schema_docs_match_the_catalog() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/streams.md");
     let committed = std::fs::read_to_string(path).unwrap_or_default();
-    let generated = affinity_sync::catalog::markdown();
+    let generated = affinity_sync_core::catalog::markdown();
     assert!(
         committed == generated,
         "docs/streams.md is out of date: run `cargo run -- schema > docs/streams.md`"

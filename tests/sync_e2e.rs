@@ -130,7 +130,7 @@ async fn parquet_and_ndjson_hold_the_same_rows() {
     )
     .await);
     let (a, b) = (complete_syncs(&pq).remove(0), complete_syncs(&nd).remove(0));
-    for table in affinity_sync::catalog::STREAMS
+    for table in affinity_sync_core::catalog::STREAMS
         .iter()
         .flat_map(|s| s.tables.iter())
     {
@@ -532,12 +532,12 @@ async fn per_entity_streams_land_every_record_exactly_once() {
             .await
             .unwrap();
         let mut text = serde_json::to_vec(&person).unwrap();
-        let tape = affinity_sync::record::parse(&mut text).unwrap();
-        let person = affinity_sync::record::root(&tape);
-        if affinity_sync::interactions::has_interactions(person) {
+        let tape = affinity_sync_core::record::parse(&mut text).unwrap();
+        let person = affinity_sync_core::record::root(&tape);
+        if affinity_sync_core::interactions::has_interactions(person) {
             with_interactions += 1;
         }
-        for w in affinity_sync::interactions::windows(person) {
+        for w in affinity_sync_core::interactions::windows(person) {
             let get = |k: &str| w.iter().find(|(n, _)| *n == k).unwrap().1;
             let (ty, start, end) = (get("type"), get("start") * 1000, get("end") * 1000);
             let n = ds

@@ -3,8 +3,8 @@
 //! fuzzer made up unless they carry the right MAC (which it cannot forge).
 #![no_main]
 
-use affinity_sync::changes::Refresh;
-use affinity_sync::job::{Job, JobSecret};
+use affinity_sync_core::changes::Refresh;
+use affinity_sync_core::job::{Job, JobSecret};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -2,8 +2,8 @@
 //! the fuzzer's bytes. The page step must return records and next jobs, or an error for the
 //! job, and never panic.
 
-use affinity_sync::catalog::{Api, STREAMS};
-use affinity_sync::{Config, Format, Job, step};
+use affinity_sync_core::catalog::{Api, STREAMS};
+use affinity_sync_core::{Config, Format, Job, step};
 use std::collections::BTreeMap;
 
 pub fn run(api: Api, data: &[u8]) {

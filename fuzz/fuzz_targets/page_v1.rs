@@ -4,4 +4,4 @@
 #[path = "page.rs"]
 mod page;
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| page::run(affinity_sync::catalog::Api::V1, data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| page::run(affinity_sync_core::catalog::Api::V1, data));

@@ -5,4 +5,4 @@
 #[path = "page.rs"]
 mod page;
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| page::run(affinity_sync::catalog::Api::V2, data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| page::run(affinity_sync_core::catalog::Api::V2, data));

@@ -3,8 +3,8 @@
 //! its JSON is spaced.
 #![no_main]
 
-use affinity_sync::changes;
-use affinity_sync::{Config, Format};
+use affinity_sync_core::changes;
+use affinity_sync_core::{Config, Format};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

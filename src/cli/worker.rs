@@ -1,143 +1,41 @@
-//! `affinity-sync worker`: carries a queue's jobs to an HTTP page step, for homes that have
-//! no event source mapping of their own (the WebAssembly component under `spin up` or
-//! `wasmtime serve`, on one machine). Each SQS message is POSTed to `--invoke` with its
-//! `attempt` attribute as `X-Affinity-Sync-Attempt`; a 200 deletes it, anything else leaves
-//! it for SQS to deliver again after its visibility timeout, exactly as Lambda's event source
-//! mapping treats a failed message.
+//! `affinity-sync worker`: carries a queue's jobs to an HTTP page step (the WebAssembly
+//! component under `spin up` or `wasmtime serve`).
 
-use anyhow::{Context, Result, bail};
-use aws_sdk_sqs::error::DisplayErrorContext;
-use aws_sdk_sqs::types::{Message, QueueAttributeName};
-use std::time::Duration;
+use crate::ops;
+use anyhow::Result;
+use clap::Args;
 
+#[derive(Args)]
 pub struct WorkerArgs {
-    pub queue_url: String,
-    pub invoke: String,
-    /// `Authorization: Bearer` for the step (the component's trigger token).
-    pub token: Option<String>,
-    /// An SQS-compatible endpoint (moto, ElasticMQ); default: AWS.
-    pub sqs_endpoint: Option<String>,
-    /// Stop when the queue has nothing visible, in flight or delayed.
-    pub until_empty: bool,
+    /// The SQS queue that carries the jobs.
+    #[arg(long, env = "AFFINITY_SYNC_QUEUE_URL")]
+    queue_url: String,
+    /// Where each job is POSTed, e.g. http://127.0.0.1:3000/jobs (`spin up`).
+    #[arg(long)]
+    invoke: String,
+    /// The step's bearer token (the component's AFFINITY_SYNC_TRIGGER_TOKEN).
+    #[arg(long, env = "AFFINITY_SYNC_TRIGGER_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// An SQS-compatible endpoint (moto, ElasticMQ) instead of AWS.
+    #[arg(long, env = "AWS_ENDPOINT_URL_SQS")]
+    sqs_endpoint: Option<String>,
+    /// Exit once the queue has nothing visible, in flight or delayed (default: keep polling).
+    #[arg(long)]
+    until_empty: bool,
 }
 
-/// What the worker did.
-#[derive(Debug, Default)]
-pub struct Worked {
-    pub delivered: u64,
-    pub done: u64,
-    pub again: u64,
-}
-
-pub async fn run(args: WorkerArgs) -> Result<Worked> {
-    let mut loader = affinity_sync_io::s3::aws_config_loader();
-    if let Some(e) = &args.sqs_endpoint {
-        loader = loader.endpoint_url(e);
-    }
-    let sqs = aws_sdk_sqs::Client::new(&loader.load().await);
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(900))
-        .build()
-        .context("building the HTTP client")?;
-    let mut worked = Worked::default();
-    loop {
-        let got = sqs
-            .receive_message()
-            .queue_url(&args.queue_url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(if args.until_empty { 1 } else { 20 })
-            .message_attribute_names("All")
-            .send()
-            .await
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "receiving from {}: {}",
-                    args.queue_url,
-                    DisplayErrorContext(&e)
-                )
-            })?;
-        if got.messages().is_empty() {
-            if args.until_empty && queue_is_empty(&sqs, &args.queue_url).await? {
-                return Ok(worked);
-            }
-            continue;
-        }
-        for m in got.messages() {
-            worked.delivered += 1;
-            if deliver(&http, &args, m).await? {
-                worked.done += 1;
-                sqs.delete_message()
-                    .queue_url(&args.queue_url)
-                    .receipt_handle(m.receipt_handle().unwrap_or_default())
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        anyhow::anyhow!("deleting a message: {}", DisplayErrorContext(&e))
-                    })?;
-            } else {
-                worked.again += 1;
-            }
-        }
-    }
-}
-
-/// POSTs one message; whether the step finished it.
-async fn deliver(http: &reqwest::Client, args: &WorkerArgs, m: &Message) -> Result<bool> {
-    let attempt = m
-        .message_attributes()
-        .and_then(|a| a.get("attempt"))
-        .and_then(|v| v.string_value())
-        .unwrap_or("1");
-    let mut req = http
-        .post(&args.invoke)
-        .header("x-affinity-sync-attempt", attempt)
-        .body(m.body().unwrap_or_default().to_string());
-    if let Some(t) = &args.token {
-        req = req.bearer_auth(t);
-    }
-    let res = match req.send().await {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!(
-                "the step at {} is unreachable ({}); the message comes again",
-                args.invoke,
-                affinity_sync_io::fetch::without_url(&e)
-            );
-            return Ok(false);
-        }
-    };
-    let status = res.status().as_u16();
-    let body = res.text().await.unwrap_or_default();
-    match status {
-        200 => Ok(true),
-        401 | 403 => bail!(
-            "the step at {} refused the worker ({status}): {body}. Give the component's trigger token with --token or AFFINITY_SYNC_TRIGGER_TOKEN",
-            args.invoke
-        ),
-        _ => {
-            eprintln!("the step answered {status} ({body}); the message comes again");
-            Ok(false)
-        }
-    }
-}
-
-async fn queue_is_empty(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<bool> {
-    let attrs = sqs
-        .get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(QueueAttributeName::All)
-        .send()
-        .await
-        .map_err(|e| anyhow::anyhow!("reading the queue's counts: {}", DisplayErrorContext(&e)))?;
-    let count = |name: QueueAttributeName| {
-        attrs
-            .attributes()
-            .and_then(|a| a.get(&name))
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    Ok(count(QueueAttributeName::ApproximateNumberOfMessages)
-        + count(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
-        + count(QueueAttributeName::ApproximateNumberOfMessagesDelayed)
-        == 0)
+pub async fn run(args: WorkerArgs) -> Result<()> {
+    let worked = ops::worker::run(ops::worker::Options {
+        queue_url: args.queue_url,
+        invoke: args.invoke,
+        token: args.token,
+        sqs_endpoint: args.sqs_endpoint,
+        until_empty: args.until_empty,
+    })
+    .await?;
+    println!(
+        "{} messages delivered: {} done, {} left for another delivery",
+        worked.delivered, worked.done, worked.again
+    );
+    Ok(())
 }

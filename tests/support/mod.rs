@@ -8,8 +8,8 @@ pub mod lambda_api;
 pub mod moto;
 pub mod postgres;
 
-use affinity_sync::catalog;
-use affinity_sync::table::{Ty, parse_timestamp};
+use affinity_sync_core::catalog;
+use affinity_sync_core::table::{Ty, parse_timestamp};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type, TimestampMicrosecondType};
 use arrow_array::{Array, ArrayRef};

@@ -167,6 +167,19 @@ pub async fn local_aws(bucket: &str, aws_secret: &str) -> Aws {
     }
 }
 
+/// The one-line error every home prints for a queue that does not exist: what was being
+/// done, SQS's code (its query protocol's or its JSON protocol's: either may come), what it
+/// means, and the setting to correct.
+pub fn missing_queue_lines(doing: &str, setting: &str) -> Vec<String> {
+    [
+        "AWS.SimpleQueueService.NonExistentQueue",
+        "QueueDoesNotExist",
+    ]
+    .iter()
+    .map(|code| format!("{doing}: {code}: the queue does not exist; check {setting}"))
+    .collect()
+}
+
 impl Aws {
     /// No message visible, in flight or delayed on the job queue.
     pub async fn queue_is_empty(&self) -> bool {

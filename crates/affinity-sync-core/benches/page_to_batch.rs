@@ -10,8 +10,8 @@
 use affinity_mock::api::Req;
 use affinity_mock::store::Store;
 use affinity_mock::{Sizes, generate, v1, v2};
-use affinity_sync::table::Table;
-use affinity_sync::{Config, Format, Job, batch, record, step};
+use affinity_sync_core::table::Table;
+use affinity_sync_core::{Config, Format, Job, batch, record, step};
 use arrow_array::ArrayRef;
 use criterion::{Criterion, Throughput};
 use std::collections::BTreeMap;
@@ -97,8 +97,8 @@ fn bench(c: &mut Criterion) {
                 group.bench_function("v2 persons, JSON parse only", |b| {
                     b.iter(|| {
                         let mut text = black_box(&body).clone();
-                        let tape = affinity_sync::record::parse(&mut text).unwrap();
-                        black_box(affinity_sync::record::root(&tape).is_object())
+                        let tape = affinity_sync_core::record::parse(&mut text).unwrap();
+                        black_box(affinity_sync_core::record::root(&tape).is_object())
                     })
                 });
                 let built = columns_of(job, &body);
@@ -140,7 +140,9 @@ fn columns_of(job: &Job, body: &[u8]) -> Vec<(&'static Table, Vec<ArrayRef>)> {
 /// The config of a sync of the default streams, as `affinity-sync sync` runs it: child jobs of
 /// opt-in streams (a person's interaction windows) are not made.
 fn config(format: Format) -> Config {
-    let defaults = affinity_sync::catalog::STREAMS.iter().filter(|s| s.default);
+    let defaults = affinity_sync_core::catalog::STREAMS
+        .iter()
+        .filter(|s| s.default);
     Config::new("https://api.affinity.co", "bench", format)
         .unwrap()
         .reading(defaults.map(|s| s.name))

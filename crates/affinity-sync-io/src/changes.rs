@@ -1,5 +1,5 @@
 //! Webhook events into the store: what a receiver writes, and a refresh's fetch-and-write.
-//! The core decides (`affinity_sync::changes`); every home (the `serve` command, the Lambda
+//! The core decides (`affinity_sync_core::changes`); every home (the `serve` command, the Lambda
 //! function, the component) runs these two functions with its own sink and fetcher.
 //!
 //! Order is what makes a delivery safe to acknowledge: [`record`] writes the event, its
@@ -10,9 +10,9 @@
 use crate::ObjectSink;
 use crate::fetch::{self, ApiKey};
 use crate::queued::PageFetcher;
-use affinity_sync::Config;
-use affinity_sync::changes::{self, Received, Refresh, Refreshed};
-use affinity_sync::layout::{self, JobState};
+use affinity_sync_core::Config;
+use affinity_sync_core::changes::{self, Received, Refresh, Refreshed};
+use affinity_sync_core::layout::{self, JobState};
 use anyhow::{Context, Result};
 
 /// Writes a received event: its change record, its tombstones, and a pending entry per

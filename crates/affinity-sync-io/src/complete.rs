@@ -4,8 +4,8 @@
 
 use crate::journal;
 use crate::sink::ObjectSink;
-use affinity_sync::catalog::{self, Stream};
-use affinity_sync::layout::{self, ChainManifest, JobState, SyncManifest, SyncRun};
+use affinity_sync_core::catalog::{self, Stream};
+use affinity_sync_core::layout::{self, ChainManifest, JobState, SyncManifest, SyncRun};
 use anyhow::{Context, Result, anyhow};
 
 /// Writes the sync manifest of `run` from its chain manifests, then removes its journal.

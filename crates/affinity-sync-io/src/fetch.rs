@@ -1,6 +1,6 @@
 //! Fetching one page: the one place the API key is used.
 //!
-//! The core says which URL to get and how to authenticate ([`affinity_sync::Request`]); a
+//! The core says which URL to get and how to authenticate ([`affinity_sync_core::Request`]); a
 //! [`PageFetcher`](crate::queued::PageFetcher) performs the GET and hands back status, headers
 //! and body for `step::handle`: reqwest here (native), wasi:http in the component. Retrying,
 //! pacing and parking differ per driver (an in-process loop for the CLI, SQS redelivery for
@@ -92,8 +92,8 @@ pub fn retry_after(headers: &HeaderMap) -> u64 {
 mod native {
     use super::{ApiKey, MAX_BODY_BYTES, Response};
     use crate::queued::PageFetcher;
-    use affinity_sync::Request;
-    use affinity_sync::step::Auth;
+    use affinity_sync_core::Request;
+    use affinity_sync_core::step::Auth;
     use anyhow::{Context, Result};
     use std::time::Duration;
 

@@ -7,10 +7,10 @@
 //! rewrites the same objects: nothing is lost and nothing is duplicated.
 
 use crate::sink::ObjectSink;
-use affinity_sync::catalog::{self, Stream};
-use affinity_sync::job::JobSecret;
-use affinity_sync::layout::{self, FailedJob, JobState, SyncManifest, SyncRun};
-use affinity_sync::{Format, Job};
+use affinity_sync_core::catalog::{self, Stream};
+use affinity_sync_core::job::JobSecret;
+use affinity_sync_core::layout::{self, FailedJob, JobState, SyncManifest, SyncRun};
+use affinity_sync_core::{Format, Job};
 use anyhow::{Context, Result, anyhow};
 use std::collections::BTreeMap;
 
@@ -132,7 +132,7 @@ pub fn new_run(
     let unix = crate::now_unix();
     SyncRun {
         version: 1,
-        sync_id: affinity_sync::job::sync_id(unix, &format!("{:04x}", rand::random::<u16>())),
+        sync_id: affinity_sync_core::job::sync_id(unix, &format!("{:04x}", rand::random::<u16>())),
         format: format.name().into(),
         streams: streams.iter().map(|s| s.name.to_string()).collect(),
         started_at: crate::now_rfc3339(),

@@ -8,11 +8,13 @@
 //! - [`complete`]: the sync manifest, added up from the chain manifests once nothing is left;
 //! - [`queued`]: the driver of a sync carried by a message queue (Lambda, the component);
 //! - [`fetch`]: the API key, what a page request answered, the rate-limit headers;
-//! - [`changes`]: webhook events into the store (change records, tombstones, refreshes).
+//! - [`changes`]: webhook events into the store (change records, tombstones, refreshes);
+//! - [`aws_error`]: AWS errors as one line (what was done, the code, what to do).
 //!
 //! Native only (feature `native`, on by default): the local directory ([`sink::LocalDir`]),
 //! S3 through `aws-sdk-s3` ([`s3`]) and the reqwest page GET ([`fetch::get_page`]).
 
+pub mod aws_error;
 pub mod changes;
 pub mod complete;
 pub mod fetch;
@@ -42,5 +44,5 @@ pub fn now_rfc3339() -> String {
     let since = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
-    affinity_sync::table::format_timestamp(since.as_micros() as i64)
+    affinity_sync_core::table::format_timestamp(since.as_micros() as i64)
 }

@@ -7,6 +7,7 @@
 //! also switches to path-style addressing. A PUT is atomic in S3: readers see the whole
 //! object or none, as the sink contract asks.
 
+use crate::aws_error;
 use crate::s3_encryption::Encryption;
 use crate::sink::ObjectSink;
 use anyhow::{Context, Result, anyhow};
@@ -53,14 +54,15 @@ pub fn client(shared: &aws_config::SdkConfig, endpoint: Option<&str>) -> aws_sdk
 }
 
 impl S3Sink {
-    /// Connects to the bucket of `url` and checks that it is there and reachable.
-    pub async fn open(url: &str, endpoint: Option<&str>) -> Result<S3Sink> {
+    /// Connects to the bucket of `url` and checks that it is there and reachable; `setting`
+    /// names where the URL came from (`--out`), for the error that says what to correct.
+    pub async fn open(url: &str, endpoint: Option<&str>, setting: &str) -> Result<S3Sink> {
         let client = client(&aws_config().await, endpoint);
-        S3Sink::connect(client, url).await
+        S3Sink::connect(client, url, setting).await
     }
 
     /// The bucket and prefix of `url` through `client`, checked with a HEAD request.
-    pub async fn connect(client: aws_sdk_s3::Client, url: &str) -> Result<S3Sink> {
+    pub async fn connect(client: aws_sdk_s3::Client, url: &str, setting: &str) -> Result<S3Sink> {
         let (bucket, prefix) = parse_url(url)?;
         client
             .head_bucket()
@@ -68,12 +70,14 @@ impl S3Sink {
             .send()
             .await
             .map_err(|e| {
-                anyhow!(
-                    "cannot use bucket {bucket:?} for {url}: {}. Check that it exists, \
-                     that AWS credentials are configured (AWS_PROFILE, AWS_ACCESS_KEY_ID, ...) and \
-                     allowed to read and write it, and the endpoint (AWS_ENDPOINT_URL_S3) for S3-compatible stores",
-                    DisplayErrorContext(&e)
-                )
+                let doing = format!("opening {url}");
+                // A HEAD answer has no body: S3's 404 for a bucket comes without its code.
+                if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) {
+                    tracing::debug!(error = %DisplayErrorContext(&e), "{doing}");
+                    anyhow!(aws_error::line(&doing, "NoSuchBucket", None, Some(setting)))
+                } else {
+                    aws_error::from_sdk(&doing, &e, Some(setting))
+                }
             })?;
         Ok(S3Sink {
             client,
@@ -110,11 +114,14 @@ impl ObjectSink for S3Sink {
                 .set_ssekms_key_id(key_id.clone()),
             Encryption::None => request,
         };
-        request
-            .send()
-            .await
-            .map_err(|e| anyhow!("{}{}", DisplayErrorContext(&e), self.encryption.hint()))
-            .with_context(|| format!("writing s3://{}/{full}", self.bucket))?;
+        request.send().await.map_err(|e| {
+            let doing = format!("writing s3://{}/{full}", self.bucket);
+            anyhow!(
+                "{}{}",
+                aws_error::from_sdk(&doing, &e, None),
+                self.encryption.hint()
+            )
+        })?;
         Ok(())
     }
 
@@ -137,8 +144,11 @@ impl ObjectSink for S3Sink {
                 Ok(Some(bytes.into_bytes().to_vec()))
             }
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
-            Err(e) => Err(anyhow!("{}", DisplayErrorContext(&e)))
-                .with_context(|| format!("reading s3://{}/{full}", self.bucket)),
+            Err(e) => Err(aws_error::from_sdk(
+                &format!("reading s3://{}/{full}", self.bucket),
+                &e,
+                None,
+            )),
         }
     }
 
@@ -154,9 +164,9 @@ impl ObjectSink for S3Sink {
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            let page = page
-                .map_err(|e| anyhow!("{}", DisplayErrorContext(&e)))
-                .with_context(|| format!("listing s3://{}/{folder}", self.bucket))?;
+            let page = page.map_err(|e| {
+                aws_error::from_sdk(&format!("listing s3://{}/{folder}", self.bucket), &e, None)
+            })?;
             for object in page.contents() {
                 if let Some(k) = object.key().and_then(|k| k.strip_prefix(&self.prefix)) {
                     keys.push(k.to_string());
@@ -175,8 +185,9 @@ impl ObjectSink for S3Sink {
             .key(&full)
             .send()
             .await
-            .map_err(|e| anyhow!("{}", DisplayErrorContext(&e)))
-            .with_context(|| format!("removing s3://{}/{full}", self.bucket))?;
+            .map_err(|e| {
+                aws_error::from_sdk(&format!("removing s3://{}/{full}", self.bucket), &e, None)
+            })?;
         Ok(())
     }
 }

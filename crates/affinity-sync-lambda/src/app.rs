@@ -3,6 +3,7 @@
 //! assembled as the queued driver's [`Deployment`].
 
 use crate::queue::SqsQueue;
+use affinity_sync_io::aws_error;
 use affinity_sync_io::queued::Deployment;
 use affinity_sync_io::queued::secrets::Secrets;
 use affinity_sync_io::queued::settings::Settings;
@@ -27,6 +28,7 @@ pub async fn init() -> Result<App> {
     let sink = S3Sink::connect(
         s3::client(&aws, settings.s3_endpoint.as_deref()),
         &settings.out,
+        "AFFINITY_SYNC_BUCKET",
     )
     .await?
     .with_encryption(settings.s3_encryption.clone());
@@ -55,10 +57,10 @@ async fn from_secrets_manager(
         .send()
         .await
         .map_err(|e| {
-            anyhow!(
-                "cannot read the secret {arn} (AFFINITY_SYNC_SECRET_ARN): {}. Check that it \
-                 exists and that the function's role may secretsmanager:GetSecretValue it",
-                aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
+            aws_error::from_sdk(
+                &format!("reading the secret {arn}"),
+                &e,
+                Some("AFFINITY_SYNC_SECRET_ARN, and that the function's role may secretsmanager:GetSecretValue it"),
             )
         })?;
     let text = out

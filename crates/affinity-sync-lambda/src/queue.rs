@@ -5,9 +5,9 @@
 //! a URL); the `attempt` message attribute counts tries of a page that failed with a
 //! retryable error, so a retry is a fresh message with a delay, not a redelivery.
 
+use affinity_sync_io::aws_error;
 use affinity_sync_io::queued::{JobQueue, MAX_DELAY_SECONDS};
-use anyhow::{Result, anyhow, bail};
-use aws_sdk_sqs::error::DisplayErrorContext;
+use anyhow::{Result, bail};
 use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
 
 /// The attribute that counts a page's tries.
@@ -60,7 +60,13 @@ impl JobQueue for SqsQueue {
                 .set_entries(Some(entries))
                 .send()
                 .await
-                .map_err(|e| anyhow!("sending jobs to SQS failed: {}", DisplayErrorContext(&e)))?;
+                .map_err(|e| {
+                    aws_error::from_sdk(
+                        &format!("sending jobs to {}", self.url),
+                        &e,
+                        Some("AFFINITY_SYNC_QUEUE_URL"),
+                    )
+                })?;
             if let Some(f) = out.failed().first() {
                 bail!(
                     "SQS refused {} of {} jobs: {} ({})",
@@ -88,9 +94,13 @@ impl JobQueue for SqsQueue {
             .send()
             .await
             .map_err(|e| {
-                anyhow!(
-                    "sending a failed job to the dead-letter queue failed: {}",
-                    DisplayErrorContext(&e)
+                aws_error::from_sdk(
+                    &format!(
+                        "sending a failed job to the dead-letter queue {}",
+                        self.dead_letter_url
+                    ),
+                    &e,
+                    Some("AFFINITY_SYNC_DEAD_LETTER_URL"),
                 )
             })?;
         Ok(())

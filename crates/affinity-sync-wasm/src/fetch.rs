@@ -1,8 +1,8 @@
 //! The page GET to Affinity over `wasi:http`: the one place the component uses the key.
 
 use crate::outbound;
-use affinity_sync::Request;
-use affinity_sync::step::Auth;
+use affinity_sync_core::Request;
+use affinity_sync_core::step::Auth;
 use affinity_sync_io::fetch::{ApiKey, MAX_BODY_BYTES, Response};
 use affinity_sync_io::queued::PageFetcher;
 use base64::Engine;

@@ -8,6 +8,7 @@
 use crate::aws::Signer;
 use crate::outbound::{self, Reply};
 use affinity_sync_io::ObjectSink;
+use affinity_sync_io::aws_error;
 use affinity_sync_io::s3_encryption::Encryption;
 use anyhow::{Result, anyhow, bail};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
@@ -89,23 +90,36 @@ impl S3Store {
     }
 }
 
-/// S3's error answer as one line: status, `Code` and `Message` of its XML body.
-fn s3_error(reply: &Reply, what: &str) -> anyhow::Error {
+/// The `Code` of S3's XML error answer, if it sent one.
+fn s3_code(reply: &Reply) -> Option<String> {
+    s3_field(reply, "Code")
+}
+
+fn s3_field(reply: &Reply, name: &str) -> Option<String> {
     let text = String::from_utf8_lossy(&reply.body);
-    let field = |name: &str| {
-        roxmltree::Document::parse(&text).ok().and_then(|doc| {
-            doc.descendants()
-                .find(|n| n.has_tag_name(name))
-                .and_then(|n| n.text())
-                .map(str::to_string)
-        })
-    };
-    anyhow!(
-        "{what}: S3 answered {} {} ({})",
-        reply.status,
-        field("Code").unwrap_or_default(),
-        field("Message").unwrap_or_else(|| "no message".into())
-    )
+    roxmltree::Document::parse(&text).ok().and_then(|doc| {
+        doc.descendants()
+            .find(|n| n.has_tag_name(name))
+            .and_then(|n| n.text())
+            .map(str::to_string)
+    })
+}
+
+/// S3's error answer as one line (`affinity_sync_io::aws_error`): what was done, the `Code`
+/// of its XML body (or the status) and what it means, and what to do.
+fn s3_error(reply: &Reply, what: &str) -> anyhow::Error {
+    let code = s3_code(reply).unwrap_or_else(|| format!("HTTP {}", reply.status));
+    tracing::debug!(
+        status = reply.status,
+        body = %String::from_utf8_lossy(&reply.body),
+        "{what}"
+    );
+    anyhow!(aws_error::line(
+        what,
+        &code,
+        s3_field(reply, "Message").as_deref(),
+        Some("AFFINITY_SYNC_BUCKET"),
+    ))
 }
 
 impl ObjectSink for S3Store {
@@ -136,7 +150,8 @@ impl ObjectSink for S3Store {
         let reply = self.call(Method::Get, &self.object_url(key), vec![], &what)?;
         match reply.status {
             200 => Ok(Some(reply.body)),
-            404 => Ok(None),
+            // A missing key is an answer; a missing bucket (also 404) is not.
+            404 if s3_code(&reply).as_deref() != Some("NoSuchBucket") => Ok(None),
             _ => Err(s3_error(&reply, &what)),
         }
     }
@@ -200,7 +215,8 @@ impl ObjectSink for S3Store {
     async fn delete(&self, key: &str) -> Result<()> {
         let what = format!("removing s3://{}/{}", self.bucket, self.full_key(key));
         let reply = self.call(Method::Delete, &self.object_url(key), vec![], &what)?;
-        if !matches!(reply.status, 200 | 204 | 404) {
+        let gone = reply.status == 404 && s3_code(&reply).as_deref() != Some("NoSuchBucket");
+        if !(matches!(reply.status, 200 | 204) || gone) {
             return Err(s3_error(&reply, &what));
         }
         Ok(())

@@ -5,6 +5,7 @@
 
 use crate::aws::Signer;
 use crate::outbound;
+use affinity_sync_io::aws_error;
 use affinity_sync_io::queued::{JobQueue, MAX_DELAY_SECONDS};
 use anyhow::{Result, anyhow, bail};
 use serde_json::{Value, json};
@@ -33,6 +34,15 @@ fn endpoint(queue_url: &str) -> Result<String> {
 }
 
 impl SqsQueue {
+    /// The setting that names `queue_url`, for an error that says what to correct.
+    fn setting_of(&self, queue_url: &str) -> &'static str {
+        if queue_url == self.dead_letter_url {
+            "AFFINITY_SYNC_DEAD_LETTER_URL"
+        } else {
+            "AFFINITY_SYNC_QUEUE_URL"
+        }
+    }
+
     /// One call of the SQS JSON API to the service of `queue_url`.
     fn call(&self, queue_url: &str, action: &str, body: Value) -> Result<Value> {
         let url = endpoint(queue_url)?;
@@ -50,15 +60,26 @@ impl SqsQueue {
             .map_err(|e| anyhow!("SQS {action}: {e}"))?;
         let answer: Value = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
         if reply.status != 200 {
-            bail!(
-                "SQS {action} answered {}: {} {}",
-                reply.status,
-                answer["__type"].as_str().unwrap_or_default(),
-                answer["message"]
-                    .as_str()
-                    .or(answer["Message"].as_str())
-                    .unwrap_or("no message")
-            );
+            tracing::debug!(status = reply.status, body = %answer, "SQS {action} on {queue_url}");
+            // The JSON protocol's `__type` is `namespace#Code`; queues that speak the query
+            // protocol's codes too say so in `x-amzn-query-error` (`Code;Sender`).
+            let code = reply
+                .headers
+                .get("x-amzn-query-error")
+                .and_then(|h| h.to_str().ok())
+                .and_then(|h| h.split(';').next().map(str::to_string))
+                .or_else(|| {
+                    let t = answer["__type"].as_str()?;
+                    Some(t.rsplit('#').next().unwrap_or(t).to_string())
+                })
+                .unwrap_or_else(|| format!("HTTP {}", reply.status));
+            let message = answer["message"].as_str().or(answer["Message"].as_str());
+            bail!(aws_error::line(
+                &format!("SQS {action} on {queue_url}"),
+                &code,
+                message,
+                Some(self.setting_of(queue_url)),
+            ));
         }
         Ok(answer)
     }

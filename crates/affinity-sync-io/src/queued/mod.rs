@@ -19,8 +19,8 @@ pub mod webhook;
 
 use crate::ObjectSink;
 use crate::fetch::{ApiKey, Response};
-use affinity_sync::job::JobSecret;
-use affinity_sync::{Config, Format, Job, Request};
+use affinity_sync_core::job::JobSecret;
+use affinity_sync_core::{Config, Format, Job, Request};
 use anyhow::{Result, anyhow};
 use secrets::Secrets;
 use settings::Settings;

@@ -12,9 +12,9 @@
 
 use super::{Deployment, JobQueue, MAX_DELAY_SECONDS, PageFetcher};
 use crate::{ObjectSink, complete, fetch, journal};
-use affinity_sync::layout::{self, FailedJob, JobState};
-use affinity_sync::step::{self, StepError};
-use affinity_sync::{Format, Job};
+use affinity_sync_core::layout::{self, FailedJob, JobState};
+use affinity_sync_core::step::{self, StepError};
+use affinity_sync_core::{Format, Job};
 use anyhow::{Context, Result, anyhow};
 use tracing::Instrument;
 
@@ -46,7 +46,7 @@ pub async fn run<S: ObjectSink, Q: JobQueue, F: PageFetcher>(
     body: &str,
     attempt: u32,
 ) -> Result<Handled> {
-    if affinity_sync::changes::Refresh::is_queue_message(body) {
+    if affinity_sync_core::changes::Refresh::is_queue_message(body) {
         return super::webhook::run_refresh(app, body, attempt).await;
     }
     let job = match Job::decode_from_queue(body.as_bytes(), app.secrets.job_secret.as_ref()) {

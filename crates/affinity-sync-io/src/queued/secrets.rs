@@ -8,7 +8,7 @@
 //! ([`Secrets::from_vars`]). None of them is ever logged: each type prints `***`.
 
 use crate::ApiKey;
-use affinity_sync::job::JobSecret;
+use affinity_sync_core::job::JobSecret;
 use anyhow::{Context, Result, anyhow, bail};
 use sha2::{Digest, Sha256};
 

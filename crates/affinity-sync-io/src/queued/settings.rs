@@ -7,8 +7,8 @@
 //! shows in the first invocation's log instead of as a half-working sync.
 
 use crate::s3_encryption::Encryption;
-use affinity_sync::Format;
-use affinity_sync::catalog;
+use affinity_sync_core::Format;
+use affinity_sync_core::catalog;
 use anyhow::{Context, Result, anyhow, bail};
 
 #[derive(Debug, Clone)]

@@ -8,8 +8,8 @@
 use super::settings::Settings;
 use super::{Deployment, JobQueue, PageFetcher};
 use crate::{ObjectSink, journal};
-use affinity_sync::layout::{self, JobState};
-use affinity_sync::{Format, catalog};
+use affinity_sync_core::layout::{self, JobState};
+use affinity_sync_core::{Format, catalog};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 

@@ -6,8 +6,8 @@
 
 use super::{Deployment, JobQueue, PageFetcher, page::Handled};
 use crate::{ObjectSink, changes};
-use affinity_sync::changes::{EventError, Refresh, receive};
-use affinity_sync::layout::JobState;
+use affinity_sync_core::changes::{EventError, Refresh, receive};
+use affinity_sync_core::layout::JobState;
 use anyhow::Result;
 use serde_json::{Value, json};
 

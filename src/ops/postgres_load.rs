@@ -7,7 +7,7 @@
 //!   columns are added and a column whose type changed is retyped (its rows are replaced
 //!   anyway). Each table has an index on its primary key columns, which the upserts use.
 //! - **Rows** go in by binary `COPY`, one batch object at a time (memory stays at one page),
-//!   read back by `affinity_sync::batch_read` from Parquet or gzip NDJSON alike.
+//!   read back by `affinity_sync_core::batch_read` from Parquet or gzip NDJSON alike.
 //! - **Replace, one transaction per stream**: a stream's tables are emptied and refilled in
 //!   one transaction, so readers keep seeing the previous load until it commits (PostgreSQL's
 //!   MVCC: a `DELETE` does not block them), never half a table. A stream synced with
@@ -20,11 +20,11 @@
 use super::change_sql::{self, quote_ident, quote_str, up_table};
 use super::ddl::Dialect;
 use super::plan::syncs_of;
-use affinity_sync::Format;
-use affinity_sync::batch_read;
-use affinity_sync::changes::{CHANGE_EVENTS, TOMBSTONES};
-use affinity_sync::layout::SyncManifest;
-use affinity_sync::table::{Cell, Table, Ty};
+use affinity_sync_core::Format;
+use affinity_sync_core::batch_read;
+use affinity_sync_core::changes::{CHANGE_EVENTS, TOMBSTONES};
+use affinity_sync_core::layout::SyncManifest;
+use affinity_sync_core::table::{Cell, Table, Ty};
 use affinity_sync_io::ObjectSink;
 use anyhow::{Context, Result};
 use bytes::{BufMut, BytesMut};
@@ -428,9 +428,13 @@ async fn apply_changes<S: ObjectSink>(
             .await
             .with_context(|| format!("reading the refreshed rows of {}", t.name))?;
     }
-    tx.batch_execute(&change_sql::order(&exists, sync_started_at)?)
-        .await
-        .context("ordering the changes")?;
+    tx.batch_execute(&change_sql::order(
+        Dialect::Postgres,
+        &exists,
+        sync_started_at,
+    )?)
+    .await
+    .context("ordering the changes")?;
     applied.upserted = count(tx, change_sql::COUNT_UPSERTS).await?;
     applied.deleted = count(tx, change_sql::COUNT_DELETES).await?;
     for (what, sql) in change_sql::apply(Dialect::Postgres, &exists) {

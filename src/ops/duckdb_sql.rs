@@ -3,8 +3,8 @@
 
 use super::change_sql::{self, quote_ident, quote_str, up_table};
 use super::ddl::Dialect;
-use affinity_sync::changes::{CHANGE_EVENTS, TOMBSTONES};
-use affinity_sync::table::{Table, Ty};
+use affinity_sync_core::changes::{CHANGE_EVENTS, TOMBSTONES};
+use affinity_sync_core::table::{Table, Ty};
 use anyhow::Result;
 
 /// A table's DuckDB type for a column (JSON is kept as its text).
@@ -139,7 +139,7 @@ pub fn change_script(
         .collect();
     stage.push((
         "ordering the changes".into(),
-        change_sql::order(loaded, sync_started_at)?,
+        change_sql::order(Dialect::Duckdb, loaded, sync_started_at)?,
     ));
     Ok(ChangeScript {
         load,

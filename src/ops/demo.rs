@@ -4,7 +4,7 @@
 //! default stream into a local directory exactly as `affinity-sync sync` would against
 //! Affinity, and checks the records of each stream against the double's ground truth.
 
-use crate::cli;
+use crate::ops;
 use affinity_mock::{Dataset, MockConfig, MockServer, Sizes};
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
@@ -75,7 +75,7 @@ pub async fn run(seed: u64, sizes: Sizes, out: PathBuf) -> Result<()> {
         sizes,
         ..MockConfig::default()
     };
-    let key = cli::api_key::ApiKey::new(config.api_key.clone())?;
+    let key = ops::api_key::ApiKey::new(config.api_key.clone())?;
     let server = MockServer::start(config, "127.0.0.1:0".parse().expect("addr"))
         .await
         .context("starting the Affinity test double")?;
@@ -84,22 +84,22 @@ pub async fn run(seed: u64, sizes: Sizes, out: PathBuf) -> Result<()> {
         server.base_url(),
         out.display()
     );
-    let options = cli::sync::Options {
+    let options = ops::sync::Options {
         base_url: server.base_url(),
         key,
         key_source: "the demo's built-in test double".into(),
         concurrency: 4,
         max_retries: 3,
         progress: true,
-        inject: cli::sync::Inject::default(),
+        inject: ops::sync::Inject::default(),
         job_secret: None,
     };
-    let start = cli::sync::Start::New {
-        streams: cli::sync::select_streams(None)?,
-        format: affinity_sync::Format::Parquet,
+    let start = ops::sync::Start::New {
+        streams: ops::sync::select_streams(None)?,
+        format: affinity_sync_core::Format::Parquet,
         incremental: false,
     };
-    let report = cli::sync::run(
+    let report = ops::sync::run(
         options,
         affinity_sync_io::sink::LocalDir::open(&out)?,
         start,
@@ -149,7 +149,7 @@ fn load_and_query(_: &Path) -> Result<()> {
 #[cfg(feature = "duckdb")]
 fn load_and_query(out: &Path) -> Result<()> {
     let db = out.join("affinity.duckdb");
-    let loaded = cli::duckdb_load::load(out, &db)?;
+    let loaded = ops::duckdb_load::load(out, &db)?;
     println!(
         "\nLoaded sync {} into {} ({} tables; views {}).",
         loaded.sync_id,
@@ -158,7 +158,7 @@ fn load_and_query(out: &Path) -> Result<()> {
         loaded.views.join(", ")
     );
     println!("\n{SAMPLE_QUERY}\n");
-    println!("{}", cli::duckdb_load::query(&db, SAMPLE_QUERY)?);
+    println!("{}", ops::duckdb_load::query(&db, SAMPLE_QUERY)?);
     println!(
         "\nTry: cargo run -- query --db {} \"SELECT * FROM persons_wide LIMIT 5\"",
         db.display()

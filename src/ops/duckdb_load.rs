@@ -9,8 +9,8 @@
 //! on top, by primary key, oldest first.
 
 use super::plan::{complete_syncs, has_batches, syncs_of};
-use affinity_sync::layout::SyncManifest;
-use affinity_sync::table::Table;
+use affinity_sync_core::layout::SyncManifest;
+use affinity_sync_core::table::Table;
 use anyhow::{Context, Result, bail};
 use duckdb::Connection;
 use std::collections::HashSet;
@@ -331,7 +331,7 @@ fn show(v: &duckdb::types::Value) -> String {
         V::Float(x) => x.to_string(),
         V::Double(x) => x.to_string(),
         V::Text(s) => s.clone(),
-        V::Timestamp(_, micros) => affinity_sync::table::format_timestamp(*micros),
+        V::Timestamp(_, micros) => affinity_sync_core::table::format_timestamp(*micros),
         V::List(items) => format!(
             "[{}]",
             items.iter().map(show).collect::<Vec<_>>().join(", ")

@@ -23,7 +23,7 @@
 //! docs/changes.md has the same steps as a MERGE for Snowflake and BigQuery.
 
 use super::ddl::Dialect;
-use affinity_sync::table::Table;
+use affinity_sync_core::table::Table;
 use anyhow::{Context, Result};
 
 /// A record kind the change model applies: its entity name and the tables of its rows.
@@ -110,9 +110,9 @@ pub fn quote_str(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
-/// The names `order` and `apply` write bare in their SQL: they are quoted on the way out
-/// (`quoted`), so the statements mean the same in engines that fold unquoted names to upper
-/// case (Snowflake) as in those that fold to lower case, for tables created with quoted names.
+/// The names `order` and `apply` write bare in their SQL: on the way out (`quoted`) they, and
+/// the names written quoted, are written as the dialect writes the names of the tables
+/// `ddl` created (`Dialect::quote`: upper case for Snowflake, quoted lower case elsewhere).
 const NAMES: &[&str] = &[
     "_latest",
     "_sync_id",
@@ -137,9 +137,9 @@ const NAMES: &[&str] = &[
     "type",
 ];
 
-/// `sql` with every bare name of [`NAMES`] quoted; string literals and quoted names are left
-/// as they are.
-fn quoted(sql: &str) -> String {
+/// `sql` with every bare name of [`NAMES`] and every quoted name written as `dialect` writes
+/// names; string literals are left as they are.
+fn quoted(sql: &str, dialect: Dialect) -> String {
     let mut out = String::with_capacity(sql.len() + 64);
     let mut rest = sql;
     while let Some(c) = rest.chars().next() {
@@ -159,7 +159,13 @@ fn quoted(sql: &str) -> String {
                     }
                     end += 1;
                 }
-                out.push_str(&rest[..end]);
+                let closed = end >= 2 && rest.as_bytes()[end - 1] == c as u8;
+                if c == '"' && closed {
+                    let name = rest[1..end - 1].replace("\"\"", "\"");
+                    out.push_str(&dialect.quote(&name));
+                } else {
+                    out.push_str(&rest[..end]);
+                }
                 end
             }
             c if c.is_ascii_alphabetic() || c == '_' => {
@@ -168,7 +174,7 @@ fn quoted(sql: &str) -> String {
                     .unwrap_or(rest.len());
                 let word = &rest[..end];
                 if NAMES.contains(&word) {
-                    out.push_str(&quote_ident(word));
+                    out.push_str(&dialect.quote(word));
                 } else {
                     out.push_str(word);
                 }
@@ -190,7 +196,7 @@ pub fn up_table(table: &str) -> String {
 }
 
 fn table_def(name: &str) -> &'static Table {
-    affinity_sync::catalog::table(name).expect("change tables are catalog tables")
+    affinity_sync_core::catalog::table(name).expect("change tables are catalog tables")
 }
 
 /// The tables whose refreshed rows the loader must provide as `_up_<table>`: every table of
@@ -205,16 +211,20 @@ pub fn refreshed_tables(exists: &dyn Fn(&str) -> bool) -> Vec<&'static Table> {
 
 /// The cutoff before which changes are left to the sync that started at `sync_started_at`.
 fn cutoff(sync_started_at: &str) -> Result<String> {
-    let started = affinity_sync::table::parse_timestamp(sync_started_at)
+    let started = affinity_sync_core::table::parse_timestamp(sync_started_at)
         .with_context(|| format!("the sync's started_at {sync_started_at:?} is not a timestamp"))?;
-    Ok(affinity_sync::table::format_timestamp(
+    Ok(affinity_sync_core::table::format_timestamp(
         started - CLOCK_SKEW_MINUTES * 60 * 1_000_000,
     ))
 }
 
 /// Step 1: the temporary table `_latest` (entity, id, change_id, is_delete): the change that
 /// wins for each record.
-pub fn order(exists: &dyn Fn(&str) -> bool, sync_started_at: &str) -> Result<String> {
+pub fn order(
+    dialect: Dialect,
+    exists: &dyn Fn(&str) -> bool,
+    sync_started_at: &str,
+) -> Result<String> {
     let mut changes = vec![
         "SELECT t.entity, t.id, t.change_id, t.sent_at, 1 AS is_delete FROM tombstones t"
             .to_string(),
@@ -229,15 +239,18 @@ pub fn order(exists: &dyn Fn(&str) -> bool, sync_started_at: &str) -> Result<Str
             up = quote_ident(&up_table(base)),
         ));
     }
-    Ok(quoted(&format!(
-        "DROP TABLE IF EXISTS _latest; \
+    Ok(quoted(
+        &format!(
+            "DROP TABLE IF EXISTS _latest; \
          CREATE TEMP TABLE _latest AS \
          SELECT entity, id, change_id, is_delete FROM ( \
            SELECT c.*, row_number() OVER (PARTITION BY entity, id ORDER BY sent_at DESC, is_delete DESC, change_id DESC) AS rn \
            FROM ({}) c WHERE sent_at >= CAST({} AS TIMESTAMPTZ)) r WHERE rn = 1;",
-        changes.join(" UNION ALL "),
-        quote_str(&cutoff(sync_started_at)?)
-    )))
+            changes.join(" UNION ALL "),
+            quote_str(&cutoff(sync_started_at)?)
+        ),
+        dialect,
+    ))
 }
 
 fn columns(t: &Table) -> Vec<String> {
@@ -363,7 +376,7 @@ pub fn apply(dialect: Dialect, exists: &dyn Fn(&str) -> bool) -> Vec<(String, St
     steps.push(("dropping _latest".into(), "DROP TABLE _latest;".into()));
     steps
         .into_iter()
-        .map(|(what, sql)| (what, quoted(&sql)))
+        .map(|(what, sql)| (what, quoted(&sql, dialect)))
         .collect()
 }
 
@@ -373,33 +386,67 @@ mod tests {
 
     #[test]
     fn bare_names_are_quoted_and_literals_and_quoted_names_kept() {
+        let sql = r#"SELECT l.id, 'id' || "id", le.type AS entity FROM _latest l WHERE name = 'it''s id'"#;
         assert_eq!(
-            quoted(
-                r#"SELECT l.id, 'id' || "id", le.type AS entity FROM _latest l WHERE name = 'it''s id'"#
-            ),
+            quoted(sql, Dialect::Duckdb),
             r#"SELECT l."id", 'id' || "id", le."type" AS "entity" FROM "_latest" l WHERE "name" = 'it''s id'"#
+        );
+        // Snowflake: the upper-case names `ddl` created, bare (none of these is reserved).
+        assert_eq!(
+            quoted(sql, Dialect::Snowflake),
+            r#"SELECT l.ID, 'id' || ID, le.TYPE AS ENTITY FROM _LATEST l WHERE NAME = 'it''s id'"#
         );
     }
 
-    #[test]
-    fn every_statement_uses_only_quoted_names_of_the_change_model() {
-        let all = |_: &str| true;
-        let mut sql = order(&all, "2026-11-25T00:00:00Z").unwrap();
-        for (_, s) in apply(Dialect::Snowflake, &all) {
-            sql.push_str(&s);
+    /// Every identifier of `sql` outside string literals: (name, was it quoted).
+    fn identifiers(sql: &str) -> Vec<(String, bool)> {
+        let mut out = vec![];
+        let mut rest = sql;
+        while let Some(c) = rest.chars().next() {
+            let len = if c == '\'' || c == '"' {
+                let end = rest[1..].find(c).map_or(rest.len(), |e| e + 2);
+                if c == '"' {
+                    out.push((rest[1..end - 1].to_string(), true));
+                }
+                end
+            } else if c.is_ascii_alphabetic() || c == '_' {
+                let end = rest
+                    .find(|x: char| !(x.is_ascii_alphanumeric() || x == '_'))
+                    .unwrap_or(rest.len());
+                out.push((rest[..end].to_string(), false));
+                end
+            } else {
+                c.len_utf8()
+            };
+            rest = &rest[len..];
         }
-        for name in NAMES {
-            // A bare name would fold to upper case in Snowflake and miss the table or column.
-            let bare = sql
-                .match_indices(name)
-                .filter(|(i, _)| {
-                    let before = sql[..*i].chars().last().unwrap_or(' ');
-                    let after = sql[i + name.len()..].chars().next().unwrap_or(' ');
-                    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
-                    !word(before) && !word(after) && before != '"' && before != '\''
-                })
-                .count();
-            assert_eq!(bare, 0, "{name} appears unquoted");
+        out
+    }
+
+    #[test]
+    fn every_statement_names_the_tables_as_the_dialect_created_them() {
+        let all = |_: &str| true;
+        for d in [Dialect::Duckdb, Dialect::Postgres, Dialect::Snowflake] {
+            let mut sql = order(d, &all, "2026-11-25T00:00:00Z").unwrap();
+            for (_, s) in apply(d, &all) {
+                sql.push_str(&s);
+            }
+            for (word, was_quoted) in identifiers(&sql) {
+                let name = word.to_ascii_lowercase();
+                if !NAMES.contains(&name.as_str()) {
+                    continue;
+                }
+                match d {
+                    // Folding to upper case must find the upper-case table or column.
+                    Dialect::Snowflake => assert!(
+                        word == name.to_ascii_uppercase(),
+                        "{word} would not resolve to {}",
+                        name.to_ascii_uppercase()
+                    ),
+                    // Tables created with quoted lower-case names.
+                    _ => assert!(was_quoted && word == name, "{d:?}: {word} appears unquoted"),
+                }
+            }
         }
     }
 }

@@ -1,0 +1,19 @@
+//! What the commands do: the engines `src/cli/` calls, and the I/O the core leaves to its
+//! drivers (the store, the HTTP client, the databases).
+
+pub mod api_key;
+pub mod change_sql;
+pub mod ddl;
+pub mod demo;
+#[cfg(feature = "duckdb")]
+pub mod duckdb_changes;
+#[cfg(feature = "duckdb")]
+pub mod duckdb_load;
+pub mod duckdb_sql;
+pub mod plan;
+pub mod postgres_load;
+pub mod serve;
+pub mod store;
+pub mod sync;
+pub mod webhooks;
+pub mod worker;
