@@ -73,6 +73,17 @@ impl Streams {
     }
 }
 
+/// What a sync reads and where it writes: `sync` and `plan`.
+#[derive(Args)]
+pub struct Target {
+    #[command(flatten)]
+    pub connection: Connection,
+    #[command(flatten)]
+    pub streams: Streams,
+    #[command(flatten)]
+    pub output: Output,
+}
+
 /// Where batches go: `sync`, `resume`, `plan` and `serve`.
 #[derive(Args)]
 pub struct Output {
@@ -153,17 +164,14 @@ impl RunArgs {
 
     /// The job signing secret from `--job-secret-file` or `AFFINITY_SYNC_JOB_SECRET`, if any.
     fn job_secret(&self) -> Result<Option<affinity_sync_core::job::JobSecret>> {
-        let (text, source) = match &self.job_secret_file {
-            Some(path) => (
-                std::fs::read_to_string(path).with_context(|| {
-                    format!("cannot read the job secret file {}", path.display())
-                })?,
-                format!("--job-secret-file {}", path.display()),
-            ),
-            None => match std::env::var("AFFINITY_SYNC_JOB_SECRET") {
-                Ok(v) => (v, "AFFINITY_SYNC_JOB_SECRET".to_string()),
-                Err(_) => return Ok(None),
-            },
+        let Some((text, source)) = secret_text(
+            self.job_secret_file.as_deref(),
+            "--job-secret-file",
+            "AFFINITY_SYNC_JOB_SECRET",
+            "job secret",
+        )?
+        else {
+            return Ok(None);
         };
         affinity_sync_core::job::JobSecret::new(text.trim().as_bytes())
             .map(Some)
@@ -183,25 +191,39 @@ pub struct WebhookSecretArgs {
 
 impl WebhookSecretArgs {
     pub fn token(&self) -> Result<affinity_sync_io::queued::secrets::Token> {
-        let (text, source) = match &self.webhook_secret_file {
-            Some(path) => (
-                std::fs::read_to_string(path).with_context(|| {
-                    format!("cannot read the webhook secret file {}", path.display())
-                })?,
-                format!("--webhook-secret-file {}", path.display()),
-            ),
-            None => (
-                std::env::var("AFFINITY_SYNC_WEBHOOK_SECRET").map_err(|_| {
-                    anyhow::anyhow!(
-                        "no webhook secret: set AFFINITY_SYNC_WEBHOOK_SECRET or pass --webhook-secret-file \
-                         (a random string of at least 16 characters, e.g. `openssl rand -hex 24`)"
-                    )
-                })?,
-                "AFFINITY_SYNC_WEBHOOK_SECRET".to_string(),
-            ),
-        };
+        let (text, source) = secret_text(
+            self.webhook_secret_file.as_deref(),
+            "--webhook-secret-file",
+            "AFFINITY_SYNC_WEBHOOK_SECRET",
+            "webhook secret",
+        )?
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "no webhook secret: set AFFINITY_SYNC_WEBHOOK_SECRET or pass --webhook-secret-file \
+                 (a random string of at least 16 characters, e.g. `openssl rand -hex 24`)"
+            )
+        })?;
         affinity_sync_io::queued::secrets::Token::new(&text)
             .with_context(|| format!("the webhook secret from {source}"))
+    }
+}
+
+/// A secret's text from the file `file` (the option `flag`), else from the environment
+/// variable `var`, with where it came from (for errors, never the secret); `None` when
+/// neither is set.
+fn secret_text(
+    file: Option<&Path>,
+    flag: &str,
+    var: &str,
+    what: &str,
+) -> Result<Option<(String, String)>> {
+    match file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the {what} file {}", path.display()))?;
+            Ok(Some((text, format!("{flag} {}", path.display()))))
+        }
+        None => Ok(std::env::var(var).ok().map(|v| (v, var.to_string()))),
     }
 }
 

@@ -1,26 +1,23 @@
 //! `affinity-sync plan`: what a sync of the selected streams will cost against the monthly
 //! quota and the per-minute limit, before it runs.
 
-use super::args::{Connection, Output, Streams};
+use super::args::Target;
 use anyhow::Result;
 use clap::Args;
 
 #[derive(Args)]
 pub struct PlanArgs {
     #[command(flatten)]
-    connection: Connection,
-    #[command(flatten)]
-    streams: Streams,
-    #[command(flatten)]
-    output: Output,
+    target: Target,
 }
 
 pub async fn run(args: PlanArgs) -> Result<()> {
-    let streams = args.streams.select()?;
-    let key = args.connection.key()?;
-    let plan = args
+    let t = &args.target;
+    let streams = t.streams.select()?;
+    let key = t.connection.key()?;
+    let plan = t
         .connection
-        .plan(&key, &streams, args.output.previous().await?, true)
+        .plan(&key, &streams, t.output.previous().await?, true)
         .await?;
     println!("{}", plan.table());
     Ok(())

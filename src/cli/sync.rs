@@ -1,7 +1,7 @@
 //! `affinity-sync sync`: a full (or incremental) sync into `--out`, after checking that the
 //! monthly quota can pay for it.
 
-use super::args::{Connection, Output, RunArgs, Streams};
+use super::args::{RunArgs, Target};
 use crate::ops;
 use crate::ops::store::Store;
 use anyhow::{Context, Result};
@@ -10,11 +10,7 @@ use clap::Args;
 #[derive(Args)]
 pub struct SyncArgs {
     #[command(flatten)]
-    connection: Connection,
-    #[command(flatten)]
-    streams: Streams,
-    #[command(flatten)]
-    output: Output,
+    target: Target,
     /// Batch format: parquet or ndjson (gzip).
     #[arg(long, default_value = "parquet")]
     format: String,
@@ -31,17 +27,21 @@ pub struct SyncArgs {
 }
 
 pub async fn run(args: SyncArgs) -> Result<()> {
+    let Target {
+        connection,
+        streams,
+        output,
+    } = &args.target;
     let format = affinity_sync_core::Format::parse(&args.format)
         .with_context(|| format!("--format must be parquet or ndjson, got {:?}", args.format))?;
-    let streams = args.streams.select()?;
-    affinity_sync_core::Config::new(&args.connection.base_url, "", format)
+    let streams = streams.select()?;
+    affinity_sync_core::Config::new(&connection.base_url, "", format)
         .map_err(|e| anyhow::anyhow!("--base-url: {e}"))?;
-    let key = args.connection.key()?;
-    let options = args.run.options(&args.connection, key.clone())?;
-    let store = args.output.open().await?;
+    let key = connection.key()?;
+    let options = args.run.options(connection, key.clone())?;
+    let store = output.open().await?;
     // The bill first: refuse a sync the monthly quota cannot pay for.
-    let plan = args
-        .connection
+    let plan = connection
         .plan(&key, &streams, store.latest_complete().await?, false)
         .await?;
     let (need, left) = (plan.total(), plan.quota.monthly_remaining);
@@ -66,7 +66,7 @@ pub async fn run(args: SyncArgs) -> Result<()> {
         format,
         incremental: args.incremental,
     };
-    let out = &args.output.out;
+    let out = &output.out;
     let report = run_on(store, options, start, args.run.quiet, out).await?;
     finish(report, out)
 }
