@@ -20,6 +20,10 @@ use clap::{Parser, Subcommand};
     about = "Affinity CRM to object storage, one page per step"
 )]
 struct Cli {
+    /// Log lines as text, or as JSON objects with a metric line per page and per completed
+    /// sync (CloudWatch Embedded Metric Format, the same lines Lambda writes).
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    log_format: cli::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -31,6 +35,11 @@ enum Command {
     /// Finish a sync that stopped (a crash, a parked page, a spent quota): runs its unfinished
     /// and parked pages, then marks it complete.
     Resume(cli::resume::ResumeArgs),
+    /// Show the syncs in a store: complete, running or stopped, what each brought and
+    /// cost, its parked pages and what to run to finish it; webhook changes waiting. Exit
+    /// status 0 when the latest sync is complete or running, 1 when it stopped or has
+    /// parked pages, 2 for bad input.
+    Status(cli::status::StatusArgs),
     /// Print what a sync of the selected streams will cost against the rate limits.
     Plan(cli::plan::PlanArgs),
     /// Load the latest complete sync of a directory into a database.
@@ -60,17 +69,30 @@ enum Command {
 }
 
 fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("AFFINITY_SYNC_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("AFFINITY_SYNC_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        cli::LogFormat::Text => logs.init(),
+        cli::LogFormat::Json => logs.json().with_current_span(true).init(),
+    }
+    cli::set_log_format(cli.log_format);
     if let Err(e) = run(cli.command) {
-        eprintln!("error: {e:#}");
-        std::process::exit(1);
+        match e.downcast::<cli::Exit>() {
+            Ok(exit) => {
+                if let Some(error) = exit.error {
+                    eprintln!("error: {error:#}");
+                }
+                std::process::exit(exit.code);
+            }
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                std::process::exit(1);
+            }
+        }
     }
 }
 
@@ -80,6 +102,7 @@ fn run(command: Command) -> Result<()> {
         match command {
             Command::Sync(args) => cli::sync::run(args).await,
             Command::Resume(args) => cli::resume::run(args).await,
+            Command::Status(args) => cli::status::run(args).await,
             Command::Plan(args) => cli::plan::run(args).await,
             Command::Load(into) => cli::load::run(into).await,
             Command::Query(args) => cli::query::run(args).await,

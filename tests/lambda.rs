@@ -136,7 +136,11 @@ async fn stage(seed: u64, name: &str, extra: &[(&str, &str)]) -> Stage {
     let double = small_double(seed, API_KEY).await;
     let dir = temp_dir(name);
     let api = RuntimeApi::start().await;
-    let function = Function::start(&api, &aws, &secret_arn, &double, &dir, extra);
+    // As the template sets it: `status` prints the redrive command with it.
+    let dlq = dead_letter_arn(&aws).await;
+    let mut extra = extra.to_vec();
+    extra.push(("AFFINITY_SYNC_DEAD_LETTER_ARN", &dlq));
+    let function = Function::start(&api, &aws, &secret_arn, &double, &dir, &extra);
     Stage {
         aws,
         double,
@@ -371,7 +375,198 @@ async fn a_sync_on_lambda_equals_the_ground_truth_even_with_redeliveries() {
         }
     }
     assert_eq!((written, skipped), (drained.messages, drained.redelivered));
+
+    // The metric lines: valid EMF, one per page written and one for the completed sync, and
+    // their sums are the sync's.
+    let manifest: Value = serde_json::from_slice(
+        &std::fs::read(out.join(format!("_manifests/sync_id={sync_id}/sync.json"))).unwrap(),
+    )
+    .unwrap();
+    let metrics = emf_lines(&log);
+    let pages: Vec<&Value> = metrics
+        .iter()
+        .filter(|m| m.get("Pages").is_some())
+        .collect();
+    let sum = |lines: &[&Value], name: &str| -> u64 {
+        lines.iter().map(|m| m[name].as_u64().unwrap()).sum()
+    };
+    assert_eq!(sum(&pages, "Pages"), written);
+    assert_eq!(sum(&pages, "Requests"), d.stats().requests);
+    assert_eq!(
+        sum(&pages, "Retries") + sum(&pages, "Throttled") + sum(&pages, "Parked"),
+        0
+    );
+    let total: u64 = manifest["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let stream = s["stream"].as_str().unwrap();
+            let mine: Vec<&Value> = pages
+                .iter()
+                .copied()
+                .filter(|m| m["Stream"] == stream)
+                .collect();
+            assert_eq!(
+                sum(&mine, "Records"),
+                s["records"].as_u64().unwrap(),
+                "{stream}"
+            );
+            assert_eq!(mine.len() as u64, s["pages"].as_u64().unwrap(), "{stream}");
+            s["records"].as_u64().unwrap()
+        })
+        .sum();
+    assert!(
+        pages
+            .iter()
+            .all(|m| m["FunctionName"] == "affinity-sync" && m["sync_id"] == sync_id.as_str())
+    );
+    assert!(
+        pages
+            .iter()
+            .all(|m| m["RateLimitUserRemaining"].is_u64() && m["RateLimitOrgRemaining"].is_u64())
+    );
+    assert!(
+        pages
+            .iter()
+            .all(|m| m["BytesWritten"].as_u64().unwrap() > 0)
+    );
+    let done: Vec<&Value> = metrics
+        .iter()
+        .filter(|m| m.get("SyncsCompleted").is_some())
+        .collect();
+    assert_eq!(done.len(), 1, "one completion line");
+    assert_eq!(
+        (&done[0]["SyncRecords"], &done[0]["SyncsCompleted"]),
+        (&json!(total), &json!(1))
+    );
+    assert_eq!(done[0]["SyncRequests"], d.stats().requests);
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The template's alarms and dashboard watch metrics the function writes, under the
+/// dimension set its lines publish for the whole function (`FunctionName`); the dead-letter
+/// queue's ARN reaches the function for `status`'s redrive command.
+#[test]
+fn the_templates_alarms_and_dashboard_watch_metrics_the_function_writes() {
+    let script = r#"
+import json, re, sys
+from cfnlint.decode import decode
+tpl, errors = decode(sys.argv[1])
+assert not errors, errors
+res = tpl["Resources"]
+out = []
+for r in res.values():
+    if r["Type"] == "AWS::CloudWatch::Alarm":
+        p = r["Properties"]
+        out.append(["alarm", p["Namespace"], p["MetricName"], [d["Name"] for d in p.get("Dimensions", [])]])
+body = res["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"][0]
+for w in json.loads(re.sub(r"\$\{[^}]+\}", "x", body))["widgets"]:
+    prev = None
+    for metric in w["properties"]["metrics"]:
+        parts = [p for p in metric if isinstance(p, str)]
+        parts = [prev[i] if p == "." and prev else p for i, p in enumerate(parts)]
+        prev = parts
+        out.append(["dashboard", parts[0], parts[1], parts[2::2]])
+env = res["Function"]["Properties"]["Environment"]["Variables"]
+out.append(["env", "", "AFFINITY_SYNC_DEAD_LETTER_ARN" in env, []])
+print(json.dumps(out))
+"#;
+    let template = concat!(env!("CARGO_MANIFEST_DIR"), "/infra/template.yaml");
+    let o = std::process::Command::new(python())
+        .args(["-c", script, template])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let found: Vec<Value> = serde_json::from_slice(&o.stdout).unwrap();
+    let written: Vec<&str> = affinity_sync_core::metrics::PAGE_METRICS
+        .iter()
+        .chain(affinity_sync_core::metrics::SYNC_METRICS)
+        .map(|(name, _)| *name)
+        .collect();
+    let mut watched = 0;
+    for f in &found {
+        if f[0] == "env" {
+            assert_eq!(
+                f[2], true,
+                "the function gets AFFINITY_SYNC_DEAD_LETTER_ARN"
+            );
+            continue;
+        }
+        if f[1] != "AffinitySync" {
+            continue;
+        }
+        watched += 1;
+        let name = f[2].as_str().unwrap();
+        assert!(
+            written.contains(&name),
+            "the template watches {name}, which nothing writes"
+        );
+        assert_eq!(f[3], json!(["FunctionName"]), "{f}");
+    }
+    assert!(watched >= 10, "{found:?}");
+    for alarm in ["SyncsCompleted", "RateLimitOrgRemaining"] {
+        assert!(
+            found.iter().any(|f| f[0] == "alarm" && f[2] == alarm),
+            "an alarm on {alarm}"
+        );
+    }
+}
+
+/// The CloudWatch Embedded Metric Format lines of a log, each checked against the format's
+/// rules: an `_aws` object with a millisecond `Timestamp` and `CloudWatchMetrics` directives
+/// in namespace `AffinitySync`, whose dimensions and metrics name top-level members (the
+/// dimensions strings, the metrics numbers), with units CloudWatch knows.
+fn emf_lines(log: &str) -> Vec<Value> {
+    const UNITS: &[&str] = &["Count", "Bytes", "Milliseconds", "Seconds"];
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let mut out = vec![];
+    for line in log.lines() {
+        let v: Value = serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+        let Some(aws) = v.get("_aws") else { continue };
+        let at = aws["Timestamp"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("no Timestamp: {line}"));
+        assert!(
+            (now_ms - 3_600_000..=now_ms).contains(&at),
+            "a millisecond timestamp: {line}"
+        );
+        let directives = aws["CloudWatchMetrics"].as_array().unwrap();
+        assert!(!directives.is_empty());
+        for d in directives {
+            assert_eq!(d["Namespace"], "AffinitySync", "{line}");
+            // The whole function's set, which the template's alarms name.
+            assert!(
+                d["Dimensions"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&json!(["FunctionName"])),
+                "{line}"
+            );
+            for set in d["Dimensions"].as_array().unwrap() {
+                let set = set.as_array().unwrap();
+                assert!(!set.is_empty() && set.len() <= 30);
+                for name in set {
+                    assert!(
+                        v[name.as_str().unwrap()].is_string(),
+                        "dimension {name}: {line}"
+                    );
+                }
+            }
+            let metrics = d["Metrics"].as_array().unwrap();
+            assert!(!metrics.is_empty() && metrics.len() <= 100);
+            for m in metrics {
+                let name = m["Name"].as_str().unwrap();
+                assert!(v[name].is_number(), "metric {name}: {line}");
+                assert!(UNITS.contains(&m["Unit"].as_str().unwrap()), "{line}");
+            }
+        }
+        out.push(v);
+    }
+    out
 }
 
 fn support_files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
@@ -428,6 +623,29 @@ async fn a_page_that_fails_for_good_is_dead_lettered_with_its_reason_and_redrive
         "not complete with pages parked"
     );
 
+    // `affinity-sync status` on the bucket: stopped, both pages with their reason, and the
+    // dead-letter queue's redrive command, since this sync runs on Lambda.
+    let dlq_arn = dead_letter_arn(&aws).await;
+    let (report, code) = status_of(&aws, &[&sync_id]);
+    assert_eq!(code, 1, "{report}");
+    let sync = &report["syncs"][0];
+    assert_eq!(
+        (&sync["state"], &sync["runs_on"], &sync["pages"]["parked"]),
+        (&json!("stopped"), &json!("lambda"), &json!(2))
+    );
+    let parked = sync["parked"].as_array().unwrap();
+    assert!(
+        parked.iter().all(|p| p["error"]
+            .as_str()
+            .unwrap()
+            .contains("Affinity answered 500")),
+        "{report}"
+    );
+    assert_eq!(
+        sync["next_step"],
+        format!("aws sqs start-message-move-task --source-arn {dlq_arn}")
+    );
+
     // A second scheduled start while pages are parked (none pending) is not blocked by it.
     // First, redrive: the dead letters go back to the queue and complete the sync.
     for m in &dead {
@@ -452,9 +670,51 @@ async fn a_page_that_fails_for_good_is_dead_lettered_with_its_reason_and_redrive
     let out = local.join("affinity");
     assert_eq!(complete_syncs(&out), [sync_id.as_str()]);
     check_against_truth(&d.dataset(), &out, &sync_id);
+    let (report, code) = status_of(&aws, &[]);
+    assert_eq!(
+        (code, &report["syncs"][0]["state"]),
+        (0, &json!("complete"))
+    );
     assert_eq!(d.stats().requests, minimum_requests(&d.dataset()) - 1 + 2);
+    // Two parked lines, and every request in some line.
+    let metrics = emf_lines(&function.log());
+    let parked: u64 = metrics.iter().filter_map(|m| m["Parked"].as_u64()).sum();
+    let requests: u64 = metrics.iter().filter_map(|m| m["Requests"].as_u64()).sum();
+    assert_eq!((parked, requests), (2, d.stats().requests));
     assert_no_secret(&function.log(), "the function's log");
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The dead-letter queue's ARN, as moto names it.
+async fn dead_letter_arn(aws: &Aws) -> String {
+    aws.sqs
+        .get_queue_attributes()
+        .queue_url(&aws.dead_letter_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes()
+        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+        .clone()
+}
+
+/// `affinity-sync status --json --out s3://BUCKET/affinity <args>`: the report and exit status.
+fn status_of(aws: &Aws, args: &[&str]) -> (Value, i32) {
+    let out = format!("s3://{BUCKET}/affinity");
+    let mut all = vec!["status", "--json", "--out", &out];
+    all.extend_from_slice(args);
+    let env = [
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", AWS_SECRET),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ENDPOINT_URL_S3", aws.moto.url.as_str()),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ];
+    let o = affinity_sync_with_env(&all, None, Path::new("."), &env);
+    let report = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&o.stderr)));
+    (report, o.status.code().unwrap())
 }
 
 fn url_event(method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> Value {

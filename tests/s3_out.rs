@@ -50,12 +50,7 @@ fn argv(command: &str, base: &str, out: &str, extra: &[&str]) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sync_to_s3_equals_the_ground_truth_and_resumes_from_the_bucket() {
     let moto = start_moto();
-    let created = reqwest::Client::new()
-        .put(format!("{}/{BUCKET}", moto.url))
-        .send()
-        .await
-        .unwrap();
-    assert!(created.status().is_success(), "create bucket: {created:?}");
+    create_bucket(&moto, BUCKET).await;
     let d = double(MockConfig {
         seed: 21,
         sizes: Sizes::small(),

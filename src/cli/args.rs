@@ -159,6 +159,7 @@ impl RunArgs {
             progress: !self.quiet,
             inject: ops::sync::Inject::parse(&self.inject)?,
             job_secret: self.job_secret()?,
+            metrics: super::metrics_name(),
         })
     }
 
@@ -329,7 +330,8 @@ pub struct FaultArgs {
     /// Fault kinds to draw from: 429,500,503,slow,drop,truncated,malformed.
     #[arg(long, default_value = "429,500,503,slow,drop,truncated,malformed")]
     fault_kinds: String,
-    /// Faults for given request numbers, e.g. `3=429,4-6=500,9=drop`.
+    /// Faults for given request numbers, e.g. `3=429,4-6=500,9=drop` (also `403`: a page the
+    /// key may not read, never retried).
     #[arg(long, default_value = "")]
     fault_script: String,
     /// Seed of the fault draw.

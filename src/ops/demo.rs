@@ -93,6 +93,7 @@ pub async fn run(seed: u64, sizes: Sizes, out: PathBuf) -> Result<()> {
         progress: true,
         inject: ops::sync::Inject::default(),
         job_secret: None,
+        metrics: None,
     };
     let start = ops::sync::Start::New {
         streams: ops::sync::select_streams(None)?,

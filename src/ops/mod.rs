@@ -13,6 +13,8 @@ pub mod duckdb_sql;
 pub mod plan;
 pub mod postgres_load;
 pub mod serve;
+pub mod status;
+pub mod status_doc;
 pub mod store;
 pub mod sync;
 pub mod webhooks;

@@ -10,8 +10,9 @@
 
 use super::api_key::ApiKey;
 use affinity_sync_core::catalog::{self, Stream};
-use affinity_sync_core::job::JobSecret;
+use affinity_sync_core::job::{JobSecret, Tally};
 use affinity_sync_core::layout::{self, FailedJob, SyncRun};
+use affinity_sync_core::metrics;
 use affinity_sync_core::step::{self, StepError};
 use affinity_sync_core::{Config, Format, Job};
 use affinity_sync_io::{ObjectSink, complete, fetch, journal};
@@ -34,6 +35,9 @@ pub struct Options {
     pub inject: Inject,
     /// Signs the jobs this sync queues and refuses unsigned or altered ones.
     pub job_secret: Option<JobSecret>,
+    /// Print a metric line per page and per completed sync (`--log-format json`: the same
+    /// Embedded Metric Format lines Lambda writes), with this function name.
+    pub metrics: Option<String>,
 }
 
 /// A new sync, or the rest of one that stopped.
@@ -223,6 +227,8 @@ struct Shared<S> {
     /// The streams of this sync: child jobs of other streams are not queued.
     selected: Vec<&'static str>,
     job_secret: Option<JobSecret>,
+    /// The function name of metric lines, when they are printed.
+    metrics: Option<String>,
     /// Pages read ahead (`step::read_ahead`), by request URL, with their stream: fetched
     /// while the page before them is turned into batches, taken by the job that makes the
     /// same request.
@@ -316,6 +322,13 @@ fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(base.min(20_000) + rand::random_range(0..250))
 }
 
+/// Prints a metric line to the log (stderr), when `--log-format json` asked for them.
+fn emit<S>(shared: &Shared<S>, line: impl FnOnce(&str, i64) -> String) {
+    if let Some(name) = &shared.metrics {
+        eprintln!("{}", line(name, affinity_sync_io::now_unix_ms()));
+    }
+}
+
 /// One job: fetch its page (retrying what can be retried), write its batches, queue its jobs,
 /// acknowledge it.
 async fn run_job<S: ObjectSink + 'static>(
@@ -323,13 +336,34 @@ async fn run_job<S: ObjectSink + 'static>(
     job: Job,
 ) -> Result<Done, Failure> {
     let prefix = shared.cfg.prefix();
+    let started = Instant::now();
     let (mut requests, mut retries, mut was_read_ahead) = (0u64, 0u64, false);
+    let mut throttled = 0u64;
+    // The rate-limit figures of the latest answer, for the metric line.
+    let mut remaining: (Option<u64>, Option<u64>) = (None, None);
+    let page_metrics =
+        |requests, retries, throttled, remaining: (Option<u64>, Option<u64>)| metrics::Page {
+            stream: job.stream.clone(),
+            sync_id: job.sync.clone(),
+            page: job.page,
+            requests,
+            retries,
+            throttled,
+            user_remaining: remaining.0,
+            org_remaining: remaining.1,
+            page_ms: started.elapsed().as_millis() as u64,
+            ..Default::default()
+        };
     // The page after this one, once it is being read ahead.
     let mut ahead: Option<String> = None;
-    let park = |job: Job, error: String, requests: u64, retries: u64, ahead: Option<String>| {
+    let park = |job: Job, error: String, line: metrics::Page, ahead: Option<String>| {
         let shared = shared.clone();
         async move {
+            let (requests, retries) = (line.requests, line.retries);
             let requests = requests + drop_read_ahead(&shared, ahead).await;
+            emit(&shared, |f, t| {
+                metrics::Page { parked: 1, ..line }.emf(f, t)
+            });
             let failed = FailedJob {
                 queued: job.encode_for_queue(shared.job_secret.as_ref()),
                 job: job.clone(),
@@ -348,7 +382,10 @@ async fn run_job<S: ObjectSink + 'static>(
     };
     let request = match step::request(&shared.cfg, &job) {
         Ok(r) => r,
-        Err(e) => return park(job, e.to_string(), 0, 0, None).await,
+        Err(e) => {
+            let line = page_metrics(0, 0, 0, (None, None));
+            return park(job.clone(), e.to_string(), line, None).await;
+        }
     };
     let outcome = loop {
         requests += 1;
@@ -375,7 +412,17 @@ async fn run_job<S: ObjectSink + 'static>(
                 if status == 200 && ahead.is_none() {
                     ahead = start_read_ahead(&shared, &job, &body);
                 }
-                match step::handle(&shared.cfg, &job, status, &body) {
+                remaining = (
+                    fetch::user_budget(&headers).map(|(left, _)| left),
+                    fetch::org_remaining(&headers),
+                );
+                // The chain's tally gains this page's failed tries; `handle` adds this one.
+                let spent = Tally {
+                    requests: retries,
+                    retries,
+                    throttled,
+                };
+                match step::handle(&shared.cfg, &job.with_spent(spent), status, &body) {
                     Ok(outcome) => break outcome,
                     Err(StepError::Unauthorized) => {
                         return Err(Failure::Fatal(anyhow!(
@@ -395,17 +442,22 @@ async fn run_job<S: ObjectSink + 'static>(
                     Err(e) if e.retryable() => {
                         if e == StepError::RateLimited {
                             shared.governor.exhausted(&headers);
+                            throttled += 1;
                         }
                         e.to_string()
                     }
-                    Err(e) => return park(job, e.to_string(), requests, retries, ahead).await,
+                    Err(e) => {
+                        let line = page_metrics(requests, retries, throttled, remaining);
+                        return park(job.clone(), e.to_string(), line, ahead).await;
+                    }
                 }
             }
             Err(transport) => transport,
         };
         if retries >= shared.max_retries as u64 {
             let error = format!("gave up after {} attempts: {failure}", retries + 1);
-            return park(job, error, requests, retries, ahead).await;
+            let line = page_metrics(requests, retries, throttled, remaining);
+            return park(job.clone(), error, line, ahead).await;
         }
         retries += 1;
         tracing::warn!(stream = %job.stream, page = job.page, attempt = retries, "retrying: {failure}");
@@ -426,7 +478,7 @@ async fn run_job<S: ObjectSink + 'static>(
     // Batches first, the chain's manifest after them, then the next jobs, and only then is
     // this page acknowledged: a crash anywhere in between re-runs the page, which rewrites
     // the same objects.
-    let mut rows = 0;
+    let (mut rows, mut bytes_written) = (0, 0);
     for b in &outcome.batches {
         shared
             .sink
@@ -434,6 +486,7 @@ async fn run_job<S: ObjectSink + 'static>(
             .await
             .with_context(|| format!("writing {}", b.key))?;
         rows += b.rows;
+        bytes_written += b.bytes.len() as u64;
     }
     if let Some(m) = &outcome.manifest {
         shared
@@ -448,6 +501,15 @@ async fn run_job<S: ObjectSink + 'static>(
     jobs.retain(|j| shared.selected.contains(&j.stream.as_str()));
     journal::enqueue(&shared.sink, prefix, &jobs, shared.job_secret.as_ref()).await?;
     journal::ack(&shared.sink, prefix, &job).await?;
+    emit(&shared, |f, t| {
+        metrics::Page {
+            written: true,
+            records: outcome.records as u64,
+            bytes_written,
+            ..page_metrics(requests, retries, throttled, remaining)
+        }
+        .emf(f, t)
+    });
     Ok(Done {
         job,
         records: outcome.records,
@@ -543,7 +605,13 @@ pub async fn run<S: ObjectSink + 'static>(opts: Options, sink: S, start: Start) 
             } else {
                 Default::default()
             };
-            let mut run = journal::new_run(&streams, format, since);
+            let home = layout::Home {
+                runs_on: "cli".into(),
+                queue_url: None,
+                dead_letter_url: None,
+                dead_letter_arn: None,
+            };
+            let mut run = journal::new_run(&streams, format, since, home);
             journal::save_run(&sink, "", &run).await?;
             let roots = seed(&sink, &mut run, opts.job_secret.as_ref()).await?;
             (run, roots)
@@ -620,6 +688,7 @@ pub async fn run<S: ObjectSink + 'static>(opts: Options, sink: S, start: Start) 
         max_retries: opts.max_retries,
         selected: streams.iter().map(|s| s.name).collect(),
         job_secret: opts.job_secret.clone(),
+        metrics: opts.metrics.clone(),
         ahead: Mutex::new(HashMap::new()),
         in_flight: tokio::sync::Semaphore::new(opts.concurrency.max(1)),
     });
@@ -769,7 +838,10 @@ pub async fn run<S: ObjectSink + 'static>(opts: Options, sink: S, start: Start) 
     let failed = journal::failures(&shared.sink, "", &sync_id).await?;
     if failed.is_empty() {
         // Complete: the sync manifest adds up every chain, whichever run finished it.
-        complete::write_manifest(&shared.sink, &run).await?;
+        let manifest = complete::write_manifest(&shared.sink, &run).await?;
+        emit(&shared, |f, t| {
+            metrics::SyncDone::from_manifest(&manifest).emf(f, t)
+        });
     }
     Ok(Report {
         sync_id,

@@ -53,6 +53,16 @@ pub fn start_moto() -> Moto {
     }
 }
 
+/// Creates `bucket` in moto's S3.
+pub async fn create_bucket(moto: &Moto, bucket: &str) {
+    let created = reqwest::Client::new()
+        .put(format!("{}/{bucket}", moto.url))
+        .send()
+        .await
+        .unwrap();
+    assert!(created.status().is_success(), "create bucket: {created:?}");
+}
+
 /// Runs a boto3 script (an independent S3 client) against moto's S3; its lines of output.
 /// The script gets `s3` (a client) and `bucket`, and `sys.argv[1:]` = `args`.
 fn boto3(moto: &Moto, bucket: &str, script: &str, args: &[&str]) -> Vec<String> {

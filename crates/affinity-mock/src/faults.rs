@@ -36,6 +36,11 @@ pub enum Fault {
     /// 200 with a body that is not JSON at all (an HTML error page).
     #[serde(rename = "malformed")]
     Malformed,
+    /// 403 with an `authorization` error body: the key may not read this (a list whose
+    /// permissions were revoked). Never retried, so a page given it is parked at once. Not
+    /// in [`Fault::ALL`], the kinds a random schedule draws from: scripted only.
+    #[serde(rename = "403")]
+    Forbidden,
 }
 
 impl Fault {
@@ -58,6 +63,7 @@ impl Fault {
             Fault::Drop => "drop",
             Fault::Truncated => "truncated",
             Fault::Malformed => "malformed",
+            Fault::Forbidden => "403",
         }
     }
 }
@@ -73,8 +79,9 @@ impl FromStr for Fault {
     fn from_str(s: &str) -> Result<Self, String> {
         Fault::ALL
             .into_iter()
+            .chain([Fault::Forbidden])
             .find(|f| f.name() == s.trim())
-            .ok_or_else(|| format!("unknown fault {s:?}: expected one of 429, 500, 503, slow, drop, truncated, malformed"))
+            .ok_or_else(|| format!("unknown fault {s:?}: expected one of 429, 500, 503, slow, drop, truncated, malformed, 403"))
     }
 }
 

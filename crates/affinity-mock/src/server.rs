@@ -495,6 +495,19 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
                 json_response(503, &e.body(), &rate),
             );
         }
+        Some(Fault::Forbidden) => {
+            let e = ApiError::new(
+                403,
+                "authorization",
+                "You do not have permission to access this resource",
+            );
+            return finish(
+                &shared,
+                &parts.method,
+                &path,
+                json_response(403, &e.body(), &rate),
+            );
+        }
         Some(Fault::Slow) => tokio::time::sleep(Duration::from_millis(slow_ms)).await,
         _ => {}
     }

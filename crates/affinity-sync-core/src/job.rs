@@ -42,6 +42,52 @@ pub struct Job {
     /// `catalog::Incremental`). Children inherit it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since: Option<Since>,
+    /// What the chain's requests cost so far (see [`Tally`]); not written while zero.
+    #[serde(default, skip_serializing_if = "Tally::is_zero")]
+    pub tally: Tally,
+}
+
+/// The requests a chain made before this page's answer was used: every request of its
+/// earlier pages, and this page's own failed tries (the drivers add those before handing the
+/// job to `step::handle`, which adds the request that succeeded). Carried from page to page
+/// in the job, so each chain's manifest, and `sync.json`, say what a sync spent on every home
+/// without a counter kept anywhere else. The manifests and `status` embed the same three
+/// fields (`#[serde(flatten)]`, which is why unknown fields are not refused here).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tally {
+    /// Requests sent to Affinity.
+    #[serde(default)]
+    pub requests: u64,
+    /// Of those, the ones that repeated a request that had failed (any cause).
+    #[serde(default)]
+    pub retries: u64,
+    /// Of those, the ones Affinity answered 429 (rate limited).
+    #[serde(default)]
+    pub throttled: u64,
+}
+
+impl Tally {
+    pub fn is_zero(&self) -> bool {
+        *self == Tally::default()
+    }
+
+    /// `self` plus `other`.
+    pub fn plus(self, other: Tally) -> Tally {
+        Tally {
+            requests: self.requests + other.requests,
+            retries: self.retries + other.retries,
+            throttled: self.throttled + other.throttled,
+        }
+    }
+
+    /// One request that failed and will be tried again (`throttled`: it was a 429).
+    pub fn failed_try(throttled: bool) -> Tally {
+        Tally {
+            requests: 1,
+            retries: 1,
+            throttled: throttled as u64,
+        }
+    }
 }
 
 /// The time an incremental chain starts from, and which change time a filtered stream's
@@ -210,6 +256,7 @@ impl Job {
             page: 0,
             records: 0,
             since: None,
+            tally: Tally::default(),
         }
     }
 
@@ -357,12 +404,21 @@ impl Job {
         Ok(())
     }
 
-    /// The job of the page after this one.
+    /// The job of the page after this one (the tally as this job has it: `step::handle`
+    /// adds the request that fetched this page).
     pub fn next(&self, cursor: String, records_so_far: u64) -> Job {
         Job {
             cursor: Some(cursor),
             page: self.page + 1,
             records: records_so_far,
+            ..self.clone()
+        }
+    }
+
+    /// This job with `spent` added to its tally: a driver's failed tries of this page.
+    pub fn with_spent(&self, spent: Tally) -> Job {
+        Job {
+            tally: self.tally.plus(spent),
             ..self.clone()
         }
     }

@@ -22,7 +22,7 @@
 
 use crate::batch::Format;
 use crate::catalog::Stream;
-use crate::job::Job;
+use crate::job::{Job, Tally};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -159,6 +159,26 @@ pub struct SyncRun {
     /// the latest complete sync that had the stream, less a margin for clock skew.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub since: BTreeMap<String, String>,
+    /// Which home runs the sync, so `status` can say how to finish it. Absent in runs written
+    /// before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub home: Option<Home>,
+}
+
+/// The home that runs a sync, and for a queue-carried one its queues.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Home {
+    /// `cli`, `lambda` or `component`.
+    pub runs_on: String,
+    /// The queue that carries the jobs (queue-carried homes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_url: Option<String>,
+    /// Where parked pages go (queue-carried homes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_letter_url: Option<String>,
+    /// The dead-letter queue's ARN, when the deployment knows it (the redrive command needs it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_letter_arn: Option<String>,
 }
 
 /// A job parked after failing: the job and why.
@@ -184,7 +204,8 @@ pub fn summarize(streams: &[&Stream], chains: &[ChainManifest]) -> Vec<StreamSum
                 stream: s.name.into(),
                 chains: mine.clone().count() as u64,
                 pages: mine.clone().map(|c| c.pages as u64).sum(),
-                records: mine.map(|c| c.records).sum(),
+                records: mine.clone().map(|c| c.records).sum(),
+                tally: mine.fold(Tally::default(), |t, c| t.plus(c.tally)),
                 tables: s.tables.iter().map(|t| t.name.to_string()).collect(),
                 since: None,
             }
@@ -206,6 +227,10 @@ pub struct ChainManifest {
     pub parents: BTreeMap<String, i64>,
     pub pages: u32,
     pub records: u64,
+    /// What the chain's pages cost: `requests`, `retries`, `throttled` (zero in manifests
+    /// written before chains carried them).
+    #[serde(flatten)]
+    pub tally: Tally,
     pub format: String,
     pub tables: Vec<String>,
 }
@@ -217,6 +242,10 @@ pub struct StreamSummary {
     pub chains: u64,
     pub pages: u64,
     pub records: u64,
+    /// Requests to Affinity, retries among them, and 429 answers among them (zero in
+    /// manifests written before chains carried them).
+    #[serde(flatten)]
+    pub tally: Tally,
     pub tables: Vec<String>,
     /// Set when the stream was read incrementally: its rows are what changed since then
     /// (RFC 3339), to upsert on the earlier syncs' rows, not the whole table.
@@ -421,6 +450,10 @@ mod tests {
                     chains: 1,
                     pages: 1,
                     records: 1,
+                    tally: Tally {
+                        requests: 1,
+                        ..Tally::default()
+                    },
                     tables: vec![],
                     since: None,
                 })
@@ -483,6 +516,12 @@ mod tests {
             parents: BTreeMap::new(),
             pages,
             records,
+            // Each page one request, and one retry (a 429) per chain.
+            tally: Tally {
+                requests: pages as u64 + 1,
+                retries: 1,
+                throttled: 1,
+            },
             format: "parquet".into(),
             tables: vec![],
         };
@@ -503,6 +542,12 @@ mod tests {
                 .map(|s| (s.stream.as_str(), s.chains, s.pages, s.records))
                 .collect::<Vec<_>>(),
             vec![("lists", 1, 1, 3), ("list_entries", 2, 3, 150)]
+        );
+        assert_eq!(
+            sum.iter()
+                .map(|s| (s.tally.requests, s.tally.retries, s.tally.throttled))
+                .collect::<Vec<_>>(),
+            vec![(2, 1, 1), (5, 2, 2)]
         );
         assert_eq!(
             sum[1].tables,

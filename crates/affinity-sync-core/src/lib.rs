@@ -23,6 +23,7 @@ pub mod field_values;
 pub mod interactions;
 pub mod job;
 pub mod layout;
+pub mod metrics;
 pub mod plan;
 pub mod record;
 pub mod step;

@@ -151,6 +151,10 @@ mod tests {
                 chains: 1,
                 pages: 13,
                 records: 1208,
+                tally: crate::job::Tally {
+                    requests: 13,
+                    ..Default::default()
+                },
                 tables: vec![],
                 since: None,
             }],

@@ -469,7 +469,15 @@ pub fn handle(cfg: &Config, job: &Job, status: u16, body: &[u8]) -> Result<Outco
     }
 
     let total = job.records + records.len() as u64;
-    let next = next_cursor.map(|c| job.next(c, total));
+    // The request that fetched this page joins the chain's tally.
+    let tally = job.tally.plus(crate::job::Tally {
+        requests: 1,
+        ..Default::default()
+    });
+    let next = next_cursor.map(|c| Job {
+        tally,
+        ..job.next(c, total)
+    });
     if let Some(n) = &next {
         n.validate().map_err(|_| {
             malformed("the next page token is not one the job format can carry".into())
@@ -483,6 +491,7 @@ pub fn handle(cfg: &Config, job: &Job, status: u16, body: &[u8]) -> Result<Outco
             parents: job.parents.clone(),
             pages: job.page + 1,
             records: total,
+            tally,
             format: cfg.format.name().into(),
             tables: stream.tables.iter().map(|t| t.name.to_string()).collect(),
         };

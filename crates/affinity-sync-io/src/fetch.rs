@@ -70,6 +70,11 @@ pub fn month_spent(headers: &HeaderMap) -> Option<u64> {
         .then(|| header_u64(headers, "x-ratelimit-limit-org-reset").unwrap_or(0))
 }
 
+/// Requests left in the org's monthly plan quota, as the response reports it.
+pub fn org_remaining(headers: &HeaderMap) -> Option<u64> {
+    header_u64(headers, "x-ratelimit-limit-org-remaining")
+}
+
 /// The per-user minute budget as the response reports it: requests left and seconds until
 /// the window resets.
 pub fn user_budget(headers: &HeaderMap) -> Option<(u64, u64)> {

@@ -9,7 +9,7 @@
 use crate::sink::ObjectSink;
 use affinity_sync_core::catalog::{self, Stream};
 use affinity_sync_core::job::JobSecret;
-use affinity_sync_core::layout::{self, FailedJob, JobState, SyncManifest, SyncRun};
+use affinity_sync_core::layout::{self, FailedJob, Home, JobState, SyncManifest, SyncRun};
 use affinity_sync_core::{Format, Job};
 use anyhow::{Context, Result, anyhow};
 use std::collections::BTreeMap;
@@ -123,11 +123,12 @@ pub async fn unpark<S: ObjectSink>(
 
 /// A new sync of `streams` in `format`, starting now, under a fresh id (the time and 16
 /// random bits: two syncs started in the same second still differ). `since`: the streams to
-/// read incrementally (`layout::incremental_since`).
+/// read incrementally (`layout::incremental_since`); `home`: who runs it.
 pub fn new_run(
     streams: &[&'static Stream],
     format: Format,
     since: BTreeMap<String, String>,
+    home: Home,
 ) -> SyncRun {
     let unix = crate::now_unix();
     SyncRun {
@@ -138,6 +139,7 @@ pub fn new_run(
         started_at: crate::now_rfc3339(),
         seeded: false,
         since,
+        home: Some(home),
     }
 }
 

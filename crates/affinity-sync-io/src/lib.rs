@@ -39,6 +39,14 @@ pub fn now_unix() -> i64 {
         .as_secs() as i64
 }
 
+/// The current time in Unix milliseconds (metric timestamps).
+pub fn now_unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as i64
+}
+
 /// The current time as RFC 3339 UTC with microseconds, as the manifests write it.
 pub fn now_rfc3339() -> String {
     let since = std::time::SystemTime::now()

@@ -1,7 +1,7 @@
 //! The object sink on a directory of this machine (the CLI's `--out DIR`): writes go aside
 //! and are renamed into place, so a reader never sees half an object.
 
-use crate::sink::ObjectSink;
+use crate::sink::{Listed, ObjectSink};
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 
@@ -38,6 +38,18 @@ impl LocalDir {
                 }
             }
         }
+        Ok(LocalDir {
+            root: root.to_path_buf(),
+        })
+    }
+
+    /// A directory that must exist already, opened to read (`status`): nothing is created.
+    pub fn existing(root: &Path) -> Result<LocalDir> {
+        anyhow::ensure!(
+            root.is_dir(),
+            "{} is not a directory: name the directory a sync wrote to",
+            root.display()
+        );
         Ok(LocalDir {
             root: root.to_path_buf(),
         })
@@ -128,6 +140,53 @@ impl ObjectSink for LocalDir {
         tokio::task::spawn_blocking(move || delete_blocking(&root, &path))
             .await
             .context("deleting from the output directory")?
+    }
+
+    async fn list_after(&self, prefix: &str, start_after: Option<&str>) -> Result<Vec<Listed>> {
+        let keys = self.list(prefix).await?;
+        let root = self.root.clone();
+        let start_after = start_after.map(str::to_string);
+        tokio::task::spawn_blocking(move || {
+            keys.into_iter()
+                .filter(|k| start_after.as_deref().is_none_or(|a| k.as_str() > a))
+                .filter_map(|key| {
+                    // A file removed since the listing is not listed.
+                    let meta = std::fs::metadata(root.join(&key)).ok()?;
+                    let modified = meta
+                        .modified()
+                        .ok()
+                        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                        .map(|d| d.as_secs() as i64);
+                    Some(Listed { key, modified })
+                })
+                .collect()
+        })
+        .await
+        .context("listing the output directory")
+    }
+
+    async fn folders(&self, prefix: &str) -> Result<Vec<String>> {
+        let prefix = prefix.trim_matches('/');
+        let dir = if prefix.is_empty() {
+            self.root.clone()
+        } else {
+            self.path(prefix)?
+        };
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+            Err(e) => return Err(e).with_context(|| format!("listing {}", dir.display())),
+        };
+        let mut names = vec![];
+        for e in entries {
+            let e = e.with_context(|| format!("listing {}", dir.display()))?;
+            let name = e.file_name().to_string_lossy().to_string();
+            if !name.starts_with('.') && e.file_type().is_ok_and(|t| t.is_dir()) {
+                names.push(name);
+            }
+        }
+        names.sort();
+        Ok(names)
     }
 }
 

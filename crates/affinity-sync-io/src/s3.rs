@@ -9,7 +9,7 @@
 
 use crate::aws_error;
 use crate::s3_encryption::Encryption;
-use crate::sink::ObjectSink;
+use crate::sink::{Listed, ObjectSink};
 use anyhow::{Context, Result, anyhow};
 use aws_sdk_s3::error::DisplayErrorContext;
 use aws_sdk_s3::primitives::ByteStream;
@@ -153,14 +153,20 @@ impl ObjectSink for S3Sink {
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>> {
-        let folder = self.key(prefix.trim_end_matches('/'));
-        let folder = format!("{folder}/");
-        let mut keys = vec![];
+        // One listing for both: S3 returns the times with the keys anyway.
+        let listed = self.list_after(prefix, None).await?;
+        Ok(listed.into_iter().map(|l| l.key).collect())
+    }
+
+    async fn list_after(&self, prefix: &str, start_after: Option<&str>) -> Result<Vec<Listed>> {
+        let folder = format!("{}/", self.key(prefix.trim_end_matches('/')));
+        let mut out = vec![];
         let mut pages = self
             .client
             .list_objects_v2()
             .bucket(&self.bucket)
             .prefix(&folder)
+            .set_start_after(start_after.map(|a| self.key(a)))
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
@@ -169,12 +175,49 @@ impl ObjectSink for S3Sink {
             })?;
             for object in page.contents() {
                 if let Some(k) = object.key().and_then(|k| k.strip_prefix(&self.prefix)) {
-                    keys.push(k.to_string());
+                    out.push(Listed {
+                        key: k.to_string(),
+                        modified: object.last_modified().map(|t| t.secs()),
+                    });
                 }
             }
         }
-        keys.sort();
-        Ok(keys)
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+
+    async fn folders(&self, prefix: &str) -> Result<Vec<String>> {
+        let prefix = prefix.trim_matches('/');
+        let folder = if prefix.is_empty() {
+            self.prefix.clone()
+        } else {
+            format!("{}/", self.key(prefix))
+        };
+        let mut names = vec![];
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(&folder)
+            .delimiter("/")
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| {
+                aws_error::from_sdk(&format!("listing s3://{}/{folder}", self.bucket), &e, None)
+            })?;
+            for common in page.common_prefixes() {
+                if let Some(name) = common
+                    .prefix()
+                    .and_then(|p| p.strip_prefix(&folder))
+                    .map(|p| p.trim_end_matches('/'))
+                {
+                    names.push(name.to_string());
+                }
+            }
+        }
+        names.sort();
+        Ok(names)
     }
 
     async fn delete(&self, key: &str) -> Result<()> {

@@ -17,6 +17,56 @@ pub trait ObjectSink: Send + Sync {
     fn list(&self, prefix: &str) -> impl Future<Output = Result<Vec<String>>> + Send;
     /// Removes `key`; removing a missing object is not an error.
     fn delete(&self, key: &str) -> impl Future<Output = Result<()>> + Send;
+
+    /// The keys under the folder `prefix` that sort after `start_after` (a whole key; `None`
+    /// for all), sorted, each with its last-modified time where the store keeps one.
+    /// `affinity-sync status` reads a sync's state from this: S3 returns the times with the
+    /// keys and starts a listing at a key in the same request, so it costs what `list` does.
+    /// The default (stores that only list) has no times.
+    fn list_after(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+    ) -> impl Future<Output = Result<Vec<Listed>>> + Send {
+        async move {
+            Ok(self
+                .list(prefix)
+                .await?
+                .into_iter()
+                .filter(|k| start_after.is_none_or(|a| k.as_str() > a))
+                .map(|key| Listed {
+                    key,
+                    modified: None,
+                })
+                .collect())
+        }
+    }
+
+    /// The names of the folders directly under the folder `prefix`, sorted: one delimited
+    /// listing on S3 (a thousand folders a request) instead of every key below them. The
+    /// default derives them from `list`.
+    fn folders(&self, prefix: &str) -> impl Future<Output = Result<Vec<String>>> + Send {
+        async move {
+            let folder = format!("{}/", prefix.trim_end_matches('/'));
+            let mut names: Vec<String> = self
+                .list(prefix)
+                .await?
+                .iter()
+                .filter_map(|k| k.strip_prefix(&folder)?.split_once('/'))
+                .map(|(name, _)| name.to_string())
+                .collect();
+            names.dedup();
+            Ok(names)
+        }
+    }
+}
+
+/// A key of a listing, and when its object was last written (Unix seconds), if the store
+/// says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub key: String,
+    pub modified: Option<i64>,
 }
 
 #[cfg(feature = "native")]

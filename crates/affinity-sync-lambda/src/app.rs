@@ -16,7 +16,7 @@ pub type App = Deployment<S3Sink, SqsQueue, reqwest::Client>;
 /// a wrong bucket or missing permission fails the init with a clear message).
 pub async fn init() -> Result<App> {
     let var = |name: &str| std::env::var(name).ok();
-    let settings = Settings::from_vars(var)?;
+    let settings = Settings::from_vars("lambda", var)?;
     let aws = s3::aws_config().await;
     let secrets = match &settings.secret_arn {
         Some(arn) => {

@@ -38,7 +38,7 @@ pub fn init_logging() {
 /// --env`). Nothing is contacted: a wrong bucket or queue shows in the first call's error.
 pub fn app() -> Result<App> {
     let var = |name: &str| std::env::var(name).ok();
-    let settings = Settings::from_vars(var)?;
+    let settings = Settings::from_vars("component", var)?;
     let secrets = Secrets::from_vars(var)?;
     let sink = S3Store::new(
         &settings.out,

@@ -12,7 +12,9 @@
 
 use super::{Deployment, JobQueue, MAX_DELAY_SECONDS, PageFetcher};
 use crate::{ObjectSink, complete, fetch, journal};
+use affinity_sync_core::job::Tally;
 use affinity_sync_core::layout::{self, FailedJob, JobState};
+use affinity_sync_core::metrics;
 use affinity_sync_core::step::{self, StepError};
 use affinity_sync_core::{Format, Job};
 use anyhow::{Context, Result, anyhow};
@@ -69,12 +71,22 @@ pub async fn run<S: ObjectSink, Q: JobQueue, F: PageFetcher>(
     run_job(app, job, body, attempt).instrument(span).await
 }
 
+/// Prints a metric line (CloudWatch Embedded Metric Format) to the log: on Lambda CloudWatch
+/// Logs makes metrics of it, and the component's host ships it the same way.
+pub(super) fn emit<S, Q, F>(app: &Deployment<S, Q, F>, line: impl FnOnce(&str, i64) -> String) {
+    println!(
+        "{}",
+        line(&app.settings.function_name, crate::now_unix_ms())
+    );
+}
+
 async fn run_job<S: ObjectSink, Q: JobQueue, F: PageFetcher>(
     app: &Deployment<S, Q, F>,
     job: Job,
     body: &str,
     attempt: u32,
 ) -> Result<Handled> {
+    let started = std::time::Instant::now();
     let stream = job.stream().map_err(|e| anyhow!(e))?;
     let pending = layout::job_key("", stream, &job, JobState::Pending);
     let failed = layout::job_key("", stream, &job, JobState::Failed);
@@ -93,9 +105,24 @@ async fn run_job<S: ObjectSink, Q: JobQueue, F: PageFetcher>(
         .ok_or_else(|| anyhow!("sync {} names unknown format {:?}", run.sync_id, run.format))?;
     let cfg = app.core_config(format)?.reading(&run.streams);
 
-    let park = |error: String| {
+    // This message's one request, as a metric line: `fetched` when a request was made, and
+    // the rate-limit headers of its answer.
+    let page_metrics = |headers: Option<&http::HeaderMap>| metrics::Page {
+        stream: job.stream.clone(),
+        sync_id: job.sync.clone(),
+        page: job.page,
+        requests: 1,
+        user_remaining: headers.and_then(fetch::user_budget).map(|(left, _)| left),
+        org_remaining: headers.and_then(fetch::org_remaining),
+        page_ms: started.elapsed().as_millis() as u64,
+        ..Default::default()
+    };
+    let park = |error: String, fetched: Option<metrics::Page>| {
         let job = job.clone();
         async move {
+            if let Some(m) = fetched {
+                emit(app, |f, t| metrics::Page { parked: 1, ..m }.emf(f, t));
+            }
             tracing::error!(attempts = attempt, "parked: {error}");
             let record = FailedJob {
                 queued: body.to_string(),
@@ -109,10 +136,19 @@ async fn run_job<S: ObjectSink, Q: JobQueue, F: PageFetcher>(
             Ok(Handled::Parked)
         }
     };
-    let retry = |error: String, delay: u64, attempt: u32| {
-        let job = job.clone();
+    // The retry is a fresh message carrying the failed try in its tally.
+    let retry = |error: String, delay: u64, attempt: u32, fetched: metrics::Page| {
+        let throttled = fetched.throttled > 0;
+        let job = job.with_spent(Tally::failed_try(throttled));
         async move {
             tracing::warn!(attempt, delay, "retrying: {error}");
+            emit(app, |f, t| {
+                metrics::Page {
+                    retries: 1,
+                    ..fetched
+                }
+                .emf(f, t)
+            });
             let secret = app.secrets.job_secret.as_ref();
             app.queue
                 .send(&super::encode_jobs(&[job], secret), delay, attempt)
@@ -123,58 +159,68 @@ async fn run_job<S: ObjectSink, Q: JobQueue, F: PageFetcher>(
 
     let request = match step::request(&cfg, &job) {
         Ok(r) => r,
-        Err(e) => return park(e.to_string()).await,
+        Err(e) => return park(e.to_string(), None).await,
     };
     let response = match app.fetcher.get_page(&request, &app.secrets.api_key).await {
         Ok(r) => r,
         Err(transport) if attempt >= app.settings.max_attempts => {
-            return park(format!("gave up after {attempt} attempts: {transport}")).await;
+            let error = format!("gave up after {attempt} attempts: {transport}");
+            return park(error, Some(page_metrics(None))).await;
         }
-        Err(transport) => return retry(transport, backoff(attempt), attempt + 1).await,
+        Err(transport) => {
+            return retry(transport, backoff(attempt), attempt + 1, page_metrics(None)).await;
+        }
     };
+    let fetched = page_metrics(Some(&response.headers));
     let outcome = match step::handle(&cfg, &job, response.status, &response.body) {
         Ok(outcome) => outcome,
         Err(StepError::Unauthorized) => {
-            return park(format!(
+            let error = format!(
                 "Affinity rejected the API key (401 Unauthorized) for {}: put a current key in \
                  the function's secret, then redrive the dead-letter queue",
                 cfg.base_url()
-            ))
-            .await;
+            );
+            return park(error, Some(fetched)).await;
         }
         Err(StepError::RateLimited) => {
+            let fetched = metrics::Page {
+                throttled: 1,
+                ..fetched
+            };
             if let Some(reset) = fetch::month_spent(&response.headers) {
-                return park(format!(
+                let error = format!(
                     "Affinity's monthly request quota is spent (429 with \
                      X-Ratelimit-Limit-Org-Remaining: 0); it resets in {:.1} days: redrive the \
                      dead-letter queue then",
                     reset as f64 / 86_400.0
-                ))
-                .await;
+                );
+                return park(error, Some(fetched)).await;
             }
             // The minute's budget: wait for the window, without counting it as a failed try.
             let wait = fetch::retry_after(&response.headers);
-            return retry(StepError::RateLimited.to_string(), wait, attempt).await;
+            return retry(StepError::RateLimited.to_string(), wait, attempt, fetched).await;
         }
         Err(e) if e.retryable() && attempt < app.settings.max_attempts => {
-            return retry(e.to_string(), backoff(attempt), attempt + 1).await;
+            return retry(e.to_string(), backoff(attempt), attempt + 1, fetched).await;
         }
         Err(e) if e.retryable() => {
-            return park(format!("gave up after {attempt} attempts: {e}")).await;
+            let error = format!("gave up after {attempt} attempts: {e}");
+            return park(error, Some(fetched)).await;
         }
-        Err(e) => return park(e.to_string()).await,
+        Err(e) => return park(e.to_string(), Some(fetched)).await,
     };
 
     // Batches, then the chain's manifest, then the next jobs (journaled, then sent), and only
     // then the acknowledgement: a failure anywhere in between runs the page again, which
     // rewrites the same objects.
-    let mut rows = 0;
+    let (mut rows, mut bytes_written) = (0, 0);
     for b in &outcome.batches {
         app.sink
             .put(&b.key, &b.bytes)
             .await
             .with_context(|| format!("writing {}", b.key))?;
         rows += b.rows;
+        bytes_written += b.bytes.len() as u64;
     }
     if let Some(m) = &outcome.manifest {
         app.sink
@@ -207,9 +253,20 @@ async fn run_job<S: ObjectSink, Q: JobQueue, F: PageFetcher>(
         delay,
         "page written"
     );
+    emit(app, |f, t| {
+        metrics::Page {
+            written: true,
+            records: outcome.records as u64,
+            bytes_written,
+            page_ms: started.elapsed().as_millis() as u64,
+            ..fetched
+        }
+        .emf(f, t)
+    });
     if let Some(m) = complete::if_done(&app.sink, &job.sync).await? {
         let records: u64 = m.streams.iter().map(|s| s.records).sum();
         tracing::info!(records, "sync complete: sync.json written");
+        emit(app, |f, t| metrics::SyncDone::from_manifest(&m).emf(f, t));
     }
     Ok(Handled::Written)
 }

@@ -45,11 +45,25 @@ pub struct Settings {
     /// the job-signing secret and the trigger token). Without it, `AFFINITY_API_KEY`,
     /// `AFFINITY_SYNC_JOB_SECRET` and `AFFINITY_SYNC_TRIGGER_TOKEN` are read (local runs).
     pub secret_arn: Option<String>,
+    /// `AFFINITY_SYNC_DEAD_LETTER_ARN` (optional; the template sets it): the dead-letter
+    /// queue's ARN, recorded in each sync's `run.json` so `affinity-sync status` can print
+    /// the exact redrive command.
+    pub dead_letter_arn: Option<String>,
+    /// Which home this is (`lambda`, `component`): recorded in `run.json`.
+    pub runs_on: &'static str,
+    /// The name metrics carry as their `FunctionName` dimension: Lambda's own
+    /// `AWS_LAMBDA_FUNCTION_NAME`, or `AFFINITY_SYNC_FUNCTION_NAME` (default
+    /// `affinity-sync`).
+    pub function_name: String,
 }
 
 impl Settings {
-    /// Reads the settings through `var` (the process environment in `main`).
-    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Settings> {
+    /// Reads the settings of home `runs_on` through `var` (the process environment in
+    /// `main`).
+    pub fn from_vars(
+        runs_on: &'static str,
+        var: impl Fn(&str) -> Option<String>,
+    ) -> Result<Settings> {
         let var = |name: &str| var(name).filter(|v| !v.trim().is_empty());
         let required = |name: &str| {
             var(name).ok_or_else(|| {
@@ -96,6 +110,11 @@ impl Settings {
             max_attempts: max_attempts as u32,
             rate_reserve: number("AFFINITY_SYNC_RATE_RESERVE", 10)?,
             secret_arn: var("AFFINITY_SYNC_SECRET_ARN"),
+            dead_letter_arn: var("AFFINITY_SYNC_DEAD_LETTER_ARN"),
+            runs_on,
+            function_name: var("AWS_LAMBDA_FUNCTION_NAME")
+                .or_else(|| var("AFFINITY_SYNC_FUNCTION_NAME"))
+                .unwrap_or_else(|| "affinity-sync".into()),
         })
     }
 }
@@ -110,7 +129,7 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        Settings::from_vars(|k| map.get(k).cloned())
+        Settings::from_vars("lambda", |k| map.get(k).cloned())
     }
 
     const BASE: [(&str, &str); 3] = [

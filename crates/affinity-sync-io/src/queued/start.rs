@@ -124,7 +124,14 @@ pub async fn start<S: ObjectSink, Q: JobQueue, F: PageFetcher>(
     } else {
         Default::default()
     };
-    let mut run = journal::new_run(&streams, format, since);
+    let settings = &app.settings;
+    let home = layout::Home {
+        runs_on: settings.runs_on.into(),
+        queue_url: Some(settings.queue_url.clone()),
+        dead_letter_url: Some(settings.dead_letter_url.clone()),
+        dead_letter_arn: settings.dead_letter_arn.clone(),
+    };
+    let mut run = journal::new_run(&streams, format, since, home);
     let sync_id = run.sync_id.clone();
     journal::save_run(&app.sink, "", &run).await?;
     let roots = journal::root_jobs(&run)?;
@@ -138,7 +145,11 @@ pub async fn start<S: ObjectSink, Q: JobQueue, F: PageFetcher>(
     tracing::info!(sync = %sync_id, jobs = roots.len(), "sync started");
     // Pages that finished before `seeded` was noted could not complete the sync; if they
     // were all of it, this does.
-    crate::complete::if_done(&app.sink, &sync_id).await?;
+    if let Some(m) = crate::complete::if_done(&app.sink, &sync_id).await? {
+        super::page::emit(app, |f, t| {
+            affinity_sync_core::metrics::SyncDone::from_manifest(&m).emf(f, t)
+        });
+    }
     Ok(Started::Started {
         sync_id,
         streams: run.streams,
