@@ -12,7 +12,7 @@ mod support;
 use affinity_mock::MockServer;
 use affinity_sync_wasm_host::{Answer, ComponentHost, Outcome};
 use aws_sdk_sqs::types::Message;
-use serde_json::json;
+use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use support::e2e::*;
@@ -48,6 +48,8 @@ struct Stage {
     aws: Aws,
     double: MockServer,
     host: Arc<ComponentHost>,
+    /// What the component wrote to stdout: its metric lines.
+    stdout: PathBuf,
 }
 
 async fn stage(seed: u64) -> Stage {
@@ -59,6 +61,7 @@ async fn stage(seed: u64) -> Stage {
 /// The stage with the bucket and queue the component is told to use.
 async fn stage_on(aws: Aws, seed: u64, bucket: &str, queue_url: &str) -> Stage {
     let double = small_double(seed, API_KEY).await;
+    let stdout = temp_dir("component-stdout").join("stdout.log");
     let host = Arc::new(
         ComponentHost::load(
             &component_file(),
@@ -80,9 +83,15 @@ async fn stage_on(aws: Aws, seed: u64, bucket: &str, queue_url: &str) -> Stage {
                 ("AFFINITY_SYNC_LOG", "warn"),
             ],
         )
-        .expect("the component loads"),
+        .expect("the component loads")
+        .with_stdout(std::fs::File::create(&stdout).unwrap()),
     );
-    Stage { aws, double, host }
+    Stage {
+        aws,
+        double,
+        host,
+        stdout,
+    }
 }
 
 const AUTH: (&str, &str) = (
@@ -246,6 +255,22 @@ async fn a_sync_through_the_component_equals_the_ground_truth() {
     assert!(worked.redelivered > 0, "{worked:?}");
 
     check_bucket(&s, &sync_id, "component-full", &format!("{worked:?}")).await;
+    // The same metric lines as Lambda's, on stdout for the host to ship.
+    let local = temp_dir("component-metrics");
+    download(&s.aws.moto, BUCKET, &local);
+    let manifest: Value = serde_json::from_slice(
+        &std::fs::read(local.join(format!("affinity/_manifests/sync_id={sync_id}/sync.json")))
+            .unwrap(),
+    )
+    .unwrap();
+    std::fs::remove_dir_all(&local).ok();
+    let log = std::fs::read_to_string(&s.stdout).unwrap();
+    check_metrics(
+        &manifest,
+        &emf_lines(&log),
+        s.double.stats().requests,
+        "affinity-sync",
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -647,3 +647,31 @@ async fn status_reads_syncs_on_s3() {
     );
     std::fs::remove_dir_all(&work).ok();
 }
+
+/// `--log-format json` prints the metric lines Lambda writes: one per page, one for the
+/// completed sync, adding up to what the sync wrote and the requests the double saw.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_clis_json_log_carries_the_same_metric_lines() {
+    let d = small_double().await;
+    let work = temp_dir("status-metrics");
+    let out = work.join("out");
+    let o = sync(
+        &d.base_url(),
+        &out,
+        &["--log-format", "json"],
+        Some("test-key"),
+    )
+    .await;
+    ok(&o);
+    let id = complete_syncs(&out).pop().unwrap();
+    let log = String::from_utf8(o.stderr).unwrap();
+    // Every request but the quota check (`/rate-limit`) is some page's.
+    let pages = check_metrics(
+        &manifest(&out, &id),
+        &emf_lines(&log),
+        d.stats().requests - 1,
+        "affinity-sync-cli",
+    );
+    assert!(pages > 0);
+    std::fs::remove_dir_all(&work).ok();
+}

@@ -25,6 +25,7 @@ use affinity_sync_core::layout::{
 use affinity_sync_io::ObjectSink;
 use affinity_sync_io::sink::Listed;
 use anyhow::{Result, anyhow, bail};
+use futures_util::{StreamExt, TryStreamExt};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -466,12 +467,16 @@ async fn unfinished<S: ObjectSink>(
         None
     };
     let chain_keys = sink.list_after(&layout::chains_dir("", id), None).await?;
-    let mut chains: Vec<ChainManifest> = vec![];
-    for l in &chain_keys {
-        if let Some(c) = read_json(sink, &l.key, "chain manifest", store).await? {
-            chains.push(c);
-        }
-    }
+    // One GET per finished chain, 16 at a time: a sync that fans out (a chain per list, per
+    // note) has thousands.
+    let chains: Vec<ChainManifest> = futures_util::stream::iter(&chain_keys)
+        .map(|l| read_json::<_, ChainManifest>(sink, &l.key, "chain manifest", store))
+        .buffer_unordered(16)
+        .try_collect::<Vec<_>>()
+        .await?
+        .into_iter()
+        .flatten()
+        .collect();
     let pending_dir = layout::job_state_dir("", id, JobState::Pending);
     let failed_dir = layout::job_state_dir("", id, JobState::Failed);
     // Open chains: (stream, page) of each pending or parked page.
@@ -921,6 +926,62 @@ mod tests {
             arn_of_queue_url("http://localhost:5000/123456789012/dlq"),
             None
         );
+    }
+
+    #[test]
+    fn the_next_step_is_the_homes_own() {
+        let opts = Options {
+            sync_id: None,
+            last: 10,
+            stalled_after_secs: 1200,
+            store_args: "--out s3://b/p".into(),
+            store: "s3://b/p".into(),
+            now: 0,
+        };
+        let home = |runs_on: &str, url: Option<&str>, arn: Option<&str>| Home {
+            runs_on: runs_on.into(),
+            queue_url: url.map(str::to_string),
+            dead_letter_url: url.map(str::to_string),
+            dead_letter_arn: arn.map(str::to_string),
+        };
+        let step = |h: Option<Home>| next_step("s1", h.as_ref(), true, &opts).unwrap();
+        assert_eq!(
+            step(Some(home("cli", None, None))),
+            "affinity-sync resume --out s3://b/p --sync-id s1"
+        );
+        assert_eq!(
+            step(None),
+            "affinity-sync resume --out s3://b/p --sync-id s1"
+        );
+        assert_eq!(
+            step(Some(home(
+                "lambda",
+                Some("https://x/q"),
+                Some("arn:aws:sqs:r:1:dlq")
+            ))),
+            "aws sqs start-message-move-task --source-arn arn:aws:sqs:r:1:dlq"
+        );
+        // The component's deployment may not know the ARN: it is derived from an AWS URL, or
+        // looked up by the command itself.
+        assert_eq!(
+            step(Some(home(
+                "component",
+                Some("https://sqs.us-east-1.amazonaws.com/123456789012/dlq"),
+                None
+            ))),
+            "aws sqs start-message-move-task --source-arn arn:aws:sqs:us-east-1:123456789012:dlq"
+        );
+        assert_eq!(
+            step(Some(home(
+                "component",
+                Some("http://localhost:4566/000000000000/dlq"),
+                None
+            ))),
+            "aws sqs start-message-move-task --source-arn \"$(aws sqs get-queue-attributes \
+             --queue-url http://localhost:4566/000000000000/dlq --attribute-names QueueArn \
+             --query Attributes.QueueArn --output text)\""
+        );
+        assert_eq!(next_step("s1", None, false, &opts), None);
     }
 
     #[test]

@@ -263,3 +263,124 @@ pub fn read_table(out: &Path, table: &str, sync_id: &str) -> Vec<Row> {
         .flat_map(|p| read_batch(p, table))
         .collect()
 }
+
+/// The CloudWatch Embedded Metric Format lines of a log, each checked against the format's
+/// rules: an `_aws` object with a millisecond `Timestamp` and `CloudWatchMetrics` directives
+/// in namespace `AffinitySync`, whose dimensions and metrics name top-level members (the
+/// dimensions strings, the metrics numbers), with units CloudWatch knows.
+pub fn emf_lines(log: &str) -> Vec<Value> {
+    const UNITS: &[&str] = &["Count", "Bytes", "Milliseconds", "Seconds"];
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let mut out = vec![];
+    for line in log.lines() {
+        let v: Value = serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+        let Some(aws) = v.get("_aws") else { continue };
+        let at = aws["Timestamp"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("no Timestamp: {line}"));
+        assert!(
+            (now_ms - 3_600_000..=now_ms).contains(&at),
+            "a millisecond timestamp: {line}"
+        );
+        let directives = aws["CloudWatchMetrics"].as_array().unwrap();
+        assert!(!directives.is_empty());
+        for d in directives {
+            assert_eq!(d["Namespace"], "AffinitySync", "{line}");
+            // The whole function's set, which the template's alarms name.
+            assert!(
+                d["Dimensions"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&json!(["FunctionName"])),
+                "{line}"
+            );
+            for set in d["Dimensions"].as_array().unwrap() {
+                let set = set.as_array().unwrap();
+                assert!(!set.is_empty() && set.len() <= 30);
+                for name in set {
+                    assert!(
+                        v[name.as_str().unwrap()].is_string(),
+                        "dimension {name}: {line}"
+                    );
+                }
+            }
+            let metrics = d["Metrics"].as_array().unwrap();
+            assert!(!metrics.is_empty() && metrics.len() <= 100);
+            for m in metrics {
+                let name = m["Name"].as_str().unwrap();
+                assert!(v[name].is_number(), "metric {name}: {line}");
+                assert!(UNITS.contains(&m["Unit"].as_str().unwrap()), "{line}");
+            }
+        }
+        out.push(v);
+    }
+    out
+}
+
+/// The metric lines of one sync that ran without faults against its `manifest`: a line per
+/// page written, whose records add up per stream to the manifest's, whose requests add up
+/// to `requests`, with no retry, 429 or parked page; and one completion line. Returns the
+/// pages counted.
+pub fn check_metrics(manifest: &Value, metrics: &[Value], requests: u64, function: &str) -> u64 {
+    let sync_id = &manifest["sync_id"];
+    let pages: Vec<&Value> = metrics
+        .iter()
+        .filter(|m| m.get("Pages").is_some() && m["sync_id"] == *sync_id)
+        .collect();
+    let sum = |lines: &[&Value], name: &str| -> u64 {
+        lines.iter().map(|m| m[name].as_u64().unwrap()).sum()
+    };
+    assert_eq!(sum(&pages, "Requests"), requests);
+    assert_eq!(
+        sum(&pages, "Retries") + sum(&pages, "Throttled") + sum(&pages, "Parked"),
+        0
+    );
+    let mut total = 0;
+    for s in manifest["streams"].as_array().unwrap() {
+        let stream = s["stream"].as_str().unwrap();
+        let mine: Vec<&Value> = pages
+            .iter()
+            .copied()
+            .filter(|m| m["Stream"] == stream)
+            .collect();
+        assert_eq!(
+            sum(&mine, "Records"),
+            s["records"].as_u64().unwrap(),
+            "{stream}"
+        );
+        assert_eq!(
+            sum(&mine, "Pages"),
+            s["pages"].as_u64().unwrap(),
+            "{stream}"
+        );
+        total += s["records"].as_u64().unwrap();
+    }
+    assert!(
+        pages.iter().all(|m| m["FunctionName"] == function),
+        "{function}"
+    );
+    assert!(
+        pages
+            .iter()
+            .all(|m| m["RateLimitUserRemaining"].is_u64() && m["RateLimitOrgRemaining"].is_u64())
+    );
+    assert!(
+        pages
+            .iter()
+            .all(|m| m["BytesWritten"].as_u64().unwrap() > 0)
+    );
+    let done: Vec<&Value> = metrics
+        .iter()
+        .filter(|m| m.get("SyncsCompleted").is_some() && m["sync_id"] == *sync_id)
+        .collect();
+    assert_eq!(done.len(), 1, "one completion line");
+    assert_eq!(
+        (&done[0]["SyncRecords"], &done[0]["SyncsCompleted"]),
+        (&json!(total), &json!(1))
+    );
+    assert_eq!(done[0]["SyncRequests"], requests);
+    sum(&pages, "Pages")
+}

@@ -66,6 +66,9 @@ pub struct ComponentHost {
     /// Every request's time from arrival to the response head, in order (for `serve`'s log
     /// and the benchmark).
     timings: Mutex<Vec<(String, u16, Duration)>>,
+    /// Where the component's stdout (its metric lines) goes: this process's stdout, as
+    /// `wasmtime serve` and Spin do, unless [`ComponentHost::with_stdout`] names a file.
+    stdout: Option<wasmtime_wasi::cli::OutputFile>,
 }
 
 /// What the component answered.
@@ -107,15 +110,29 @@ impl ComponentHost {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             timings: Mutex::new(vec![]),
+            stdout: None,
         })
     }
 
-    /// A store for one instance: the environment, stderr, a fresh resource table.
+    /// Sends what the component writes to stdout to `file` (the tests read its metric lines
+    /// there).
+    pub fn with_stdout(mut self, file: std::fs::File) -> ComponentHost {
+        self.stdout = Some(wasmtime_wasi::cli::OutputFile::new(file));
+        self
+    }
+
+    /// A store for one instance: the environment, stdout and stderr, a fresh resource table.
     fn store(&self) -> Store<State> {
+        let mut wasi = WasiCtx::builder();
+        wasi.envs(&self.env).inherit_stderr();
+        match &self.stdout {
+            Some(file) => wasi.stdout(file.clone()),
+            None => wasi.inherit_stdout(),
+        };
         Store::new(
             self.pre.engine(),
             State {
-                wasi: WasiCtx::builder().envs(&self.env).inherit_stderr().build(),
+                wasi: wasi.build(),
                 http: WasiHttpCtx::new(),
                 table: ResourceTable::new(),
             },
