@@ -711,6 +711,18 @@ async fn post_sync_needs_the_token_and_a_running_sync_is_not_started_twice() {
     assert!(err.to_string().contains("unrecognised event"), "{err}");
     let err = call(json!({"action": "stop"})).await.unwrap_err();
     assert!(err.to_string().contains("unknown action"), "{err}");
+    // `status` on the bucket: running on Lambda, its first page pending.
+    let (report, code) = status_of(&aws, &[]);
+    let running = &report["syncs"][0];
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(
+        (&running["sync_id"], &running["state"], &running["runs_on"]),
+        (&json!(sync_id), &json!("running"), &json!("lambda"))
+    );
+    assert_eq!(
+        running["pages"],
+        json!({"done": 0, "pending": 1, "parked": 0})
+    );
 
     drain(&api, &aws, 10, None).await;
     let local = dir.join("bucket");
@@ -772,6 +784,16 @@ async fn webhooks_on_the_function_url_bring_the_bucket_to_the_current_state() {
             .unwrap();
         assert_eq!(r["statusCode"], 200, "{r}");
     }
+    // `status`: every event once, and the refreshes they queued waiting in the bucket.
+    let (report, _) = status_of(&aws, &[]);
+    let changes = &report["changes"];
+    assert_eq!(changes["events_since_latest_sync"], events.len());
+    assert_eq!(changes["latest_complete_sync"], sync_id.as_str());
+    assert!(
+        changes["refreshes_pending"].as_u64().unwrap() > 0,
+        "{report}"
+    );
+    assert!(changes["oldest_pending_sent_at"].is_string(), "{report}");
     for (token, status) in [("wrong-token-0123456789", 401), ("", 401)] {
         let r = api
             .invoke(webhook_event(token, &events[0]), INVOKE_TIMEOUT)
@@ -796,6 +818,15 @@ async fn webhooks_on_the_function_url_bring_the_bucket_to_the_current_state() {
     assert!(
         aws.dead_letters().await.is_empty(),
         "nothing was dead-lettered"
+    );
+    let (report, code) = status_of(&aws, &[]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        (
+            &report["changes"]["refreshes_pending"],
+            &report["changes"]["refreshes_failed"]
+        ),
+        (&json!(0), &json!(0))
     );
 
     let local = dir.join("bucket");

@@ -639,6 +639,44 @@ async fn status_reads_syncs_on_s3() {
         (0, &json!("complete"))
     );
 
+    // An incremental sync on S3, then one that crashed: running, and once quiet for longer
+    // than --stalled-after (0 minutes here), stopped with its next step.
+    ok(&sync_s3(&["--incremental"]).await.unwrap());
+    let (report, _) = status_json(&["--out", &out], &work, &env);
+    assert_eq!(
+        (&report["syncs"][0]["kind"], &report["syncs"][0]["state"]),
+        (&json!("incremental"), &json!("complete"))
+    );
+    let crashed = sync_s3(&["--inject", "crash-after-writes=30"])
+        .await
+        .unwrap();
+    assert_eq!(crashed.status.code(), Some(86));
+    let (report, code) = status_json(&["--out", &out], &work, &env);
+    let running = &report["syncs"][0];
+    assert_eq!(
+        (code, &running["state"], &running["runs_on"]),
+        (0, &json!("running"), &json!("cli")),
+        "{report}"
+    );
+    assert!(running["pages"]["pending"].as_u64().unwrap() > 0);
+    assert!(
+        running["last_activity"].is_string(),
+        "S3's LastModified gives the last write"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (report, code) = status_json(&["--out", &out, "--stalled-after", "0"], &work, &env);
+    let stopped = &report["syncs"][0];
+    assert_eq!(
+        (code, &stopped["state"]),
+        (1, &json!("stopped")),
+        "{report}"
+    );
+    let id = stopped["sync_id"].as_str().unwrap().to_string();
+    let step = stopped["next_step"].as_str().unwrap().to_string();
+    ok(&run_next_step(&step, &d.base_url(), &work, &env));
+    let (report, code) = status_json(&["--out", &out, &id], &work, &env);
+    assert_eq!((code, &only(&report)["state"]), (0, &json!("complete")));
+
     refused(
         &["--out", "s3://no-such-bucket-here/x"],
         &work,
