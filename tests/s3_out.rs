@@ -154,3 +154,96 @@ async fn a_sync_to_s3_equals_the_ground_truth_and_resumes_from_the_bucket() {
     assert_eq!(d.stats().requests, before);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `load duckdb --from s3://…` builds the same tables as a load of the same store copied to a
+/// directory: a full sync with an incremental one on top, read from the bucket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn load_duckdb_reads_a_bucket_as_it_reads_a_directory() {
+    let moto = start_moto();
+    create_bucket(&moto, BUCKET).await;
+    let d = double(MockConfig {
+        seed: 23,
+        sizes: Sizes::small(),
+        ..MockConfig::default()
+    })
+    .await;
+    let dir = temp_dir("s3-load");
+    let out = format!("s3://{BUCKET}/affinity");
+    for extra in [&[][..], &["--incremental"][..]] {
+        let o = run(&moto, argv("sync", &d.base_url(), &out, extra), &dir).await;
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let from_bucket = dir.join("bucket.duckdb");
+    let load = |from: String, db: &Path| {
+        vec![
+            "load".to_string(),
+            "duckdb".into(),
+            "--from".into(),
+            from,
+            "--db".into(),
+            db.display().to_string(),
+        ]
+    };
+    let o = run(&moto, load(out.clone(), &from_bucket), &dir).await;
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let printed = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        printed.contains("objects") && printed.contains(&out),
+        "{printed}"
+    );
+
+    let local = dir.join("copy");
+    download(&moto, BUCKET, &local);
+    let from_dir = dir.join("dir.duckdb");
+    let o = run(
+        &moto,
+        load(local.join("affinity").display().to_string(), &from_dir),
+        &dir,
+    )
+    .await;
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let syncs = complete_syncs(&local.join("affinity"));
+    assert_eq!(syncs.len(), 2);
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(local.join(format!(
+            "affinity/_manifests/sync_id={}/sync.json",
+            syncs[1]
+        )))
+        .unwrap(),
+    )
+    .unwrap();
+    let tables: Vec<&str> = manifest["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| {
+            s["tables"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t.as_str().unwrap())
+        })
+        .collect();
+    assert!(tables.contains(&"notes") && tables.contains(&"persons_field_values"));
+    support::changes::assert_same(&from_bucket, &from_dir, &tables, "");
+    // The staging folder is gone.
+    let staged = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("affinity-sync-load-")
+        })
+        .count();
+    assert_eq!(staged, 0, "the copy is removed after the load");
+    let o = run(
+        &moto,
+        load("s3://no-such-bucket/x".into(), &from_bucket),
+        &dir,
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("NoSuchBucket"));
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -20,9 +20,13 @@ pub enum LoadInto {
 
 #[derive(Args)]
 pub struct LoadDuckdbArgs {
-    /// The directory `sync` wrote.
+    /// What `sync` wrote: a directory, or `s3://bucket/prefix` (AWS credentials from the
+    /// standard chain; the objects the load reads are copied to a temporary folder first).
     #[arg(long, default_value = "./affinity-data")]
-    from: PathBuf,
+    from: String,
+    /// Endpoint of an S3-compatible store (MinIO, R2, moto) for an s3:// --from; path-style.
+    #[arg(long, env = "AWS_ENDPOINT_URL_S3")]
+    s3_endpoint: Option<String>,
     /// The DuckDB database file (created if missing).
     #[arg(long, default_value = "./affinity.duckdb")]
     db: PathBuf,
@@ -48,7 +52,7 @@ pub struct LoadPostgresArgs {
 
 pub async fn run(into: LoadInto) -> Result<()> {
     match into {
-        LoadInto::Duckdb(args) => duckdb(args),
+        LoadInto::Duckdb(args) => duckdb(args).await,
         LoadInto::Postgres(args) => postgres(args).await,
     }
 }
@@ -62,13 +66,42 @@ pub fn without_duckdb() -> anyhow::Error {
 }
 
 #[cfg(not(feature = "duckdb"))]
-fn duckdb(_: LoadDuckdbArgs) -> Result<()> {
+async fn duckdb(_: LoadDuckdbArgs) -> Result<()> {
     Err(without_duckdb())
 }
 
 #[cfg(feature = "duckdb")]
-fn duckdb(args: LoadDuckdbArgs) -> Result<()> {
-    let loaded = ops::duckdb_load::load(&args.from, &args.db)?;
+async fn duckdb(args: LoadDuckdbArgs) -> Result<()> {
+    let loaded = if args.from.starts_with("s3://") {
+        let store = open_from(&args.from, args.s3_endpoint.as_deref()).await?;
+        let Store::S3(sink) = store else {
+            unreachable!("an s3:// location opens S3")
+        };
+        let dir = std::env::temp_dir().join(format!(
+            "affinity-sync-load-{}-{:x}",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
+        let staged = ops::duckdb_stage::stage(&sink, &args.from, &dir).await;
+        let loaded = staged.and_then(|s| {
+            println!(
+                "read {} objects ({:.1} MB) from {}",
+                s.objects,
+                s.bytes as f64 / 1e6,
+                args.from
+            );
+            ops::duckdb_load::load(&dir, &args.db)
+        });
+        std::fs::remove_dir_all(&dir).ok();
+        loaded?
+    } else if args.from.contains("://") {
+        anyhow::bail!(
+            "--from {}: only a directory or s3://bucket/prefix is supported",
+            args.from
+        )
+    } else {
+        ops::duckdb_load::load(std::path::Path::new(&args.from), &args.db)?
+    };
     for (table, rows) in &loaded.tables {
         println!("{table:<28} {rows:>9} rows");
     }
@@ -86,14 +119,7 @@ async fn postgres(args: LoadPostgresArgs) -> Result<()> {
             args.from
         );
     }
-    // Read only: objects of any server-side encryption read back the same.
-    let store = Store::open(
-        "--from",
-        &args.from,
-        args.s3_endpoint.as_deref(),
-        Encryption::default(),
-    )
-    .await?;
+    let store = open_from(&args.from, args.s3_endpoint.as_deref()).await?;
     let loaded = match &store {
         Store::Local(s) => ops::postgres_load::load(s, &args.from, &args.dsn, &args.schema).await,
         Store::S3(s) => ops::postgres_load::load(s, &args.from, &args.dsn, &args.schema).await,
@@ -109,6 +135,12 @@ async fn postgres(args: LoadPostgresArgs) -> Result<()> {
         args.schema
     );
     Ok(())
+}
+
+/// The store `--from` names, opened to read: objects of any server-side encryption read back
+/// the same, so none is asked for.
+async fn open_from(from: &str, s3_endpoint: Option<&str>) -> Result<Store> {
+    Store::open("--from", from, s3_endpoint, Encryption::default()).await
 }
 
 /// The webhook changes a load applied on top of the sync, if any.

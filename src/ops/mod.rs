@@ -10,6 +10,8 @@ pub mod duckdb_changes;
 #[cfg(feature = "duckdb")]
 pub mod duckdb_load;
 pub mod duckdb_sql;
+#[cfg(feature = "duckdb")]
+pub mod duckdb_stage;
 pub mod plan;
 pub mod postgres_load;
 pub mod serve;
