@@ -144,17 +144,15 @@ pub fn new_run(
 }
 
 /// The manifests of every complete sync in `sink`, oldest first: what an incremental sync
-/// builds on.
+/// builds on. One delimited listing of `_manifests/` (not every chain manifest below it) and
+/// one GET per sync: a sync without `sync.json` (unfinished) is not one.
 pub async fn history<S: ObjectSink>(sink: &S) -> Result<Vec<SyncManifest>> {
-    let mut keys: Vec<String> = sink
-        .list("_manifests/")
-        .await?
-        .into_iter()
-        .filter(|k| k.ends_with("/sync.json"))
-        .collect();
-    keys.sort();
     let mut out = vec![];
-    for key in keys {
+    for folder in sink.folders("_manifests/").await? {
+        let Some(id) = folder.strip_prefix("sync_id=") else {
+            continue;
+        };
+        let key = layout::sync_manifest_key("", id);
         if let Some(bytes) = sink.get(&key).await? {
             out.push(
                 serde_json::from_slice(&bytes)
@@ -225,4 +223,46 @@ pub async fn close<S: ObjectSink>(sink: &S, prefix: &str, sync: &str) -> Result<
         sink.delete(&key).await?;
     }
     Ok(())
+}
+
+#[cfg(all(test, feature = "native"))]
+mod tests {
+    use super::*;
+    use crate::sink::LocalDir;
+
+    #[tokio::test]
+    async fn history_is_the_complete_syncs_oldest_first() {
+        let root = std::env::temp_dir().join(format!("affinity-history-{}", std::process::id()));
+        let d = LocalDir::open(&root).unwrap();
+        let manifest = |id: &str, started: &str| SyncManifest {
+            version: 1,
+            sync_id: id.into(),
+            format: "parquet".into(),
+            started_at: started.into(),
+            finished_at: started.into(),
+            streams: vec![],
+        };
+        for m in [
+            manifest("20260102T000000Z-b", "2026-01-02T00:00:00Z"),
+            manifest("20260101T000000Z-a", "2026-01-01T00:00:00Z"),
+        ] {
+            let key = layout::sync_manifest_key("", &m.sync_id);
+            d.put(&key, &serde_json::to_vec(&m).unwrap()).await.unwrap();
+        }
+        // An unfinished sync has chain manifests and no sync.json: not history.
+        d.put(
+            "_manifests/sync_id=20260103T000000Z-c/chains/persons.json",
+            b"{}",
+        )
+        .await
+        .unwrap();
+        let ids: Vec<String> = history(&d)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| m.sync_id)
+            .collect();
+        assert_eq!(ids, ["20260101T000000Z-a", "20260102T000000Z-b"]);
+        std::fs::remove_dir_all(&root).ok();
+    }
 }

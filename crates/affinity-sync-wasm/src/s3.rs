@@ -36,6 +36,81 @@ pub struct S3Store {
 }
 
 impl S3Store {
+    /// ListObjectsV2 of the full key prefix `folder`, page after page: the keys under it
+    /// (without the store's prefix), and with `delimited` the sub-folders (full prefixes,
+    /// S3's CommonPrefixes) instead of the keys below them.
+    fn list_folder(&self, folder: &str, delimited: bool) -> Result<(Vec<String>, Vec<String>)> {
+        let what = format!("listing s3://{}/{folder}", self.bucket);
+        let (mut keys, mut folders) = (vec![], vec![]);
+        let mut token: Option<String> = None;
+        loop {
+            let mut url = format!(
+                "{}/?list-type=2&prefix={}",
+                self.base,
+                utf8_percent_encode(folder, QUERY)
+            );
+            if delimited {
+                url.push_str("&delimiter=%2F");
+            }
+            if let Some(t) = &token {
+                url.push_str(&format!(
+                    "&continuation-token={}",
+                    utf8_percent_encode(t, QUERY)
+                ));
+            }
+            let reply = self.call(Method::Get, &url, vec![], &what)?;
+            if reply.status != 200 {
+                return Err(s3_error(&reply, &what));
+            }
+            let text = String::from_utf8_lossy(&reply.body);
+            let doc = roxmltree::Document::parse(&text)
+                .map_err(|e| anyhow!("{what}: S3 answered XML that does not parse: {e}"))?;
+            let child = |name: &str| {
+                doc.root_element()
+                    .children()
+                    .find(|n| n.has_tag_name(name))
+                    .and_then(|n| n.text())
+                    .map(str::to_string)
+            };
+            for common in doc
+                .root_element()
+                .children()
+                .filter(|n| n.has_tag_name("CommonPrefixes"))
+            {
+                let prefix = common
+                    .children()
+                    .find(|n| n.has_tag_name("Prefix"))
+                    .and_then(|n| n.text());
+                if let Some(p) = prefix {
+                    folders.push(p.to_string());
+                }
+            }
+            for contents in doc
+                .root_element()
+                .children()
+                .filter(|n| n.has_tag_name("Contents"))
+            {
+                let key = contents
+                    .children()
+                    .find(|n| n.has_tag_name("Key"))
+                    .and_then(|n| n.text());
+                if let Some(k) = key.and_then(|k| k.strip_prefix(&self.prefix)) {
+                    keys.push(k.to_string());
+                }
+            }
+            if child("IsTruncated").as_deref() != Some("true") {
+                break;
+            }
+            token = child("NextContinuationToken");
+            if token.is_none() {
+                bail!("{what}: S3 said the listing is truncated but gave no continuation token");
+            }
+        }
+        keys.sort();
+        folders.sort();
+        Ok((keys, folders))
+    }
+
     /// The store for `s3://bucket/prefix` (already checked by the settings).
     pub fn new(
         out: &str,
@@ -158,58 +233,22 @@ impl ObjectSink for S3Store {
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>> {
         let folder = self.full_key(&format!("{}/", prefix.trim_end_matches('/')));
-        let what = format!("listing s3://{}/{folder}", self.bucket);
-        let mut keys = vec![];
-        let mut token: Option<String> = None;
-        loop {
-            let mut url = format!(
-                "{}/?list-type=2&prefix={}",
-                self.base,
-                utf8_percent_encode(&folder, QUERY)
-            );
-            if let Some(t) = &token {
-                url.push_str(&format!(
-                    "&continuation-token={}",
-                    utf8_percent_encode(t, QUERY)
-                ));
-            }
-            let reply = self.call(Method::Get, &url, vec![], &what)?;
-            if reply.status != 200 {
-                return Err(s3_error(&reply, &what));
-            }
-            let text = String::from_utf8_lossy(&reply.body);
-            let doc = roxmltree::Document::parse(&text)
-                .map_err(|e| anyhow!("{what}: S3 answered XML that does not parse: {e}"))?;
-            let child = |name: &str| {
-                doc.root_element()
-                    .children()
-                    .find(|n| n.has_tag_name(name))
-                    .and_then(|n| n.text())
-                    .map(str::to_string)
-            };
-            for contents in doc
-                .root_element()
-                .children()
-                .filter(|n| n.has_tag_name("Contents"))
-            {
-                let key = contents
-                    .children()
-                    .find(|n| n.has_tag_name("Key"))
-                    .and_then(|n| n.text());
-                if let Some(k) = key.and_then(|k| k.strip_prefix(&self.prefix)) {
-                    keys.push(k.to_string());
-                }
-            }
-            if child("IsTruncated").as_deref() != Some("true") {
-                break;
-            }
-            token = child("NextContinuationToken");
-            if token.is_none() {
-                bail!("{what}: S3 said the listing is truncated but gave no continuation token");
-            }
-        }
-        keys.sort();
-        Ok(keys)
+        Ok(self.list_folder(&folder, false)?.0)
+    }
+
+    async fn folders(&self, prefix: &str) -> Result<Vec<String>> {
+        let prefix = prefix.trim_matches('/');
+        let folder = if prefix.is_empty() {
+            self.full_key("")
+        } else {
+            self.full_key(&format!("{prefix}/"))
+        };
+        let (_, folders) = self.list_folder(&folder, true)?;
+        Ok(folders
+            .iter()
+            .filter_map(|p| p.strip_prefix(&folder))
+            .map(|p| p.trim_end_matches('/').to_string())
+            .collect())
     }
 
     async fn delete(&self, key: &str) -> Result<()> {
