@@ -66,7 +66,16 @@ cargo build -p affinity-sync-core --locked --target wasm32-wasip2
 say "the WebAssembly component (clippy, then the build tests/component.rs loads)"
 cargo clippy -p affinity-sync-wasm --locked --target wasm32-wasip2 -- -D warnings
 cargo build -p affinity-sync-wasm --locked --target wasm32-wasip2 --profile wasm
-ls -l "${CARGO_TARGET_DIR:-target}/wasm32-wasip2/wasm/affinity_sync_wasm.wasm"
+component="${CARGO_TARGET_DIR:-target}/wasm32-wasip2/wasm/affinity_sync_wasm.wasm"
+# The component must stay under 3 MB (3 MiB, 3,145,728 bytes): what a host downloads and
+# compiles on a cold start. Its size is deterministic, so this is a check, not a benchmark.
+size=$(stat -c %s "$component")
+echo "component: $size bytes (limit 3145728)"
+if [ "$size" -gt 3145728 ]; then
+  echo "the component is $size bytes, over 3 MB: find what grew (twiggy top on a build with" >&2
+  echo "CARGO_PROFILE_WASM_STRIP=false RUSTFLAGS='-C link-arg=--skip-wit-component') and bring it under" >&2
+  exit 1
+fi
 
 say "cargo build"
 # The tests run the Lambda function's binary (and the CLI's) as processes; `cargo test` builds
