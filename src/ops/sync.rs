@@ -16,7 +16,7 @@ use affinity_sync_core::metrics;
 use affinity_sync_core::step::{self, StepError};
 use affinity_sync_core::{Config, Format, Job};
 use affinity_sync_io::{ObjectSink, complete, fetch, journal};
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -478,23 +478,8 @@ async fn run_job<S: ObjectSink + 'static>(
     // Batches first, the chain's manifest after them, then the next jobs, and only then is
     // this page acknowledged: a crash anywhere in between re-runs the page, which rewrites
     // the same objects.
-    let (mut rows, mut bytes_written) = (0, 0);
-    for b in &outcome.batches {
-        shared
-            .sink
-            .put(&b.key, &b.bytes)
-            .await
-            .with_context(|| format!("writing {}", b.key))?;
-        rows += b.rows;
-        bytes_written += b.bytes.len() as u64;
-    }
-    if let Some(m) = &outcome.manifest {
-        shared
-            .sink
-            .put(&m.key, &m.bytes)
-            .await
-            .with_context(|| format!("writing {}", m.key))?;
-    }
+    let written = affinity_sync_io::sink::write_page(&shared.sink, &outcome).await?;
+    let (rows, bytes_written) = (written.rows, written.bytes);
     let last_page = outcome.next.is_none();
     let mut jobs: Vec<Job> = outcome.children;
     jobs.extend(outcome.next);

@@ -5,7 +5,7 @@
 //! Besides batches and manifests, the sync keeps its job queue journal in the same store
 //! (`_jobs/`), so a sync stopped at any point can be resumed from wherever its output lives.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 /// A place to put objects under keys built by the core's `layout`.
 pub trait ObjectSink: Send + Sync {
@@ -71,3 +71,30 @@ pub struct Listed {
 
 #[cfg(feature = "native")]
 pub use crate::local_dir::LocalDir;
+
+/// What [`write_page`] wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Written {
+    pub rows: usize,
+    pub bytes: u64,
+}
+
+/// Writes what one page produced, in the order every driver keeps: its batches, then its
+/// chain's manifest (so a manifest never names a batch that is not there). The next jobs
+/// and the acknowledgement come after, in the driver.
+pub async fn write_page<S: ObjectSink>(
+    sink: &S,
+    outcome: &affinity_sync_core::Outcome,
+) -> Result<Written> {
+    let mut written = Written::default();
+    for b in outcome.batches.iter().chain(&outcome.manifest) {
+        sink.put(&b.key, &b.bytes)
+            .await
+            .with_context(|| format!("writing {}", b.key))?;
+        if b.table.is_some() {
+            written.rows += b.rows;
+            written.bytes += b.bytes.len() as u64;
+        }
+    }
+    Ok(written)
+}

@@ -17,7 +17,7 @@ use affinity_sync_core::layout::{self, FailedJob, JobState};
 use affinity_sync_core::metrics;
 use affinity_sync_core::step::{self, StepError};
 use affinity_sync_core::{Format, Job};
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Result, anyhow};
 use tracing::Instrument;
 
 /// How a message ended. An `Err` from [`run`] (the store or the queue failing) means the
@@ -213,21 +213,8 @@ async fn run_job<S: ObjectSink, Q: JobQueue, F: PageFetcher>(
     // Batches, then the chain's manifest, then the next jobs (journaled, then sent), and only
     // then the acknowledgement: a failure anywhere in between runs the page again, which
     // rewrites the same objects.
-    let (mut rows, mut bytes_written) = (0, 0);
-    for b in &outcome.batches {
-        app.sink
-            .put(&b.key, &b.bytes)
-            .await
-            .with_context(|| format!("writing {}", b.key))?;
-        rows += b.rows;
-        bytes_written += b.bytes.len() as u64;
-    }
-    if let Some(m) = &outcome.manifest {
-        app.sink
-            .put(&m.key, &m.bytes)
-            .await
-            .with_context(|| format!("writing {}", m.key))?;
-    }
+    let written = crate::sink::write_page(&app.sink, &outcome).await?;
+    let (rows, bytes_written) = (written.rows, written.bytes);
     let mut jobs: Vec<Job> = outcome.children;
     jobs.extend(outcome.next);
     jobs.retain(|j| run.streams.contains(&j.stream));
