@@ -537,6 +537,20 @@ impl<S: ObjectSink> ObjectSink for Crashing<S> {
     async fn delete(&self, key: &str) -> Result<()> {
         self.inner.delete(key).await
     }
+
+    // Forwarded, not left to the trait's defaults: those derive from a full `list`, which on
+    // S3 is every key below the prefix (`journal::history` for `--incremental` reads folders).
+    async fn list_after(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+    ) -> Result<Vec<affinity_sync_io::sink::Listed>> {
+        self.inner.list_after(prefix, start_after).await
+    }
+
+    async fn folders(&self, prefix: &str) -> Result<Vec<String>> {
+        self.inner.folders(prefix).await
+    }
 }
 
 /// The unfinished syncs in `sink` (a journal and no sync manifest), oldest first.
