@@ -1,8 +1,9 @@
 //! `affinity-sync ddl`: prints the statements that create every table and load one complete
-//! sync's Parquet batches into a warehouse.
+//! sync's Parquet batches into a warehouse, or, with `--views`, views that always show the
+//! current state of the bucket.
 
 use crate::ops::ddl::{self, Dialect};
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -20,11 +21,29 @@ pub struct DdlArgs {
     #[arg(long)]
     from: Option<PathBuf>,
     /// The sync to load (default: the latest complete one in --from).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "views")]
     sync_id: Option<String>,
+    /// Views instead of a load: run once, they read the bucket at every query and show the
+    /// latest complete syncs with the webhook changes since, as `load duckdb` builds them.
+    #[arg(long)]
+    views: bool,
 }
 
 pub async fn run(args: DdlArgs) -> Result<()> {
+    if args.views {
+        let location = match (&args.location, &args.from) {
+            (Some(l), _) => l.clone(),
+            (None, Some(from)) => std::fs::canonicalize(from)
+                .with_context(|| format!("--from {}", from.display()))?
+                .display()
+                .to_string(),
+            (None, None) => anyhow::bail!(
+                "--views needs the bucket the warehouse reads: pass --location s3://bucket/prefix (or a directory)"
+            ),
+        };
+        print!("{}", crate::ops::views::render(args.dialect, &location)?);
+        return Ok(());
+    }
     print!(
         "{}",
         ddl::for_request(ddl::Request {

@@ -76,7 +76,7 @@ pub const KINDS: &[Kind] = &[
 ];
 
 /// Where a field's v2 id (`field-<id>`) and its name appear: (table, id column, name column).
-const FIELD_NAMES: &[(&str, &str, &str)] = &[
+pub(crate) const FIELD_NAMES: &[(&str, &str, &str)] = &[
     ("person_fields", "id", "name"),
     ("company_fields", "id", "name"),
     ("list_fields", "id", "name"),
@@ -88,7 +88,7 @@ const FIELD_NAMES: &[(&str, &str, &str)] = &[
 /// Changes sent up to this long before the sync started are applied too: Affinity's clock
 /// (`sent_at`) and ours (`started_at`) may disagree a little, and applying a change the sync
 /// already shows changes nothing, while missing one would keep a stale record.
-const CLOCK_SKEW_MINUTES: i64 = 10;
+pub(crate) const CLOCK_SKEW_MINUTES: i64 = 10;
 
 /// What was applied.
 #[derive(Debug, Default)]
@@ -139,7 +139,7 @@ const NAMES: &[&str] = &[
 
 /// `sql` with every bare name of [`NAMES`] and every quoted name written as `dialect` writes
 /// names; string literals are left as they are.
-fn quoted(sql: &str, dialect: Dialect) -> String {
+pub(crate) fn quoted(sql: &str, dialect: Dialect) -> String {
     let mut out = String::with_capacity(sql.len() + 64);
     let mut rest = sql;
     while let Some(c) = rest.chars().next() {

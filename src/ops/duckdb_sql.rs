@@ -31,19 +31,6 @@ pub fn read_select(t: &Table, glob: &str, ext: &str) -> String {
             quote_str(glob)
         ),
         "ndjson.gz" => {
-            // A JSON column is read as JSON, then kept as its text: read as VARCHAR, a JSON
-            // string value would lose its quotes (and read differently from Parquet).
-            let cols: Vec<String> = t
-                .columns
-                .iter()
-                .map(|c| {
-                    let ty = match c.ty {
-                        Ty::Json => "JSON",
-                        other => duckdb_type(other),
-                    };
-                    format!("{}: {}", quote_str(c.name), quote_str(ty))
-                })
-                .collect();
             let select: Vec<String> = t
                 .columns
                 .iter()
@@ -56,7 +43,7 @@ pub fn read_select(t: &Table, glob: &str, ext: &str) -> String {
                 "SELECT {} FROM read_json({}, format = 'newline_delimited', compression = 'gzip', columns = {{{}}})",
                 select.join(", "),
                 quote_str(glob),
-                cols.join(", ")
+                ndjson_columns(t)
             )
         }
         _ => {
@@ -74,6 +61,23 @@ pub fn read_select(t: &Table, glob: &str, ext: &str) -> String {
             format!("SELECT {} WHERE false", typed.join(", "))
         }
     }
+}
+
+/// The `columns = {…}` of `read_json` for `t`'s NDJSON batches: a JSON column is read as
+/// JSON, then kept as its text (read as VARCHAR, a JSON string value would lose its quotes and
+/// read differently from Parquet).
+pub fn ndjson_columns(t: &Table) -> String {
+    t.columns
+        .iter()
+        .map(|c| {
+            let ty = match c.ty {
+                Ty::Json => "JSON",
+                other => duckdb_type(other),
+            };
+            format!("{}: {}", quote_str(c.name), quote_str(ty))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `SELECT` of every batch of `t` in the folder `dir` (Parquet and NDJSON alike: `has(ext)`

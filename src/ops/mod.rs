@@ -19,5 +19,6 @@ pub mod status;
 pub mod status_doc;
 pub mod store;
 pub mod sync;
+pub mod views;
 pub mod webhooks;
 pub mod worker;

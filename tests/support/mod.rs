@@ -113,21 +113,35 @@ fn rand_suffix() -> u64 {
         % 1_000_000_007
 }
 
-/// The sync ids that have a sync manifest (complete syncs).
-pub fn complete_syncs(out: &Path) -> Vec<String> {
-    let mut ids = vec![];
-    if let Ok(entries) = std::fs::read_dir(out.join("_manifests")) {
-        for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().to_string();
-            if let Some(id) = name.strip_prefix("sync_id=")
-                && e.path().join("sync.json").is_file()
-            {
-                ids.push(id.to_string());
-            }
-        }
-    }
+/// The sync ids of the `sync_id=<id>` folders in `dir`, sorted.
+pub fn sync_ids(dir: &Path) -> Vec<String> {
+    let mut ids: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .strip_prefix("sync_id=")
+                .map(str::to_string)
+        })
+        .collect();
     ids.sort();
     ids
+}
+
+/// The sync ids that have a sync manifest (complete syncs).
+pub fn complete_syncs(out: &Path) -> Vec<String> {
+    let manifests = out.join("_manifests");
+    sync_ids(&manifests)
+        .into_iter()
+        .filter(|id| {
+            manifests
+                .join(format!("sync_id={id}"))
+                .join("sync.json")
+                .is_file()
+        })
+        .collect()
 }
 
 /// Every file under `dir`, recursively, appended to `out`.

@@ -1,0 +1,674 @@
+//! `affinity-sync ddl --views`: views that make a warehouse read the bucket itself and always
+//! show the current state, so a scheduled deployment needs no SQL per sync.
+//!
+//! The views compute, as `SELECT`s over the files, what `load duckdb` builds with statements
+//! (`duckdb_load` and `change_sql`):
+//!
+//! 1. **Complete syncs only.** `_affinity_syncs` reads every `_manifests/*/sync.json`: a sync
+//!    still running or stopped has none, so its batches are never visible.
+//! 2. **Per stream, the chain of syncs** (`_affinity_chain`): the latest complete sync that
+//!    read the stream in full, then every later complete sync that read it incrementally.
+//! 3. **Per table** (`_affinity_<table>__synced`): the rows of the chain's syncs, the latest
+//!    sync winning per primary key (the full sync's rows as they are; an incremental sync's
+//!    record read twice counts once), as `load duckdb` upserts.
+//! 4. **Webhook changes** on top, the steps of `change_sql` each as one view over the view
+//!    before it: `_affinity_latest` picks the winning change per record; then upserts and
+//!    deletes (`__changed`), list entries following their entity (`__followed`), deleted
+//!    records taking their list entries (`__cascaded`), field renames and deletions
+//!    (`__renamed`).
+//! 5. **The table's view** under its own name, with the catalog's columns in order.
+//!
+//! Only the readers of step 1 and of the raw files are the dialect's own ([`Reader`]); the
+//! rest is plain SQL (joins, `UNION ALL`, window functions) with the dialect's names and types.
+//! A deletion is an anti-join (`LEFT JOIN … WHERE d.id IS NULL`), not `NOT IN`, which every
+//! engine supports and which keeps a row whose key is NULL, as `DELETE … WHERE key IN` does.
+//!
+//! Views over Parquet syncs: a sync in NDJSON is not read (`sync --format parquet`).
+
+use super::change_sql::{FIELD_NAMES, KINDS, quoted, up_table};
+use super::ddl::Dialect;
+use affinity_sync_core::catalog::STREAMS;
+use affinity_sync_core::changes::{CHANGE_EVENTS, TOMBSTONES};
+use affinity_sync_core::table::{Table, Ty};
+use anyhow::{Result, bail};
+use std::collections::HashMap;
+use std::fmt::Write;
+
+/// The prefix of the helper views, which users do not query.
+const HELPER: &str = "_affinity_";
+
+/// How a dialect reads the bucket: the manifests of complete syncs and the raw batches.
+struct Reader {
+    dialect: Dialect,
+    location: String,
+}
+
+impl Reader {
+    /// `SELECT sync_id, started_at, stream, since` of every stream of every complete sync in
+    /// Parquet: `started_at` a timestamp, `since` text (NULL for a full read).
+    fn sync_streams(&self) -> String {
+        let loc = &self.location;
+        match self.dialect {
+            Dialect::Duckdb => format!(
+                "SELECT m.sync_id, CAST(m.started_at AS TIMESTAMPTZ) AS started_at, \
+                   s.stream AS stream, s.since AS since \
+                 FROM (SELECT sync_id, started_at, format, unnest(streams) AS s FROM ( \
+                   SELECT * FROM read_json('{loc}/_manifests/*/sync.json', allow_empty = true, \
+                     columns = {{sync_id: 'VARCHAR', format: 'VARCHAR', started_at: 'VARCHAR', \
+                       streams: 'STRUCT(stream VARCHAR, since VARCHAR)[]'}}) \
+                   UNION ALL BY NAME SELECT CAST(NULL AS VARCHAR) AS sync_id, \
+                     CAST(NULL AS VARCHAR) AS format, CAST(NULL AS VARCHAR) AS started_at, \
+                     CAST(NULL AS STRUCT(stream VARCHAR, since VARCHAR)[]) AS streams WHERE false)) m \
+                 WHERE m.format = 'parquet'"
+            ),
+            _ => unreachable!("checked by `render`"),
+        }
+    }
+
+    /// `SELECT` of `t`'s columns, typed as the catalog declares, from every batch under the
+    /// folder `dir` (relative to the location): `nested` when the batches are one folder
+    /// further down (`<table>/sync_id=<sync>/`), `ndjson` when NDJSON batches count too.
+    /// No batches at all is no rows, not an error: a table may have none yet.
+    fn raw(&self, t: &Table, dir: &str, nested: bool, ndjson: bool) -> String {
+        let d = self.dialect;
+        let glob = format!(
+            "{}/{dir}/{}",
+            self.location,
+            if nested { "*/*" } else { "*" }
+        );
+        match d {
+            Dialect::Duckdb => {
+                let empty: Vec<String> = t
+                    .columns
+                    .iter()
+                    .map(|c| {
+                        format!(
+                            "CAST(NULL AS {}) AS {}",
+                            super::duckdb_sql::duckdb_type(c.ty),
+                            d.quote(c.name)
+                        )
+                    })
+                    .collect();
+                let mut parts = vec![format!(
+                    "SELECT * FROM read_parquet('{glob}.parquet', union_by_name = true, allow_empty = true)"
+                )];
+                if ndjson {
+                    parts.push(format!(
+                        "SELECT * FROM read_json('{glob}.ndjson.gz', format = 'newline_delimited', \
+                         compression = 'gzip', allow_empty = true, columns = {{{}}})",
+                        super::duckdb_sql::ndjson_columns(t)
+                    ));
+                }
+                parts.push(format!("SELECT {} WHERE false", empty.join(", ")));
+                // JSON columns are text, as `load duckdb` keeps them.
+                let select: Vec<String> = t
+                    .columns
+                    .iter()
+                    .map(|c| {
+                        let ty = super::duckdb_sql::duckdb_type(c.ty);
+                        format!("CAST({0} AS {ty}) AS {0}", d.quote(c.name))
+                    })
+                    .collect();
+                format!(
+                    "SELECT {} FROM ({})",
+                    select.join(", "),
+                    parts.join(" UNION ALL BY NAME ")
+                )
+            }
+            _ => unreachable!("checked by `render`"),
+        }
+    }
+
+    /// `ts` less the clock-skew margin the loaders allow (`change_sql`).
+    fn minus_skew(&self, ts: &str) -> String {
+        let m = super::change_sql::CLOCK_SKEW_MINUTES;
+        match self.dialect {
+            Dialect::Snowflake | Dialect::Redshift => format!("DATEADD(minute, -{m}, {ts})"),
+            Dialect::Bigquery => format!("TIMESTAMP_SUB({ts}, INTERVAL {m} MINUTE)"),
+            // Without the ICU extension (the DuckDB `load duckdb` links), DuckDB subtracts an
+            // interval from a plain timestamp only; both read as UTC.
+            Dialect::Duckdb => {
+                format!("CAST(CAST({ts} AS TIMESTAMP) - INTERVAL {m} MINUTE AS TIMESTAMPTZ)")
+            }
+            _ => format!("{ts} - INTERVAL {m} MINUTE"),
+        }
+    }
+}
+
+/// Whether `sql` names `name` (as written, quoted or not) as a whole word.
+fn refers_to(sql: &str, name: &str) -> bool {
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+    sql.match_indices(name).any(|(at, _)| {
+        !word(sql[..at].chars().next_back()) && !word(sql[at + name.len()..].chars().next())
+    })
+}
+
+/// The stream whose sync writes `table`.
+fn stream_of(table: &str) -> &'static str {
+    STREAMS
+        .iter()
+        .find(|s| s.tables.iter().any(|t| t.name == table))
+        .map(|s| s.name)
+        .expect("a catalog table belongs to a stream")
+}
+
+/// The type of a view's column: DuckDB's views keep JSON as text, as `load duckdb` does.
+fn view_type(d: Dialect, ty: Ty) -> &'static str {
+    match d {
+        Dialect::Duckdb => super::duckdb_sql::duckdb_type(ty),
+        _ => d.type_of(ty),
+    }
+}
+
+fn table_def(name: &str) -> &'static Table {
+    affinity_sync_core::catalog::table(name).expect("the change model's tables are in the catalog")
+}
+
+/// The statements being built, and which step each table's rows are in so far.
+struct Views {
+    d: Dialect,
+    out: String,
+    current: HashMap<&'static str, String>,
+    /// The steps, in order: (name, what it is, select). Each view to query carries the steps
+    /// it needs as common table expressions, so that one query reads each file once
+    /// (DuckDB materializes them) instead of once per reference through nested views.
+    steps: Vec<(String, String, String)>,
+}
+
+impl Views {
+    /// A view to query: `select`, with the steps it refers to before it.
+    fn view(&mut self, name: &str, what: &str, select: &str) {
+        let mut needed = vec![false; self.steps.len()];
+        let wanted = |sql: &str, needed: &mut Vec<bool>| {
+            for (i, (step, _, _)) in self.steps.iter().enumerate() {
+                if refers_to(sql, &self.d.quote(step)) {
+                    needed[i] = true;
+                }
+            }
+        };
+        let select = quoted(&one_line(select), self.d);
+        wanted(&select, &mut needed);
+        for i in (0..self.steps.len()).rev() {
+            if needed[i] {
+                let sql = self.steps[i].2.clone();
+                wanted(&sql, &mut needed);
+            }
+        }
+        let materialized = match self.d {
+            Dialect::Duckdb => "MATERIALIZED ",
+            _ => "",
+        };
+        let ctes: Vec<String> = self
+            .steps
+            .iter()
+            .zip(&needed)
+            .filter(|(_, n)| **n)
+            .map(|((step, what, sql), _)| {
+                format!(
+                    "  -- {what}\n  {} AS {materialized}({sql})",
+                    self.d.quote(step)
+                )
+            })
+            .collect();
+        let with = if ctes.is_empty() {
+            String::new()
+        } else {
+            format!("WITH\n{}\n", ctes.join(",\n"))
+        };
+        let _ = writeln!(
+            self.out,
+            "-- {what}\nCREATE OR REPLACE VIEW {} AS\n{with}{select};\n",
+            self.d.quote(name)
+        );
+    }
+
+    /// A step that views to query build on.
+    fn helper(&mut self, name: &str, what: &str, select: &str) {
+        self.steps.push((
+            name.to_string(),
+            what.to_string(),
+            quoted(&one_line(select), self.d),
+        ));
+    }
+
+    /// A next step of `table`'s rows, `stage` naming it.
+    fn stage(&mut self, table: &'static str, stage: &str, what: &str, select: &str) {
+        let name = format!("{HELPER}{table}__{stage}");
+        self.helper(&name, what, select);
+        self.current.insert(table, name);
+    }
+}
+
+/// The statements that create the views over `location` for `dialect`.
+///
+/// The SQL below writes every name in double quotes (`"id"`, `"_affinity_latest"`):
+/// `change_sql::quoted` then writes each as the dialect writes the names `ddl` creates.
+pub fn render(dialect: Dialect, location: &str) -> Result<String> {
+    if dialect != Dialect::Duckdb {
+        bail!(
+            "--views is available for --dialect duckdb so far; for {} print the load of one sync \
+             (`ddl --dialect {} --from DIR` or `--sync-id ID`)",
+            format!("{dialect:?}").to_lowercase(),
+            format!("{dialect:?}").to_lowercase()
+        );
+    }
+    let location = location.trim_end_matches('/').to_string();
+    if location.contains('\'') {
+        bail!("--location {location:?} has a quote in it: use a path or URL without one");
+    }
+    let reader = Reader {
+        dialect,
+        location: location.clone(),
+    };
+    let d = dialect;
+    let mut v = Views {
+        d,
+        out: format!(
+            "-- affinity-sync ddl --views --dialect {} : the current state of {location}\n\
+             -- Run once. Every query reads the bucket: a sync shows when its sync.json is written,\n\
+             -- webhook changes as they arrive. {HELPER}syncs lists the complete syncs shown.\n\n",
+            format!("{d:?}").to_lowercase()
+        ),
+        current: HashMap::new(),
+        steps: vec![],
+    };
+
+    // 1. Complete syncs, and per stream the chain of syncs its rows come from.
+    v.view(
+        &format!("{HELPER}syncs"),
+        "every stream of every complete sync (one with a sync.json), in Parquet",
+        &reader.sync_streams(),
+    );
+    v.helper(
+        &format!("{HELPER}chain"),
+        "per stream: its latest complete full sync, then each later complete sync of it",
+        r#"SELECT "stream", "sync_id", pos, pos = base AS is_base FROM (
+             SELECT "stream", "sync_id", pos,
+               max(CASE WHEN "since" IS NULL THEN pos END) OVER (PARTITION BY "stream") AS base
+             FROM (SELECT "stream", "sync_id", "since",
+               row_number() OVER (PARTITION BY "stream" ORDER BY "started_at", "sync_id") AS pos
+               FROM "_affinity_syncs") r) b
+           WHERE pos >= base"#,
+    );
+
+    // 2. Each table: the chain's rows, the latest sync winning per primary key.
+    let catalog: Vec<&'static Table> = STREAMS.iter().flat_map(|s| s.tables.iter()).collect();
+    for t in &catalog {
+        let raw = format!("{HELPER}raw_{}", t.name);
+        v.helper(
+            &raw,
+            &format!("every batch of {}", t.name),
+            &reader.raw(t, t.name, true, false),
+        );
+        let keys: Vec<String> = t.primary_key.iter().map(|k| format!("x.\"{k}\"")).collect();
+        let select = format!(
+            r#"SELECT {cols} FROM (
+                 SELECT x.*, c.pos AS _pos, c.is_base AS _is_base,
+                   max(c.pos) OVER (PARTITION BY {keys}) AS _last,
+                   row_number() OVER (PARTITION BY {keys}, c.pos ORDER BY c.pos) AS _n
+                 FROM "{raw}" x JOIN "_affinity_chain" c
+                   ON c."stream" = '{stream}' AND c."sync_id" = x."_sync_id") y
+               WHERE _pos = _last AND (_is_base OR _n = 1)"#,
+            cols = names(t),
+            keys = keys.join(", "),
+            stream = stream_of(t.name),
+        );
+        v.stage(
+            t.name,
+            "synced",
+            &format!("{}: the rows of its chain of syncs", t.name),
+            &select,
+        );
+    }
+
+    // 3. Webhook changes: the records, tombstones and refreshed rows as written.
+    for (t, dir) in [(&CHANGE_EVENTS, "events"), (&TOMBSTONES, "tombstones")] {
+        let raw = reader.raw(t, &format!("changes/{dir}"), false, true);
+        v.view(
+            t.name,
+            &format!("{}: each record once, however often it came", t.name),
+            &format!("SELECT DISTINCT * FROM ({raw}) x"),
+        );
+    }
+    let up = |table: &str| format!("{HELPER}{}", up_table(table).trim_start_matches('_'));
+    for t in super::change_sql::refreshed_tables(&|_| true) {
+        v.helper(
+            &up(t.name),
+            &format!("{}: rows webhook refreshes fetched", t.name),
+            &reader.raw(t, &format!("changes/{}", t.name), false, true),
+        );
+    }
+
+    // The change that wins per record: the latest sent, a delete winning a tie; changes sent
+    // before the latest complete sync started (less the skew margin) are in it already.
+    let mut candidates = vec![
+        r#"SELECT t."entity", t."id", t."change_id", t."sent_at", 1 AS "is_delete" FROM "tombstones" t"#
+            .to_string(),
+    ];
+    for k in KINDS {
+        let (base, key) = k.tables[0];
+        candidates.push(format!(
+            r#"SELECT '{entity}' AS "entity", u."{key}" AS "id", e."change_id", e."sent_at", 0 AS "is_delete"
+               FROM "{up}" u JOIN "change_events" e ON e."change_id" = u."_sync_id""#,
+            entity = k.entity,
+            up = up(base),
+        ));
+    }
+    v.helper(
+        &format!("{HELPER}latest"),
+        "per record, the change that wins",
+        &format!(
+            r#"SELECT "entity", "id", "change_id", "is_delete" FROM (
+                 SELECT c.*, row_number() OVER (PARTITION BY "entity", "id"
+                   ORDER BY "sent_at" DESC, "is_delete" DESC, "change_id" DESC) AS rn
+                 FROM ({union}) c
+                 WHERE "sent_at" >= (SELECT {cutoff} FROM "_affinity_syncs")) r
+               WHERE rn = 1"#,
+            union = candidates.join(" UNION ALL "),
+            cutoff = reader.minus_skew(r#"max("started_at")"#),
+        ),
+    );
+
+    // 4. Upserts and deletes replace (or remove) a record's own rows.
+    for k in KINDS {
+        for (table, key) in k.tables {
+            let t = table_def(table);
+            let select = format!(
+                r#"SELECT {cols} FROM "{cur}" x
+                     LEFT JOIN (SELECT DISTINCT "id" FROM "_affinity_latest" WHERE "entity" = '{e}') d
+                       ON x."{key}" = d."id"
+                   WHERE d."id" IS NULL
+                   UNION ALL
+                   SELECT {ucols} FROM "{up}" u JOIN "_affinity_latest" l
+                     ON l."entity" = '{e}' AND l."is_delete" = 0 AND u."{key}" = l."id"
+                       AND u."_sync_id" = l."change_id""#,
+                cols = columns("x", t, &|_| None),
+                ucols = columns("u", t, &|_| None),
+                cur = v.current[table],
+                e = k.entity,
+                up = up(table),
+            );
+            v.stage(
+                table,
+                "changed",
+                &format!("{table}: webhook upserts and deletes applied"),
+                &select,
+            );
+        }
+    }
+
+    // 5. List entries show their entity as it is now: its field values, and the name of a
+    // company or opportunity.
+    let target = table_def("list_entries_field_values");
+    let mut inserts = vec![];
+    for (entity, values) in [
+        ("person", "persons_field_values"),
+        ("company", "companies_field_values"),
+    ] {
+        let source = table_def(values);
+        let select = columns("v", target, &|name| {
+            Some(match name {
+                "list_entry_id" => r#"le."id""#.to_string(),
+                "list_id" | "entity_id" => format!("le.\"{name}\""),
+                name if source.columns.iter().any(|s| s.name == name) => return None,
+                _ => {
+                    let ty = target.columns.iter().find(|c| c.name == name).map(|c| c.ty);
+                    format!("CAST(NULL AS {})", view_type(d, ty.unwrap_or(Ty::Utf8)))
+                }
+            })
+        });
+        inserts.push(format!(
+            r#"SELECT {select} FROM "{values}" v
+                 JOIN "{entries}" le ON le."type" = '{entity}' AND le."entity_id" = v."entity_id"
+                 JOIN "_affinity_latest" l
+                   ON l."entity" = '{entity}' AND l."is_delete" = 0 AND l."id" = v."entity_id""#,
+            values = v.current[values],
+            entries = v.current["list_entries"],
+        ));
+    }
+    let select = format!(
+        r#"SELECT {cols} FROM "{cur}" x
+             LEFT JOIN (SELECT DISTINCT le."id" FROM "{entries}" le JOIN "_affinity_latest" l
+               ON l."entity" = le."type" AND l."is_delete" = 0 AND le."entity_id" = l."id"
+               WHERE le."type" IN ('person', 'company')) d ON x."list_entry_id" = d."id"
+           WHERE d."id" IS NULL OR NOT COALESCE(x."field_type" <> 'list', FALSE)
+           UNION ALL {inserts}"#,
+        cols = columns("x", target, &|_| None),
+        cur = v.current[target.name],
+        entries = v.current["list_entries"],
+        inserts = inserts.join(" UNION ALL "),
+    );
+    v.stage(
+        target.name,
+        "followed",
+        "list entry values: a changed person's or company's values carried in",
+        &select,
+    );
+    let entries = table_def("list_entries");
+    let select = format!(
+        r#"SELECT {cols} FROM "{cur}" x LEFT JOIN (
+             SELECT 'company' AS "type", c."id", c."name" FROM "{companies}" c JOIN "_affinity_latest" l
+               ON l."entity" = 'company' AND l."is_delete" = 0 AND c."id" = l."id"
+             UNION ALL
+             SELECT 'opportunity' AS "type", o."id", o."name" FROM "{opportunities}" o JOIN "_affinity_latest" l
+               ON l."entity" = 'opportunity' AND l."is_delete" = 0 AND o."id" = l."id") n
+           ON n."type" = x."type" AND n."id" = x."entity_id""#,
+        cols = columns("x", entries, &|c| (c == "entity_name").then(|| {
+            r#"CASE WHEN n."id" IS NOT NULL THEN n."name" ELSE x."entity_name" END"#.to_string()
+        })),
+        cur = v.current["list_entries"],
+        companies = v.current["companies"],
+        opportunities = v.current["opportunities"],
+    );
+    v.stage(
+        "list_entries",
+        "followed",
+        "list entries: a changed company's or opportunity's name carried in",
+        &select,
+    );
+
+    // 6. A deleted entity or list takes its list entries (and their values) with it.
+    let gone = format!(
+        r#"SELECT DISTINCT le."id" FROM "{entries}" le JOIN "_affinity_latest" l ON l."is_delete" = 1 AND (
+             (l."entity" IN ('person', 'company', 'opportunity') AND le."type" = l."entity"
+               AND le."entity_id" = l."id")
+             OR (l."entity" = 'list' AND le."list_id" = l."id"))"#,
+        entries = v.current["list_entries"],
+    );
+    for (table, key) in [
+        ("list_entries_field_values", "list_entry_id"),
+        ("list_entries", "id"),
+    ] {
+        let select = format!(
+            r#"SELECT {cols} FROM "{cur}" x LEFT JOIN ({gone}) d ON x."{key}" = d."id"
+               WHERE d."id" IS NULL"#,
+            cols = columns("x", table_def(table), &|_| None),
+            cur = v.current[table],
+        );
+        v.stage(
+            table,
+            "cascaded",
+            &format!("{table}: those of deleted records and lists removed"),
+            &select,
+        );
+    }
+
+    // 7. Fields, last: a renamed field's name everywhere, a deleted field's rows gone.
+    for (table, id, name) in FIELD_NAMES {
+        let t = table_def(table);
+        let select = format!(
+            r#"SELECT {cols} FROM "{cur}" x
+                 LEFT JOIN (SELECT f."field_v2_id", f."name" FROM "{fields}" f JOIN "_affinity_latest" l
+                   ON l."entity" = 'field' AND l."is_delete" = 0 AND f."id" = l."id") n
+                   ON x."{id}" = n."field_v2_id"
+                 LEFT JOIN (SELECT DISTINCT 'field-' || CAST("id" AS {text}) AS gone FROM "_affinity_latest"
+                   WHERE "entity" = 'field' AND "is_delete" = 1) g ON x."{id}" = g.gone
+               WHERE g.gone IS NULL"#,
+            cols = columns("x", t, &|c| (c == *name).then(|| {
+                format!(
+                    r#"CASE WHEN n."field_v2_id" IS NOT NULL THEN n."name" ELSE x."{name}" END"#
+                )
+            })),
+            cur = v.current[table],
+            fields = v.current["fields"],
+            text = view_type(d, Ty::Utf8),
+        );
+        v.stage(
+            table,
+            "renamed",
+            &format!("{table}: field renames and deletions applied"),
+            &select,
+        );
+    }
+
+    // 8. The views to query, one per table.
+    for t in &catalog {
+        let select = format!(r#"SELECT {} FROM "{}""#, names(t), v.current[t.name]);
+        v.view(t.name, &format!("{}: the current state", t.name), &select);
+    }
+    Ok(v.out)
+}
+
+/// `sql` on one line: the templates above are indented as Rust code, not as the output.
+fn one_line(sql: &str) -> String {
+    sql.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `"col", …` of `t`'s columns.
+fn names(t: &Table) -> String {
+    t.columns
+        .iter()
+        .map(|c| format!("\"{}\"", c.name))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `<alias>."col", …` of `t`'s columns, with `replace` giving another expression for some.
+fn columns(alias: &str, t: &Table, replace: &dyn Fn(&str) -> Option<String>) -> String {
+    t.columns
+        .iter()
+        .map(|c| match replace(c.name) {
+            Some(e) => format!("{e} AS \"{}\"", c.name),
+            None => format!("{alias}.\"{}\"", c.name),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The statement that creates the view `name`, up to its `;`.
+    fn statement<'a>(sql: &'a str, name: &str) -> &'a str {
+        let head = format!("CREATE OR REPLACE VIEW \"{name}\" AS\n");
+        let at = sql.find(&head).unwrap_or_else(|| panic!("no view {name}"));
+        let rest = &sql[at..];
+        &rest[..rest.find(";\n").unwrap()]
+    }
+
+    #[test]
+    fn every_table_gets_a_view_with_its_columns_over_complete_syncs_only() {
+        let sql = render(Dialect::Duckdb, "s3://bucket/affinity/").unwrap();
+        let catalog: Vec<&Table> = STREAMS.iter().flat_map(|s| s.tables.iter()).collect();
+        for t in &catalog {
+            let view = statement(&sql, t.name);
+            // The catalog's columns, in order, from the table's last step.
+            let cols: Vec<String> = t
+                .columns
+                .iter()
+                .map(|c| format!("\"{}\"", c.name))
+                .collect();
+            let last = view.lines().last().unwrap();
+            assert!(
+                last.starts_with(&format!(
+                    "SELECT {} FROM \"_affinity_{}__",
+                    cols.join(", "),
+                    t.name
+                )),
+                "{}: {last}",
+                t.name
+            );
+            // Its batches are read from every sync's folder, and kept only for the syncs in
+            // the chain, which comes from the manifests of complete syncs.
+            assert!(view.contains(&format!(
+                "read_parquet('s3://bucket/affinity/{}/*/*.parquet', union_by_name = true, allow_empty = true)",
+                t.name
+            )));
+            let synced = format!("\"_affinity_{}__synced\" AS MATERIALIZED (", t.name);
+            let synced = &view[view.find(&synced).unwrap()..];
+            assert!(synced.contains(&format!(
+                "JOIN \"_affinity_chain\" c ON c.\"stream\" = '{}' AND c.\"sync_id\" = x.\"_sync_id\"",
+                stream_of(t.name)
+            )));
+            assert!(view.contains("FROM \"_affinity_syncs\""), "{}", t.name);
+            // Typed as `load duckdb` types them.
+            for c in t.columns {
+                assert!(view.contains(&format!(
+                    "CAST(NULL AS {}) AS \"{}\"",
+                    view_type(Dialect::Duckdb, c.ty),
+                    c.name
+                )));
+            }
+        }
+        // The manifests of complete syncs in Parquet are the only source of syncs.
+        let syncs = statement(&sql, "_affinity_syncs");
+        assert!(syncs.contains("read_json('s3://bucket/affinity/_manifests/*/sync.json'"));
+        assert!(syncs.contains("WHERE m.format = 'parquet'"));
+        assert_eq!(sql.matches("_manifests/").count(), 1);
+        // The change records, each once.
+        for (t, dir) in [("change_events", "events"), ("tombstones", "tombstones")] {
+            let view = statement(&sql, t);
+            assert!(view.contains("SELECT DISTINCT * FROM"));
+            assert!(view.contains(&format!(
+                "read_json('s3://bucket/affinity/changes/{dir}/*.ndjson.gz'"
+            )));
+        }
+        // Changes sent since the latest complete sync started, less the margin.
+        assert!(sql.contains(
+            "CAST(CAST(max(\"started_at\") AS TIMESTAMP) - INTERVAL 10 MINUTE AS TIMESTAMPTZ)"
+        ));
+        // A view to query carries only the steps it needs.
+        let lists = statement(&sql, "saved_views");
+        assert!(!lists.contains("_affinity_latest"), "{lists}");
+        let persons = statement(&sql, "persons");
+        assert!(persons.contains("\"_affinity_latest\" AS MATERIALIZED"));
+        assert!(!persons.contains("_affinity_list_entries__followed"));
+    }
+
+    #[test]
+    fn a_name_is_found_only_as_a_whole_word() {
+        assert!(refers_to(
+            "FROM \"_affinity_raw_persons\" x",
+            "\"_affinity_raw_persons\""
+        ));
+        assert!(refers_to(
+            "FROM _AFFINITY_RAW_PERSONS x",
+            "_AFFINITY_RAW_PERSONS"
+        ));
+        assert!(!refers_to(
+            "FROM _AFFINITY_RAW_PERSONS_FIELD_VALUES x",
+            "_AFFINITY_RAW_PERSONS"
+        ));
+        assert!(!refers_to(
+            "FROM X_AFFINITY_RAW_PERSONS",
+            "_AFFINITY_RAW_PERSONS"
+        ));
+    }
+
+    #[test]
+    fn other_dialects_and_odd_locations_are_refused_with_the_way_forward() {
+        let e = render(Dialect::Snowflake, "s3://b/p")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("ddl --dialect snowflake --from DIR"), "{e}");
+        let e = render(Dialect::Duckdb, "/data/it's")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("quote"), "{e}");
+    }
+}

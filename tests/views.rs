@@ -1,0 +1,268 @@
+//! `affinity-sync ddl --dialect duckdb --views`: views created once over a store show what
+//! `load duckdb` builds, table for table and row for row, and keep showing it as the store
+//! moves on: a full sync, an incremental one, webhook changes, a stopped sync (never shown)
+//! and a later complete sync (shown with nothing run again).
+
+mod support;
+
+use affinity_mock::model::NoteKind;
+use affinity_mock::{FaultPlan, MockConfig, MockServer, Sizes};
+use serde_json::json;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use support::changes::{change, idle, serve};
+use support::*;
+
+async fn cli(args: &[&str], cwd: &Path) -> std::process::Output {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let cwd = cwd.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        affinity_sync(&args, Some("test-key"), &cwd)
+    })
+    .await
+    .unwrap()
+}
+
+async fn sync(base: &str, out: &Path, extra: &[&str], cwd: &Path) -> std::process::Output {
+    let o = out.display().to_string();
+    let mut args = vec!["sync", "--base-url", base, "--out", &o, "--quiet"];
+    args.extend_from_slice(extra);
+    cli(&args, cwd).await
+}
+
+/// `load duckdb` of `out` into a new database; returns its path.
+async fn load(out: &Path, cwd: &Path, name: &str) -> PathBuf {
+    let db = cwd.join(name);
+    let (o, d) = (out.display().to_string(), db.display().to_string());
+    succeeded(&cli(&["load", "duckdb", "--from", &o, "--db", &d], cwd).await);
+    db
+}
+
+/// The tables `load duckdb` made in `db` (not its own `_affinity_sync`).
+fn loaded_tables(conn: &duckdb::Connection) -> Vec<String> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT table_name FROM information_schema.tables \
+             WHERE table_catalog = 'l' AND table_type = 'BASE TABLE' AND table_name NOT LIKE '\\_%' ESCAPE '\\' \
+             ORDER BY table_name",
+        )
+        .unwrap();
+    stmt.query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// Every table `load duckdb` made in `loaded` equals the view of the same name in `views`,
+/// every column compared as text, duplicates counted, and no view shows a row of the sync
+/// `hidden`; returns the rows compared. Each view is read once (the DuckDB the tests link is
+/// built without optimizations).
+fn assert_views_equal_load(views: &Path, loaded: &Path, hidden: Option<&str>) -> i64 {
+    let conn = duckdb::Connection::open(views).unwrap();
+    conn.execute_batch(&format!("ATTACH '{}' AS l (READ_ONLY);", loaded.display()))
+        .unwrap();
+    let tables = loaded_tables(&conn);
+    for t in [
+        "persons",
+        "list_entries_field_values",
+        "notes",
+        "tombstones",
+    ] {
+        assert!(tables.iter().any(|x| x == t), "{t} loaded: {tables:?}");
+    }
+    let mut compared = 0;
+    for t in &tables {
+        conn.execute_batch(&format!(
+            "CREATE OR REPLACE TEMP TABLE shown AS SELECT * FROM main.\"{t}\""
+        ))
+        .unwrap_or_else(|e| panic!("reading the view {t}: {e}"));
+        let only = |a: &str, b: &str| -> i64 {
+            conn.query_row(
+                &format!(
+                    "SELECT count(*) FROM (SELECT CAST(COLUMNS(*) AS VARCHAR) FROM {a} \
+                     EXCEPT ALL SELECT CAST(COLUMNS(*) AS VARCHAR) FROM {b})"
+                ),
+                [],
+                |r| r.get(0),
+            )
+            .unwrap_or_else(|e| panic!("comparing {t}: {e}"))
+        };
+        let load = format!("l.\"{t}\"");
+        let rows: i64 = conn
+            .query_row(&format!("SELECT count(*) FROM {load}"), [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(
+            (only("shown", &load), only(&load, "shown")),
+            (0, 0),
+            "{t}: rows only in the views, rows only in the load ({rows} loaded)"
+        );
+        if let Some(id) = hidden.filter(|_| !["change_events", "tombstones"].contains(&t.as_str()))
+        {
+            let n: i64 = conn
+                .query_row("SELECT count(*) FROM shown WHERE _sync_id = ?", [id], |r| {
+                    r.get(0)
+                })
+                .unwrap();
+            assert_eq!(n, 0, "{t} shows rows of the stopped sync {id}");
+        }
+        compared += rows;
+    }
+    compared
+}
+
+/// Edits two notes (on entities, not among `spare`) in the double without a webhook.
+fn edit_notes(d: &MockServer, text: &str, spare: &BTreeSet<i64>) -> Vec<i64> {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    d.edit(|ds| {
+        let mut edited = vec![];
+        for n in ds
+            .notes
+            .iter_mut()
+            .filter(|n| matches!(n.kind, NoteKind::Entities) && !spare.contains(&n.id))
+            .take(2)
+        {
+            n.html = Some(format!("<p>{text} {}</p>", n.id));
+            n.updated_at = Some(now_ms);
+            edited.push(n.id);
+        }
+        edited
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duckdb_views_follow_the_store_as_load_duckdb_would() {
+    // Four syncs in a row: no pacing to the per-minute limit.
+    let d = support::e2e::double(MockConfig {
+        seed: 43,
+        sizes: Sizes::small(),
+        limits: affinity_mock::RateLimits {
+            per_minute: 1_000_000,
+            ..Default::default()
+        },
+        ..MockConfig::default()
+    })
+    .await;
+    let base = d.base_url();
+    let work = temp_dir("views");
+    let out = work.join("out");
+    let o = out.display().to_string();
+    let views = work.join("views.duckdb");
+
+    // The views are made once, before the first sync: nothing to show yet, and no error.
+    let sql = succeeded(
+        &cli(
+            &["ddl", "--dialect", "duckdb", "--views", "--location", &o],
+            &work,
+        )
+        .await,
+    );
+    let conn = duckdb::Connection::open(&views).unwrap();
+    conn.execute_batch(&sql).unwrap();
+    let empty: i64 = conn
+        .query_row("SELECT count(*) FROM persons", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(empty, 0);
+    drop(conn);
+
+    // A full sync, an incremental one, then webhook changes.
+    succeeded(&sync(&base, &out, &[], &work).await);
+    edit_notes(&d, "edited", &BTreeSet::new());
+    succeeded(&sync(&base, &out, &["--incremental"], &work).await);
+    let receiver = serve(&base, &out, &work);
+    change(
+        &d,
+        &receiver,
+        80,
+        json!({"seed": 7, "duplicate_every": 4, "shuffle_window": 5}),
+    )
+    .await;
+    idle(&receiver).await;
+    drop(receiver);
+    let conn = duckdb::Connection::open(&views).unwrap();
+    let (events, deleted): (i64, i64) = conn
+        .query_row(
+            "SELECT (SELECT count(*) FROM change_events), (SELECT count(*) FROM tombstones)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(events, 80);
+    assert!(deleted > 0, "the changes deleted records");
+    drop(conn);
+
+    // A sync stopped by a page that fails for good: its batches are in the store, never in
+    // the views.
+    d.set_faults(FaultPlan {
+        script: FaultPlan::parse_script("5=403").unwrap(),
+        ..FaultPlan::default()
+    });
+    let stopped = sync(&base, &out, &["--concurrency", "1"], &work).await;
+    assert_eq!(stopped.status.code(), Some(1), "the sync stops");
+    d.set_faults(FaultPlan::default());
+    let complete: BTreeSet<String> = complete_syncs(&out).into_iter().collect();
+    let stopped_id = sync_ids(&out.join("_jobs"))
+        .into_iter()
+        .find(|id| !complete.contains(id))
+        .expect("the stopped sync's journal");
+    assert!(
+        !batch_files(&out, "persons", &stopped_id).is_empty(),
+        "the stopped sync wrote batches"
+    );
+    let loaded = load(&out, &work, "loaded.duckdb").await;
+    let compared = assert_views_equal_load(&views, &loaded, Some(&stopped_id));
+    assert!(compared > 5_000, "{compared} rows compared");
+
+    // A new complete sync shows with nothing run again.
+    // Notes the webhooks did not touch: a webhook's refresh is the record as of its event,
+    // and those events are recent enough to be applied on top of the new sync too (real
+    // Affinity sends a newer event for a newer edit; the double's edit sends none).
+    let touched: BTreeSet<i64> = {
+        let conn = duckdb::Connection::open(&views).unwrap();
+        let mut stmt = conn
+            .prepare("SELECT DISTINCT entity_id FROM change_events WHERE entity_id IS NOT NULL")
+            .unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    let edited = edit_notes(&d, "edited again", &touched);
+    let before: BTreeSet<String> = complete_syncs(&out).into_iter().collect();
+    succeeded(&sync(&base, &out, &["--incremental"], &work).await);
+    let latest = complete_syncs(&out)
+        .into_iter()
+        .find(|id| !before.contains(id))
+        .expect("a new complete sync");
+    let reloaded = load(&out, &work, "reloaded.duckdb").await;
+    assert_views_equal_load(&views, &reloaded, Some(&stopped_id));
+    let conn = duckdb::Connection::open(&views).unwrap();
+    for id in edited {
+        let html: String = conn
+            .query_row("SELECT content_html FROM notes WHERE id = ?", [id], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(html, format!("<p>edited again {id}</p>"));
+    }
+    let shown: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM _affinity_syncs WHERE sync_id = ?",
+            [&latest],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(shown > 0, "_affinity_syncs lists {latest}");
+
+    // --views needs a place to read, and only DuckDB's is built so far.
+    let bare = cli(&["ddl", "--dialect", "duckdb", "--views"], &work).await;
+    assert!(!bare.status.success());
+    assert!(
+        String::from_utf8_lossy(&bare.stderr).contains("--location"),
+        "{}",
+        String::from_utf8_lossy(&bare.stderr)
+    );
+}
