@@ -1,7 +1,8 @@
-//! `affinity-sync ddl --dialect duckdb --views`: views created once over a store show what
-//! `load duckdb` builds, table for table and row for row, and keep showing it as the store
-//! moves on: a full sync, an incremental one, webhook changes, a stopped sync (never shown)
-//! and a later complete sync (shown with nothing run again).
+//! `affinity-sync ddl --views`: views created once over a store show what `load duckdb`
+//! builds, table for table and row for row, and keep showing it as the store moves on: a full
+//! sync, an incremental one, webhook changes, a stopped sync (never shown) and a later
+//! complete sync (shown with nothing run again). DuckDB's run on DuckDB, Snowflake's on
+//! fakesnow.
 
 mod support;
 
@@ -134,7 +135,7 @@ fn edit_notes(d: &MockServer, text: &str, spare: &BTreeSet<i64>) -> Vec<i64> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn duckdb_views_follow_the_store_as_load_duckdb_would() {
+async fn views_follow_the_store_as_load_duckdb_would() {
     // Four syncs in a row: no pacing to the per-minute limit.
     let d = support::e2e::double(MockConfig {
         seed: 43,
@@ -216,6 +217,53 @@ async fn duckdb_views_follow_the_store_as_load_duckdb_would() {
     let compared = assert_views_equal_load(&views, &loaded, Some(&stopped_id));
     assert!(compared > 5_000, "{compared} rows compared");
 
+    // Snowflake's statements over the same store, on fakesnow (Snowflake SQL on DuckDB),
+    // equal the same load; its stage and external tables are stood in for by tables holding
+    // the files they would read (tests/snowflake_views.py says how).
+    let sql = succeeded(
+        &cli(
+            &[
+                "ddl",
+                "--dialect",
+                "snowflake",
+                "--views",
+                "--location",
+                "s3://bucket/affinity",
+            ],
+            &work,
+        )
+        .await,
+    );
+    let sql_file = work.join("snowflake.sql");
+    std::fs::write(&sql_file, &sql).unwrap();
+    let checked = std::process::Command::new(python())
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/snowflake_views.py"
+        ))
+        .args([&sql_file, &out, &loaded])
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&checked.stdout);
+    assert!(
+        checked.status.success(),
+        "snowflake_views.py: {report}\n{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    assert!(report.contains("1 x CREATE STAGE"), "{report}");
+    for t in [
+        "persons",
+        "list_entries_field_values",
+        "notes",
+        "tombstones",
+    ] {
+        assert!(
+            report.contains(&format!("\n{t}: ")),
+            "{t} compared: {report}"
+        );
+    }
+    assert!(!report.contains(" 0 rows, equal"), "{report}");
+
     // A new complete sync shows with nothing run again.
     // Notes the webhooks did not touch: a webhook's refresh is the record as of its event,
     // and those events are recent enough to be applied on top of the new sync too (real
@@ -257,7 +305,7 @@ async fn duckdb_views_follow_the_store_as_load_duckdb_would() {
         .unwrap();
     assert!(shown > 0, "_affinity_syncs lists {latest}");
 
-    // --views needs a place to read, and only DuckDB's is built so far.
+    // --views needs a place to read.
     let bare = cli(&["ddl", "--dialect", "duckdb", "--views"], &work).await;
     assert!(!bare.status.success());
     assert!(

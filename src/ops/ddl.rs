@@ -190,7 +190,7 @@ impl Dialect {
 
     /// How a column of a Parquet batch reads into the table's type: `source` is the
     /// expression of the raw value.
-    fn read(self, ty: Ty, source: &str) -> String {
+    pub(crate) fn read(self, ty: Ty, source: &str) -> String {
         match (self, ty) {
             (Dialect::Snowflake, Ty::Json) => format!("TRY_PARSE_JSON({source}::VARCHAR)"),
             (Dialect::Snowflake, t) => format!("{source}::{}", self.type_of(t)),

@@ -41,7 +41,13 @@ const HELPER: &str = "_affinity_";
 struct Reader {
     dialect: Dialect,
     location: String,
+    /// Statements that must run before the views: Snowflake's external tables over the
+    /// stage, one per folder read.
+    files: std::cell::RefCell<Vec<String>>,
 }
+
+/// The Snowflake stage `ddl` creates over the location.
+const STAGE: &str = "affinity_stage";
 
 impl Reader {
     /// `SELECT sync_id, started_at, stream, since` of every stream of every complete sync in
@@ -61,8 +67,33 @@ impl Reader {
                      CAST(NULL AS STRUCT(stream VARCHAR, since VARCHAR)[]) AS streams WHERE false)) m \
                  WHERE m.format = 'parquet'"
             ),
+            // JSON paths in brackets: `change_sql::quoted` leaves string literals as written.
+            Dialect::Snowflake => {
+                let files = self.external("_manifests", ".*/sync[.]json", "JSON");
+                format!(
+                    "SELECT m.VALUE['sync_id']::VARCHAR AS \"sync_id\", \
+                       m.VALUE['started_at']::TIMESTAMP_TZ AS \"started_at\", \
+                       s.VALUE['stream']::VARCHAR AS \"stream\", s.VALUE['since']::VARCHAR AS \"since\" \
+                     FROM {files} m, LATERAL FLATTEN(input => m.VALUE['streams']) s \
+                     WHERE m.VALUE['format']::VARCHAR = 'parquet'"
+                )
+            }
             _ => unreachable!("checked by `render`"),
         }
+    }
+
+    /// Snowflake: the external table over the stage's folder `dir` (files matching `pattern`,
+    /// in `format`), refreshed by the bucket's event notifications; returns its name.
+    fn external(&self, dir: &str, pattern: &str, format: &str) -> String {
+        let name = self.dialect.quote(&format!(
+            "{HELPER}files_{}",
+            dir.replace('/', "_").trim_start_matches('_')
+        ));
+        self.files.borrow_mut().push(format!(
+            "CREATE EXTERNAL TABLE IF NOT EXISTS {name}\n  LOCATION = @{STAGE}/{dir}/\n  \
+             PATTERN = '{pattern}'\n  FILE_FORMAT = (TYPE = {format})\n  AUTO_REFRESH = TRUE;\n"
+        ));
+        name
     }
 
     /// `SELECT` of `t`'s columns, typed as the catalog declares, from every batch under the
@@ -115,6 +146,37 @@ impl Reader {
                     parts.join(" UNION ALL BY NAME ")
                 )
             }
+            // An external table's rows are one VARIANT, `VALUE`, keyed by the columns'
+            // lower-case names. Change records are NDJSON (JSON columns nested already);
+            // batches and refreshed rows are read from Parquet (JSON columns as text).
+            Dialect::Snowflake => {
+                let json = dir.ends_with("events") || dir.ends_with("tombstones");
+                let (pattern, format) = if json {
+                    (".*[.]ndjson[.]gz", "JSON")
+                } else {
+                    (".*[.]parquet", "PARQUET")
+                };
+                let _ = (nested, ndjson);
+                let files = self.external(dir, pattern, format);
+                let select: Vec<String> = t
+                    .columns
+                    .iter()
+                    .map(|c| {
+                        // A null list reads as a JSON null, which `::ARRAY` keeps: made SQL
+                        // NULL, as the other readers have it (scalars cast to NULL already).
+                        let raw = format!("f.VALUE['{}']", c.name);
+                        let read = match (json, c.ty) {
+                            (true, Ty::Json) => raw,
+                            (_, Ty::Utf8List | Ty::Int64List) => {
+                                d.read(c.ty, &format!("STRIP_NULL_VALUE({raw})"))
+                            }
+                            _ => d.read(c.ty, &raw),
+                        };
+                        format!("{read} AS \"{}\"", c.name)
+                    })
+                    .collect();
+                format!("SELECT {} FROM {files} f", select.join(", "))
+            }
             _ => unreachable!("checked by `render`"),
         }
     }
@@ -152,7 +214,8 @@ fn stream_of(table: &str) -> &'static str {
         .expect("a catalog table belongs to a stream")
 }
 
-/// The type of a view's column: DuckDB's views keep JSON as text, as `load duckdb` does.
+/// The type of a view's column: DuckDB's views keep JSON as text, as `load duckdb` does;
+/// the others type it as `ddl` creates the column.
 fn view_type(d: Dialect, ty: Ty) -> &'static str {
     match d {
         Dialect::Duckdb => super::duckdb_sql::duckdb_type(ty),
@@ -244,10 +307,10 @@ impl Views {
 /// The SQL below writes every name in double quotes (`"id"`, `"_affinity_latest"`):
 /// `change_sql::quoted` then writes each as the dialect writes the names `ddl` creates.
 pub fn render(dialect: Dialect, location: &str) -> Result<String> {
-    if dialect != Dialect::Duckdb {
+    if !matches!(dialect, Dialect::Duckdb | Dialect::Snowflake) {
         bail!(
-            "--views is available for --dialect duckdb so far; for {} print the load of one sync \
-             (`ddl --dialect {} --from DIR` or `--sync-id ID`)",
+            "--views is available for --dialect duckdb and snowflake so far; for {} print the load \
+             of one sync (`ddl --dialect {} --from DIR` or `--sync-id ID`)",
             format!("{dialect:?}").to_lowercase(),
             format!("{dialect:?}").to_lowercase()
         );
@@ -259,16 +322,12 @@ pub fn render(dialect: Dialect, location: &str) -> Result<String> {
     let reader = Reader {
         dialect,
         location: location.clone(),
+        files: Default::default(),
     };
     let d = dialect;
     let mut v = Views {
         d,
-        out: format!(
-            "-- affinity-sync ddl --views --dialect {} : the current state of {location}\n\
-             -- Run once. Every query reads the bucket: a sync shows when its sync.json is written,\n\
-             -- webhook changes as they arrive. {HELPER}syncs lists the complete syncs shown.\n\n",
-            format!("{d:?}").to_lowercase()
-        ),
+        out: String::new(),
         current: HashMap::new(),
         steps: vec![],
     };
@@ -526,7 +585,41 @@ pub fn render(dialect: Dialect, location: &str) -> Result<String> {
         let select = format!(r#"SELECT {} FROM "{}""#, names(t), v.current[t.name]);
         v.view(t.name, &format!("{}: the current state", t.name), &select);
     }
-    Ok(v.out)
+    Ok(format!("{}{}", setup(&reader), v.out))
+}
+
+/// What runs before the views: for Snowflake the stage and its external tables, with the
+/// one-time set-up they need and what they cost.
+fn setup(reader: &Reader) -> String {
+    let location = &reader.location;
+    let d = format!("{:?}", reader.dialect).to_lowercase();
+    let mut out =
+        format!("-- affinity-sync ddl --views --dialect {d} : the current state of {location}\n");
+    match reader.dialect {
+        Dialect::Snowflake => {
+            let _ = write!(
+                out,
+                "-- Run once. The views read external tables over the bucket: a sync shows when its\n\
+                 -- sync.json is registered, webhook changes as they arrive. One-time set-up, yours:\n\
+                 --   CREATE STORAGE INTEGRATION affinity_integration (an IAM role that can read {location}/),\n\
+                 --   then point the bucket's event notifications (s3:ObjectCreated:*) at the SQS queue\n\
+                 --   SHOW EXTERNAL TABLES lists as notification_channel, so AUTO_REFRESH sees new files.\n\
+                 -- Cost: every query scans the files it reads (no copy, no warehouse time between syncs).\n\
+                 -- _AFFINITY_SYNCS lists the complete syncs shown.\n\n\
+                 CREATE STAGE IF NOT EXISTS {STAGE} URL = '{location}/'\n  \
+                 STORAGE_INTEGRATION = affinity_integration;\n\n"
+            );
+            for f in reader.files.borrow().iter() {
+                out.push_str(f);
+                out.push('\n');
+            }
+        }
+        _ => out.push_str(
+            "-- Run once. Every query reads the bucket: a sync shows when its sync.json is written,\n\
+             -- webhook changes as they arrive. _affinity_syncs lists the complete syncs shown.\n\n",
+        ),
+    }
+    out
 }
 
 /// `sql` on one line: the templates above are indented as Rust code, not as the output.
@@ -641,6 +734,70 @@ mod tests {
     }
 
     #[test]
+    fn snowflake_reads_external_tables_with_its_own_names_and_types() {
+        let sql = render(Dialect::Snowflake, "s3://bucket/affinity/").unwrap();
+        assert!(
+            sql.contains("CREATE STAGE IF NOT EXISTS affinity_stage URL = 's3://bucket/affinity/'")
+        );
+        // Complete syncs only: the manifests' external table reads sync.json, nothing else.
+        assert!(sql.contains(
+            "CREATE EXTERNAL TABLE IF NOT EXISTS _AFFINITY_FILES_MANIFESTS\n  LOCATION = @affinity_stage/_manifests/\n  \
+             PATTERN = '.*/sync[.]json'\n  FILE_FORMAT = (TYPE = JSON)\n  AUTO_REFRESH = TRUE;"
+        ));
+        assert!(sql.contains("LATERAL FLATTEN(input => m.VALUE['streams'])"));
+        assert!(sql.contains("WHERE m.VALUE['format']::VARCHAR = 'parquet'"));
+        let catalog: Vec<&Table> = STREAMS.iter().flat_map(|s| s.tables.iter()).collect();
+        for t in &catalog {
+            let upper = t.name.to_ascii_uppercase();
+            assert!(sql.contains(&format!(
+                "CREATE EXTERNAL TABLE IF NOT EXISTS _AFFINITY_FILES_{upper}\n  LOCATION = @affinity_stage/{}/\n  \
+                 PATTERN = '.*[.]parquet'\n  FILE_FORMAT = (TYPE = PARQUET)",
+                t.name
+            )));
+            let at = sql
+                .find(&format!("CREATE OR REPLACE VIEW {upper} AS\n"))
+                .unwrap_or_else(|| panic!("no view {upper}"));
+            let view = &sql[at..at + sql[at..].find(";\n").unwrap()];
+            let cols: Vec<String> = t
+                .columns
+                .iter()
+                .map(|c| Dialect::Snowflake.quote(c.name))
+                .collect();
+            assert!(view.lines().last().unwrap().starts_with(&format!(
+                "SELECT {} FROM _AFFINITY_{upper}__",
+                cols.join(", ")
+            )));
+            // Columns read by their lower-case Parquet names, typed as `ddl` creates them.
+            for c in t.columns {
+                assert!(
+                    view.contains(&format!("f.VALUE['{}']", c.name)),
+                    "{}.{}",
+                    t.name,
+                    c.name
+                );
+            }
+            assert!(
+                view.contains("JOIN _AFFINITY_CHAIN c ON c.STREAM = "),
+                "{upper}"
+            );
+            assert!(!view.contains("MATERIALIZED"));
+        }
+        assert!(sql.contains("f.VALUE['id']::NUMBER(19,0) AS ID"));
+        assert!(sql.contains("TRY_PARSE_JSON(f.VALUE['value_json']::VARCHAR) AS VALUE_JSON"));
+        assert!(sql.contains("STRIP_NULL_VALUE(f.VALUE['value_ids'])::ARRAY AS VALUE_IDS"));
+        assert!(sql.contains("DATEADD(minute, -10, max(STARTED_AT))"));
+        // Change records from NDJSON, refreshed rows from Parquet.
+        assert!(sql.contains(
+            "LOCATION = @affinity_stage/changes/events/\n  PATTERN = '.*[.]ndjson[.]gz'\n  FILE_FORMAT = (TYPE = JSON)"
+        ));
+        assert!(
+            sql.contains("LOCATION = @affinity_stage/changes/persons/\n  PATTERN = '.*[.]parquet'")
+        );
+        // Every name as `ddl --dialect snowflake` created it: upper case, none quoted.
+        assert!(!sql.contains("\"_affinity"), "quoted lower-case names");
+    }
+
+    #[test]
     fn a_name_is_found_only_as_a_whole_word() {
         assert!(refers_to(
             "FROM \"_affinity_raw_persons\" x",
@@ -662,10 +819,10 @@ mod tests {
 
     #[test]
     fn other_dialects_and_odd_locations_are_refused_with_the_way_forward() {
-        let e = render(Dialect::Snowflake, "s3://b/p")
+        let e = render(Dialect::Bigquery, "gs://b/p")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("ddl --dialect snowflake --from DIR"), "{e}");
+        assert!(e.contains("ddl --dialect bigquery --from DIR"), "{e}");
         let e = render(Dialect::Duckdb, "/data/it's")
             .unwrap_err()
             .to_string();
