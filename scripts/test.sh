@@ -29,6 +29,8 @@ command -v curl >/dev/null || need_apt+=(curl)
 if [ -z "${AFFINITY_SYNC_PG_BIN:-}" ] && ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
   need_apt+=(postgresql)
 fi
+# A Java runtime for Apache Spark (tests/views.rs runs the Databricks views on pyspark).
+command -v java >/dev/null || need_apt+=(default-jre-headless)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
@@ -39,6 +41,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 echo "curl: $(curl --version | head -1)"
 echo "postgresql: $(ls -d ${AFFINITY_SYNC_PG_BIN:-/usr/lib/postgresql/*/bin} | tail -1)"
+echo "java: $(java -version 2>&1 | head -1)"
 
 say "test venv (pyarrow, duckdb: independent Parquet readers; moto: local AWS; cfn-lint)"
 if [ ! -x .venv/bin/python ]; then

@@ -2,7 +2,7 @@
 //! builds, table for table and row for row, and keep showing it as the store moves on: a full
 //! sync, an incremental one, webhook changes, a stopped sync (never shown) and a later
 //! complete sync (shown with nothing run again). DuckDB's run on DuckDB, Snowflake's on
-//! fakesnow.
+//! fakesnow, Databricks' on Apache Spark (tests/warehouse_views.py).
 
 mod support;
 
@@ -112,6 +112,51 @@ fn assert_views_equal_load(views: &Path, loaded: &Path, hidden: Option<&str>) ->
     compared
 }
 
+/// What tests/warehouse_views.py printed for `engine`, once it has compared every table
+/// (the main ones among them, none empty) and found them equal.
+fn all_equal(run: &std::process::Output, engine: &str) -> String {
+    let report = String::from_utf8_lossy(&run.stdout).to_string();
+    assert!(
+        run.status.success(),
+        "{engine}: {report}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    for t in [
+        "persons",
+        "list_entries_field_values",
+        "notes",
+        "tombstones",
+    ] {
+        assert!(
+            report.contains(&format!("\n{t}: ")),
+            "{engine}: {t} compared: {report}"
+        );
+    }
+    assert!(!report.contains(" 0 rows, equal"), "{engine}: {report}");
+    report
+}
+
+/// A child process, killed if the test ends before it is waited for.
+struct Running(Option<std::process::Child>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(child) = self.0.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A copy of the folder `from` at `to`.
+fn copy_dir(from: &Path, to: &Path) {
+    for file in files_under(from) {
+        let target = to.join(file.strip_prefix(from).unwrap());
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(&file, &target).unwrap();
+    }
+}
+
 /// Edits two notes (on entities, not among `spare`) in the double without a webhook.
 fn edit_notes(d: &MockServer, text: &str, spare: &BTreeSet<i64>) -> Vec<i64> {
     let now_ms = std::time::SystemTime::now()
@@ -217,9 +262,37 @@ async fn views_follow_the_store_as_load_duckdb_would() {
     let compared = assert_views_equal_load(&views, &loaded, Some(&stopped_id));
     assert!(compared > 5_000, "{compared} rows compared");
 
+    // Databricks' statements on Apache Spark, over a copy of the store as it is now (the
+    // test goes on with the store meanwhile: Spark takes minutes to start and plan).
+    let spark_store = work.join("spark-store");
+    copy_dir(&out, &spark_store);
+    let s = spark_store.display().to_string();
+    let sql = succeeded(
+        &cli(
+            &["ddl", "--dialect", "databricks", "--views", "--from", &s],
+            &work,
+        )
+        .await,
+    );
+    let spark_sql = work.join("databricks.sql");
+    std::fs::write(&spark_sql, &sql).unwrap();
+    let mut spark = Running(Some(
+        std::process::Command::new(python())
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/warehouse_views.py"
+            ))
+            .arg("spark")
+            .args([&spark_sql, &spark_store, &loaded])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
+
     // Snowflake's statements over the same store, on fakesnow (Snowflake SQL on DuckDB),
     // equal the same load; its stage and external tables are stood in for by tables holding
-    // the files they would read (tests/snowflake_views.py says how).
+    // the files they would read (tests/warehouse_views.py says how).
     let sql = succeeded(
         &cli(
             &[
@@ -239,30 +312,14 @@ async fn views_follow_the_store_as_load_duckdb_would() {
     let checked = std::process::Command::new(python())
         .arg(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/tests/snowflake_views.py"
+            "/tests/warehouse_views.py"
         ))
+        .arg("snowflake")
         .args([&sql_file, &out, &loaded])
         .output()
         .unwrap();
-    let report = String::from_utf8_lossy(&checked.stdout);
-    assert!(
-        checked.status.success(),
-        "snowflake_views.py: {report}\n{}",
-        String::from_utf8_lossy(&checked.stderr)
-    );
+    let report = all_equal(&checked, "snowflake");
     assert!(report.contains("1 x CREATE STAGE"), "{report}");
-    for t in [
-        "persons",
-        "list_entries_field_values",
-        "notes",
-        "tombstones",
-    ] {
-        assert!(
-            report.contains(&format!("\n{t}: ")),
-            "{t} compared: {report}"
-        );
-    }
-    assert!(!report.contains(" 0 rows, equal"), "{report}");
 
     // A new complete sync shows with nothing run again.
     // Notes the webhooks did not touch: a webhook's refresh is the record as of its event,
@@ -304,6 +361,10 @@ async fn views_follow_the_store_as_load_duckdb_would() {
         )
         .unwrap();
     assert!(shown > 0, "_affinity_syncs lists {latest}");
+
+    let spark = spark.0.take().unwrap().wait_with_output().unwrap();
+    let report = all_equal(&spark, "spark");
+    assert!(report.contains("ran on Spark 4."), "{report}");
 
     // --views needs a place to read.
     let bare = cli(&["ddl", "--dialect", "duckdb", "--views"], &work).await;

@@ -41,7 +41,11 @@ pub async fn run(args: DdlArgs) -> Result<()> {
                 "--views needs the bucket the warehouse reads: pass --location s3://bucket/prefix (or a directory)"
             ),
         };
-        print!("{}", crate::ops::views::render(args.dialect, &location)?);
+        let streams = crate::ops::views::streams_for(args.dialect, args.from.as_deref());
+        print!(
+            "{}",
+            crate::ops::views::render(args.dialect, &location, &streams)?
+        );
         return Ok(());
     }
     print!(

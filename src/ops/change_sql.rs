@@ -138,13 +138,14 @@ const NAMES: &[&str] = &[
 ];
 
 /// `sql` with every bare name of [`NAMES`] and every quoted name written as `dialect` writes
-/// names; string literals are left as they are.
+/// names; string literals and backquoted names are left as they are.
 pub(crate) fn quoted(sql: &str, dialect: Dialect) -> String {
     let mut out = String::with_capacity(sql.len() + 64);
     let mut rest = sql;
     while let Some(c) = rest.chars().next() {
         let len = match c {
-            '\'' | '"' => {
+            // A backquoted name (Spark's, and its file paths) is written as it is.
+            '\'' | '"' | '`' => {
                 // To the closing quote; a doubled quote is part of the text.
                 let mut end = 1;
                 let bytes = rest.as_bytes();

@@ -11,12 +11,14 @@
 //! 3. **Per table** (`_affinity_<table>__synced`): the rows of the chain's syncs, the latest
 //!    sync winning per primary key (the full sync's rows as they are; an incremental sync's
 //!    record read twice counts once), as `load duckdb` upserts.
-//! 4. **Webhook changes** on top, the steps of `change_sql` each as one view over the view
-//!    before it: `_affinity_latest` picks the winning change per record; then upserts and
-//!    deletes (`__changed`), list entries following their entity (`__followed`), deleted
+//! 4. **Webhook changes** on top, the steps of `change_sql` each as one `SELECT` over the
+//!    step before it: `_affinity_latest` picks the winning change per record; then upserts
+//!    and deletes (`__changed`), list entries following their entity (`__followed`), deleted
 //!    records taking their list entries (`__cascaded`), field renames and deletions
 //!    (`__renamed`).
-//! 5. **The table's view** under its own name, with the catalog's columns in order.
+//! 5. **The table's view** under its own name, with the catalog's columns in order. It
+//!    carries the steps it needs as common table expressions (not views of their own), so
+//!    one query reads each file once where the engine materializes them (DuckDB).
 //!
 //! Only the readers of step 1 and of the raw files are the dialect's own ([`Reader`]); the
 //! rest is plain SQL (joins, `UNION ALL`, window functions) with the dialect's names and types.
@@ -24,6 +26,8 @@
 //! engine supports and which keeps a row whose key is NULL, as `DELETE … WHERE key IN` does.
 //!
 //! Views over Parquet syncs: a sync in NDJSON is not read (`sync --format parquet`).
+//! tests/views.rs runs DuckDB's on DuckDB, Snowflake's on fakesnow, Databricks' on Spark, and
+//! compares every view with `load duckdb`.
 
 use super::change_sql::{FIELD_NAMES, KINDS, quoted, up_table};
 use super::ddl::Dialect;
@@ -66,6 +70,18 @@ impl Reader {
                      CAST(NULL AS VARCHAR) AS format, CAST(NULL AS VARCHAR) AS started_at, \
                      CAST(NULL AS STRUCT(stream VARCHAR, since VARCHAR)[]) AS streams WHERE false)) m \
                  WHERE m.format = 'parquet'"
+            ),
+            // Spark reads each manifest whole (`binaryFile`): `json` reads a line at a time, and
+            // sync.json is pretty-printed.
+            Dialect::Databricks => format!(
+                "SELECT j.sync_id AS \"sync_id\", CAST(j.started_at AS TIMESTAMP) AS \"started_at\", \
+                   s.stream AS \"stream\", s.since AS \"since\" \
+                 FROM (SELECT from_json(CAST(content AS STRING), \
+                   'sync_id STRING, format STRING, started_at STRING, \
+                    streams ARRAY<STRUCT<stream: STRING, since: STRING>>') AS j \
+                   FROM binaryFile.`{loc}/_manifests/*/sync.json`) m \
+                 LATERAL VIEW explode(j.streams) e AS s \
+                 WHERE j.format = 'parquet'"
             ),
             // JSON paths in brackets: `change_sql::quoted` leaves string literals as written.
             Dialect::Snowflake => {
@@ -145,6 +161,64 @@ impl Reader {
                     select.join(", "),
                     parts.join(" UNION ALL BY NAME ")
                 )
+            }
+            // Spark fails a query on a path that matches no file, so every path here also
+            // matches files that exist once a sync is complete, of which the query keeps none:
+            // a table's refreshed rows are read with its sync batches (whose `_sync_id` is no
+            // change's), the change records (NDJSON, a line at a time, parsed with a fixed
+            // schema) with the manifests' lines (which parse to no change id).
+            Dialect::Databricks => {
+                let json = dir.ends_with("events") || dir.ends_with("tombstones");
+                let loc = &self.location;
+                let select = |source: &dyn Fn(&str) -> String| -> String {
+                    t.columns
+                        .iter()
+                        .map(|c| {
+                            let e = source(c.name);
+                            let e = match c.ty {
+                                Ty::Json => d.read(c.ty, &e),
+                                other => format!("CAST({e} AS {})", d.type_of(other)),
+                            };
+                            format!("{e} AS \"{}\"", c.name)
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                if json {
+                    let schema: Vec<String> = t
+                        .columns
+                        .iter()
+                        .map(|c| {
+                            let ty = match c.ty {
+                                Ty::Int64 => "BIGINT",
+                                Ty::Float64 => "DOUBLE",
+                                Ty::Bool => "BOOLEAN",
+                                Ty::Utf8List => "ARRAY<STRING>",
+                                Ty::Int64List => "ARRAY<BIGINT>",
+                                // Times as written, cast below; JSON as its text.
+                                Ty::Utf8 | Ty::Json | Ty::Timestamp => "STRING",
+                            };
+                            format!("`{}` {ty}", c.name)
+                        })
+                        .collect();
+                    let key = t.primary_key[0];
+                    format!(
+                        "SELECT {} FROM (SELECT from_json(value, '{}') AS j \
+                           FROM text.`{loc}/{{{dir}/*.ndjson.gz,_manifests/*/sync.json}}`) x \
+                         WHERE j.\"{key}\" IS NOT NULL",
+                        select(&|c| format!("j.\"{c}\"")),
+                        schema.join(", ")
+                    )
+                } else {
+                    let glob = match dir.strip_prefix("changes/") {
+                        Some(table) => format!("{loc}/{{{table}/*,changes/{table}}}/*.parquet"),
+                        None => format!("{glob}.parquet"),
+                    };
+                    format!(
+                        "SELECT {} FROM parquet.`{glob}` f",
+                        select(&|c| format!("f.\"{c}\""))
+                    )
+                }
             }
             // An external table's rows are one VARIANT, `VALUE`, keyed by the columns'
             // lower-case names. Change records are NDJSON (JSON columns nested already);
@@ -306,11 +380,14 @@ impl Views {
 ///
 /// The SQL below writes every name in double quotes (`"id"`, `"_affinity_latest"`):
 /// `change_sql::quoted` then writes each as the dialect writes the names `ddl` creates.
-pub fn render(dialect: Dialect, location: &str) -> Result<String> {
-    if !matches!(dialect, Dialect::Duckdb | Dialect::Snowflake) {
+pub fn render(dialect: Dialect, location: &str, streams: &[&str]) -> Result<String> {
+    if !matches!(
+        dialect,
+        Dialect::Duckdb | Dialect::Snowflake | Dialect::Databricks
+    ) {
         bail!(
-            "--views is available for --dialect duckdb and snowflake so far; for {} print the load \
-             of one sync (`ddl --dialect {} --from DIR` or `--sync-id ID`)",
+            "--views is available for --dialect duckdb, snowflake and databricks so far; for {} \
+             print the load of one sync (`ddl --dialect {} --from DIR` or `--sync-id ID`)",
             format!("{dialect:?}").to_lowercase(),
             format!("{dialect:?}").to_lowercase()
         );
@@ -351,7 +428,12 @@ pub fn render(dialect: Dialect, location: &str) -> Result<String> {
     );
 
     // 2. Each table: the chain's rows, the latest sync winning per primary key.
-    let catalog: Vec<&'static Table> = STREAMS.iter().flat_map(|s| s.tables.iter()).collect();
+    let catalog: Vec<&'static Table> = STREAMS
+        .iter()
+        .filter(|s| streams.contains(&s.name))
+        .flat_map(|s| s.tables.iter())
+        .collect();
+    let exists = |table: &str| catalog.iter().any(|t| t.name == table);
     for t in &catalog {
         let raw = format!("{HELPER}raw_{}", t.name);
         v.helper(
@@ -386,11 +468,21 @@ pub fn render(dialect: Dialect, location: &str) -> Result<String> {
         v.view(
             t.name,
             &format!("{}: each record once, however often it came", t.name),
-            &format!("SELECT DISTINCT * FROM ({raw}) x"),
+            &format!(
+                "SELECT {cols} FROM (SELECT x.*, row_number() OVER (PARTITION BY {keys} ORDER BY {keys}) AS _n \
+                   FROM ({raw}) x) y WHERE _n = 1",
+                cols = names(t),
+                keys = t
+                    .primary_key
+                    .iter()
+                    .map(|k| format!("x.\"{k}\""))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
         );
     }
     let up = |table: &str| format!("{HELPER}{}", up_table(table).trim_start_matches('_'));
-    for t in super::change_sql::refreshed_tables(&|_| true) {
+    for t in super::change_sql::refreshed_tables(&exists) {
         v.helper(
             &up(t.name),
             &format!("{}: rows webhook refreshes fetched", t.name),
@@ -404,7 +496,8 @@ pub fn render(dialect: Dialect, location: &str) -> Result<String> {
         r#"SELECT t."entity", t."id", t."change_id", t."sent_at", 1 AS "is_delete" FROM "tombstones" t"#
             .to_string(),
     ];
-    for k in KINDS {
+    let kinds: Vec<_> = KINDS.iter().filter(|k| exists(k.tables[0].0)).collect();
+    for k in &kinds {
         let (base, key) = k.tables[0];
         candidates.push(format!(
             r#"SELECT '{entity}' AS "entity", u."{key}" AS "id", e."change_id", e."sent_at", 0 AS "is_delete"
@@ -429,8 +522,8 @@ pub fn render(dialect: Dialect, location: &str) -> Result<String> {
     );
 
     // 4. Upserts and deletes replace (or remove) a record's own rows.
-    for k in KINDS {
-        for (table, key) in k.tables {
+    for k in &kinds {
+        for (table, key) in k.tables.iter().filter(|(t, _)| exists(t)) {
             let t = table_def(table);
             let select = format!(
                 r#"SELECT {cols} FROM "{cur}" x
@@ -460,10 +553,14 @@ pub fn render(dialect: Dialect, location: &str) -> Result<String> {
     // company or opportunity.
     let target = table_def("list_entries_field_values");
     let mut inserts = vec![];
-    for (entity, values) in [
+    let followed: Vec<(&str, &str)> = [
         ("person", "persons_field_values"),
         ("company", "companies_field_values"),
-    ] {
+    ]
+    .into_iter()
+    .filter(|(_, values)| exists("list_entries") && exists(target.name) && exists(values))
+    .collect();
+    for &(entity, values) in &followed {
         let source = table_def(values);
         let select = columns("v", target, &|name| {
             Some(match name {
@@ -485,59 +582,75 @@ pub fn render(dialect: Dialect, location: &str) -> Result<String> {
             entries = v.current["list_entries"],
         ));
     }
-    let select = format!(
-        r#"SELECT {cols} FROM "{cur}" x
-             LEFT JOIN (SELECT DISTINCT le."id" FROM "{entries}" le JOIN "_affinity_latest" l
-               ON l."entity" = le."type" AND l."is_delete" = 0 AND le."entity_id" = l."id"
-               WHERE le."type" IN ('person', 'company')) d ON x."list_entry_id" = d."id"
-           WHERE d."id" IS NULL OR NOT COALESCE(x."field_type" <> 'list', FALSE)
-           UNION ALL {inserts}"#,
-        cols = columns("x", target, &|_| None),
-        cur = v.current[target.name],
-        entries = v.current["list_entries"],
-        inserts = inserts.join(" UNION ALL "),
-    );
-    v.stage(
-        target.name,
-        "followed",
-        "list entry values: a changed person's or company's values carried in",
-        &select,
-    );
-    let entries = table_def("list_entries");
-    let select = format!(
-        r#"SELECT {cols} FROM "{cur}" x LEFT JOIN (
-             SELECT 'company' AS "type", c."id", c."name" FROM "{companies}" c JOIN "_affinity_latest" l
-               ON l."entity" = 'company' AND l."is_delete" = 0 AND c."id" = l."id"
-             UNION ALL
-             SELECT 'opportunity' AS "type", o."id", o."name" FROM "{opportunities}" o JOIN "_affinity_latest" l
-               ON l."entity" = 'opportunity' AND l."is_delete" = 0 AND o."id" = l."id") n
-           ON n."type" = x."type" AND n."id" = x."entity_id""#,
-        cols = columns("x", entries, &|c| (c == "entity_name").then(|| {
-            r#"CASE WHEN n."id" IS NOT NULL THEN n."name" ELSE x."entity_name" END"#.to_string()
-        })),
-        cur = v.current["list_entries"],
-        companies = v.current["companies"],
-        opportunities = v.current["opportunities"],
-    );
-    v.stage(
-        "list_entries",
-        "followed",
-        "list entries: a changed company's or opportunity's name carried in",
-        &select,
-    );
+    if !followed.is_empty() {
+        let types: Vec<String> = followed.iter().map(|(e, _)| format!("'{e}'")).collect();
+        let select = format!(
+            r#"SELECT {cols} FROM "{cur}" x
+                 LEFT JOIN (SELECT DISTINCT le."id" FROM "{entries}" le JOIN "_affinity_latest" l
+                   ON l."entity" = le."type" AND l."is_delete" = 0 AND le."entity_id" = l."id"
+                   WHERE le."type" IN ({types})) d ON x."list_entry_id" = d."id"
+               WHERE d."id" IS NULL OR NOT COALESCE(x."field_type" <> 'list', FALSE)
+               UNION ALL {inserts}"#,
+            cols = columns("x", target, &|_| None),
+            cur = v.current[target.name],
+            entries = v.current["list_entries"],
+            types = types.join(", "),
+            inserts = inserts.join(" UNION ALL "),
+        );
+        v.stage(
+            target.name,
+            "followed",
+            "list entry values: a changed person's or company's values carried in",
+            &select,
+        );
+    }
+    let named: Vec<String> = [("company", "companies"), ("opportunity", "opportunities")]
+        .into_iter()
+        .filter(|(_, table)| exists("list_entries") && exists(table))
+        .map(|(entity, table)| {
+            format!(
+                r#"SELECT '{entity}' AS "type", r."id", r."name" FROM "{cur}" r JOIN "_affinity_latest" l
+                     ON l."entity" = '{entity}' AND l."is_delete" = 0 AND r."id" = l."id""#,
+                cur = v.current[table],
+            )
+        })
+        .collect();
+    if !named.is_empty() {
+        let select = format!(
+            r#"SELECT {cols} FROM "{cur}" x LEFT JOIN ({named}) n
+               ON n."type" = x."type" AND n."id" = x."entity_id""#,
+            cols = columns("x", table_def("list_entries"), &|c| {
+                (c == "entity_name").then(|| {
+                    r#"CASE WHEN n."id" IS NOT NULL THEN n."name" ELSE x."entity_name" END"#
+                        .to_string()
+                })
+            }),
+            cur = v.current["list_entries"],
+            named = named.join(" UNION ALL "),
+        );
+        v.stage(
+            "list_entries",
+            "followed",
+            "list entries: a changed company's or opportunity's name carried in",
+            &select,
+        );
+    }
 
     // 6. A deleted entity or list takes its list entries (and their values) with it.
+    let entries = v.current.get("list_entries").cloned().unwrap_or_default();
     let gone = format!(
         r#"SELECT DISTINCT le."id" FROM "{entries}" le JOIN "_affinity_latest" l ON l."is_delete" = 1 AND (
              (l."entity" IN ('person', 'company', 'opportunity') AND le."type" = l."entity"
                AND le."entity_id" = l."id")
              OR (l."entity" = 'list' AND le."list_id" = l."id"))"#,
-        entries = v.current["list_entries"],
     );
     for (table, key) in [
         ("list_entries_field_values", "list_entry_id"),
         ("list_entries", "id"),
-    ] {
+    ]
+    .into_iter()
+    .filter(|(table, _)| exists("list_entries") && exists(table))
+    {
         let select = format!(
             r#"SELECT {cols} FROM "{cur}" x LEFT JOIN ({gone}) d ON x."{key}" = d."id"
                WHERE d."id" IS NULL"#,
@@ -553,23 +666,29 @@ pub fn render(dialect: Dialect, location: &str) -> Result<String> {
     }
 
     // 7. Fields, last: a renamed field's name everywhere, a deleted field's rows gone.
-    for (table, id, name) in FIELD_NAMES {
+    for (table, id, name) in FIELD_NAMES.iter().filter(|(t, _, _)| exists(t)) {
         let t = table_def(table);
+        // Renamed as the `fields` table says, when it is there; deleted fields go either way.
+        let (renames, renamed) = match v.current.get("fields") {
+            Some(fields) => (
+                format!(
+                    r#"LEFT JOIN (SELECT f."field_v2_id", f."name" FROM "{fields}" f JOIN "_affinity_latest" l
+                         ON l."entity" = 'field' AND l."is_delete" = 0 AND f."id" = l."id") n
+                         ON x."{id}" = n."field_v2_id""#
+                ),
+                format!(
+                    r#"CASE WHEN n."field_v2_id" IS NOT NULL THEN n."name" ELSE x."{name}" END"#
+                ),
+            ),
+            None => (String::new(), format!(r#"x."{name}""#)),
+        };
         let select = format!(
-            r#"SELECT {cols} FROM "{cur}" x
-                 LEFT JOIN (SELECT f."field_v2_id", f."name" FROM "{fields}" f JOIN "_affinity_latest" l
-                   ON l."entity" = 'field' AND l."is_delete" = 0 AND f."id" = l."id") n
-                   ON x."{id}" = n."field_v2_id"
+            r#"SELECT {cols} FROM "{cur}" x {renames}
                  LEFT JOIN (SELECT DISTINCT 'field-' || CAST("id" AS {text}) AS gone FROM "_affinity_latest"
                    WHERE "entity" = 'field' AND "is_delete" = 1) g ON x."{id}" = g.gone
                WHERE g.gone IS NULL"#,
-            cols = columns("x", t, &|c| (c == *name).then(|| {
-                format!(
-                    r#"CASE WHEN n."field_v2_id" IS NOT NULL THEN n."name" ELSE x."{name}" END"#
-                )
-            })),
+            cols = columns("x", t, &|c| (c == *name).then(|| renamed.clone())),
             cur = v.current[table],
-            fields = v.current["fields"],
             text = view_type(d, Ty::Utf8),
         );
         v.stage(
@@ -586,6 +705,25 @@ pub fn render(dialect: Dialect, location: &str) -> Result<String> {
         v.view(t.name, &format!("{}: the current state", t.name), &select);
     }
     Ok(format!("{}{}", setup(&reader), v.out))
+}
+
+/// The streams whose tables get views. DuckDB and Snowflake read a folder with no file as no
+/// rows, so every stream gets them (a stream synced later shows with nothing run again).
+/// Spark fails on a path with no file, so Databricks gets the streams of the latest complete
+/// sync in `from`, or the streams a sync reads by default.
+pub fn streams_for(dialect: Dialect, from: Option<&std::path::Path>) -> Vec<&'static str> {
+    let synced = from
+        .and_then(|f| super::plan::complete_syncs(f).pop())
+        .map(|m| m.streams.into_iter().map(|s| s.stream).collect::<Vec<_>>());
+    STREAMS
+        .iter()
+        .filter(|s| match (dialect, &synced) {
+            (Dialect::Databricks, Some(names)) => names.iter().any(|n| n == s.name),
+            (Dialect::Databricks, None) => s.default,
+            _ => true,
+        })
+        .map(|s| s.name)
+        .collect()
 }
 
 /// What runs before the views: for Snowflake the stage and its external tables, with the
@@ -613,6 +751,17 @@ fn setup(reader: &Reader) -> String {
                 out.push_str(f);
                 out.push('\n');
             }
+        }
+        Dialect::Databricks => {
+            let _ = write!(
+                out,
+                "-- Run once, after the first complete sync (Spark fails a query on a path with no\n\
+                 -- file). Every query reads the files (no copy, no job between syncs): a sync shows\n\
+                 -- when its sync.json is written, webhook changes as they arrive. One-time set-up,\n\
+                 -- yours: an external location (Unity Catalog) or instance profile that can read\n\
+                 -- {location}/. Tables of a stream synced later need these statements run again.\n\
+                 -- _affinity_syncs lists the complete syncs shown.\n\n"
+            );
         }
         _ => out.push_str(
             "-- Run once. Every query reads the bucket: a sync shows when its sync.json is written,\n\
@@ -656,6 +805,10 @@ fn columns(alias: &str, t: &Table, replace: &dyn Fn(&str) -> Option<String>) -> 
 mod tests {
     use super::*;
 
+    fn all() -> Vec<&'static str> {
+        STREAMS.iter().map(|s| s.name).collect()
+    }
+
     /// The statement that creates the view `name`, up to its `;`.
     fn statement<'a>(sql: &'a str, name: &str) -> &'a str {
         let head = format!("CREATE OR REPLACE VIEW \"{name}\" AS\n");
@@ -666,7 +819,7 @@ mod tests {
 
     #[test]
     fn every_table_gets_a_view_with_its_columns_over_complete_syncs_only() {
-        let sql = render(Dialect::Duckdb, "s3://bucket/affinity/").unwrap();
+        let sql = render(Dialect::Duckdb, "s3://bucket/affinity/", &all()).unwrap();
         let catalog: Vec<&Table> = STREAMS.iter().flat_map(|s| s.tables.iter()).collect();
         for t in &catalog {
             let view = statement(&sql, t.name);
@@ -716,7 +869,7 @@ mod tests {
         // The change records, each once.
         for (t, dir) in [("change_events", "events"), ("tombstones", "tombstones")] {
             let view = statement(&sql, t);
-            assert!(view.contains("SELECT DISTINCT * FROM"));
+            assert!(view.contains("row_number() OVER (PARTITION BY x.\"change_id\""));
             assert!(view.contains(&format!(
                 "read_json('s3://bucket/affinity/changes/{dir}/*.ndjson.gz'"
             )));
@@ -735,7 +888,7 @@ mod tests {
 
     #[test]
     fn snowflake_reads_external_tables_with_its_own_names_and_types() {
-        let sql = render(Dialect::Snowflake, "s3://bucket/affinity/").unwrap();
+        let sql = render(Dialect::Snowflake, "s3://bucket/affinity/", &all()).unwrap();
         assert!(
             sql.contains("CREATE STAGE IF NOT EXISTS affinity_stage URL = 's3://bucket/affinity/'")
         );
@@ -798,6 +951,62 @@ mod tests {
     }
 
     #[test]
+    fn databricks_reads_paths_that_always_match_a_file_once_a_sync_is_complete() {
+        let streams = streams_for(Dialect::Databricks, None);
+        let defaults: Vec<&str> = STREAMS
+            .iter()
+            .filter(|s| s.default)
+            .map(|s| s.name)
+            .collect();
+        assert_eq!(streams, defaults);
+        assert_eq!(streams_for(Dialect::Duckdb, None), all());
+        let sql = render(Dialect::Databricks, "s3://bucket/affinity", &streams).unwrap();
+        assert!(sql.contains(
+            "FROM binaryFile.`s3://bucket/affinity/_manifests/*/sync.json`) m LATERAL VIEW explode(j.streams) e AS s"
+        ));
+        assert!(sql.contains(
+            "FROM text.`s3://bucket/affinity/{changes/events/*.ndjson.gz,_manifests/*/sync.json}`) x WHERE j.`change_id` IS NOT NULL"
+        ));
+        assert!(sql.contains(
+            "FROM parquet.`s3://bucket/affinity/{persons/*,changes/persons}/*.parquet` f"
+        ));
+        assert!(sql.contains("FROM parquet.`s3://bucket/affinity/persons/*/*.parquet` f"));
+        assert!(sql.contains("try_parse_json(f.`value_json`) AS `value_json`"));
+        assert!(sql.contains("CAST(f.`id` AS BIGINT) AS `id`"));
+        assert!(sql.contains("CREATE OR REPLACE VIEW `persons_field_values` AS\nWITH\n"));
+        assert!(!sql.contains("MATERIALIZED") && !sql.contains("\"_affinity"));
+        for s in STREAMS.iter().filter(|s| !s.default) {
+            for t in s.tables {
+                assert!(
+                    !sql.contains(&format!("`{}`", t.name)),
+                    "{} is not synced by default",
+                    t.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_change_steps_cover_only_the_tables_there_are() {
+        // Persons alone: their upserts and deletes and field deletions, nothing of lists.
+        let sql = render(Dialect::Databricks, "/data", &["persons"]).unwrap();
+        assert!(sql.contains("CREATE OR REPLACE VIEW `persons` AS"));
+        assert!(sql.contains("`_affinity_persons_field_values__renamed`"));
+        for absent in ["list_entries", "companies", "fields`", "_affinity_up_notes"] {
+            assert!(!sql.contains(absent), "{absent}");
+        }
+        // Lists without persons: entries follow companies only.
+        let sql = render(
+            Dialect::Duckdb,
+            "/data",
+            &["companies", "lists", "list_entries"],
+        )
+        .unwrap();
+        assert!(sql.contains("WHERE le.\"type\" IN ('company')"));
+        assert!(!sql.contains("persons"));
+    }
+
+    #[test]
     fn a_name_is_found_only_as_a_whole_word() {
         assert!(refers_to(
             "FROM \"_affinity_raw_persons\" x",
@@ -819,11 +1028,11 @@ mod tests {
 
     #[test]
     fn other_dialects_and_odd_locations_are_refused_with_the_way_forward() {
-        let e = render(Dialect::Bigquery, "gs://b/p")
+        let e = render(Dialect::Bigquery, "gs://b/p", &all())
             .unwrap_err()
             .to_string();
         assert!(e.contains("ddl --dialect bigquery --from DIR"), "{e}");
-        let e = render(Dialect::Duckdb, "/data/it's")
+        let e = render(Dialect::Duckdb, "/data/it's", &all())
             .unwrap_err()
             .to_string();
         assert!(e.contains("quote"), "{e}");

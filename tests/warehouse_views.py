@@ -1,0 +1,187 @@
+"""Runs the statements of `affinity-sync ddl --views` on a warehouse engine over a store, and
+compares every view with the tables `load duckdb` built from the same store.
+
+- `snowflake`: on fakesnow (Snowflake SQL on DuckDB). fakesnow has no stages or external
+  tables: `CREATE STAGE` is skipped, and each `CREATE EXTERNAL TABLE` becomes a table of the
+  same name with the one VARIANT column `VALUE` an external table has, filled with the store's
+  files under its LOCATION that its PATTERN matches (each Parquet row, each NDJSON line, each
+  JSON document as one value). Every other statement runs as printed.
+- `spark`: on Apache Spark (pyspark, local mode), every statement as printed.
+
+usage: warehouse_views.py snowflake|spark VIEWS.sql STORE_DIR LOADED.duckdb
+Prints one line per table and exits 1 when a view differs from the load."""
+
+import collections
+import datetime
+import decimal
+import gzip
+import json
+import os
+import re
+import sys
+
+import duckdb
+
+EXTERNAL = re.compile(
+    r"CREATE EXTERNAL TABLE IF NOT EXISTS (\S+)\s+LOCATION = @affinity_stage/(\S*)\s+"
+    r"PATTERN = '([^']*)'\s+FILE_FORMAT = \(TYPE = (\w+)\)\s+AUTO_REFRESH = TRUE"
+)
+
+
+def statements(text):
+    out = []
+    for chunk in text.split(";\n"):
+        lines = [l for l in chunk.split("\n") if not l.lstrip().startswith("--")]
+        s = "\n".join(lines).strip()
+        if s:
+            out.append(s)
+    return out
+
+
+def documents(path, fmt, reader):
+    """The values an external table reads from one file, as JSON text."""
+    if fmt == "PARQUET":
+        return [r[0] for r in reader.execute(
+            "SELECT CAST(to_json(t) AS VARCHAR) FROM read_parquet(?) t", [path]).fetchall()]
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rt") as f:
+        text = f.read()
+    if path.endswith(".ndjson.gz"):
+        return [line for line in text.splitlines() if line.strip()]
+    return [json.dumps(json.loads(text))]
+
+
+def norm(v):
+    """One value as comparable text: numbers by value, times in UTC, JSON parsed."""
+    if v is None or isinstance(v, bool):
+        return v
+    if hasattr(v, "toJson"):  # Spark's VARIANT
+        return norm(v.toJson())
+    if isinstance(v, (int, decimal.Decimal, float)):
+        return float(v) if float(v) != int(v) else int(v)
+    if isinstance(v, datetime.datetime):
+        if v.tzinfo is None:
+            v = v.replace(tzinfo=datetime.timezone.utc)
+        return v.astimezone(datetime.timezone.utc).isoformat()
+    if isinstance(v, (list, tuple)):
+        return json.dumps([norm(x) for x in v])
+    if isinstance(v, str):
+        try:
+            parsed = json.loads(v)
+        except ValueError:
+            return v
+        if isinstance(parsed, list):
+            return json.dumps([norm(x) for x in parsed])
+        return json.dumps(parsed, sort_keys=True)
+    return str(v)
+
+
+def run_snowflake(text, store):
+    """Runs the statements on fakesnow; returns a function that reads a view's rows."""
+    import fakesnow
+    import snowflake.connector
+
+    reader = duckdb.connect()
+    skipped = collections.Counter()
+    patch = fakesnow.patch()
+    patch.__enter__()
+    conn = snowflake.connector.connect(database="warehouse", schema="affinity")
+    cur = conn.cursor()
+    cur.execute("CREATE DATABASE IF NOT EXISTS warehouse")
+    cur.execute("CREATE SCHEMA IF NOT EXISTS warehouse.affinity")
+    cur.execute("USE SCHEMA warehouse.affinity")
+    for s in statements(text):
+        if s.startswith("CREATE STAGE"):
+            skipped["CREATE STAGE"] += 1
+            continue
+        m = EXTERNAL.match(s)
+        if m:
+            name, folder, pattern, fmt = m.groups()
+            skipped["CREATE EXTERNAL TABLE"] += 1
+            cur.execute(f"CREATE TABLE {name} (VALUE VARIANT)")
+            root = os.path.join(store, folder)
+            values = []
+            for dirpath, _, files in os.walk(root):
+                for f in files:
+                    path = os.path.join(dirpath, f)
+                    if re.fullmatch(pattern, os.path.relpath(path, root)):
+                        values.extend(documents(path, fmt, reader))
+            for i in range(0, len(values), 500):
+                chunk = values[i:i + 500]
+                cur.execute(
+                    f"INSERT INTO {name} SELECT PARSE_JSON(column1) FROM VALUES "
+                    + ", ".join(["(%s)"] * len(chunk)),
+                    chunk,
+                )
+            continue
+        try:
+            cur.execute(s)
+        except Exception as e:
+            raise SystemExit(f"failed: {s[:200]}\n{e}")
+    print("not run on fakesnow, replaced as described: "
+          + ", ".join(f"{n} x {k}" for k, n in sorted(skipped.items())))
+
+    def rows(table, _open=(patch, conn)):  # keeps the connection open while it is used
+        cur.execute(f"SELECT * FROM {table.upper()}")
+        return cur.fetchall()
+    return rows
+
+
+def run_spark(text, work):
+    """Runs the statements on Spark; returns a function that reads a view's rows."""
+    os.environ["TZ"] = "UTC"
+    import time
+    time.tzset()
+    from pyspark.sql import SparkSession
+
+    spark = (SparkSession.builder.master("local[2]").appName("affinity-sync views")
+             .config("spark.ui.enabled", "false")
+             .config("spark.sql.session.timeZone", "UTC")
+             .config("spark.sql.shuffle.partitions", "2")
+             # Many small files: one task reads many.
+             .config("spark.sql.files.openCostInBytes", "1024")
+             .config("spark.sql.warehouse.dir", os.path.join(work, "spark-warehouse"))
+             .config("spark.driver.extraJavaOptions",
+                     f"-Dderby.system.home={os.path.join(work, 'derby')}")
+             .getOrCreate())
+    spark.sparkContext.setLogLevel("ERROR")
+    for s in statements(text):
+        try:
+            spark.sql(s)
+        except Exception as e:
+            raise SystemExit(f"failed: {s[:200]}\n{e}")
+    print(f"ran on Spark {spark.version}")
+
+    def rows(table):
+        return [tuple(r) for r in spark.sql(f"SELECT * FROM `{table}`").collect()]
+    return rows
+
+
+def main():
+    engine, sql_path, store, loaded = sys.argv[1:5]
+    text = open(sql_path).read()
+    if engine == "snowflake":
+        rows = run_snowflake(text, store)
+    else:
+        rows = run_spark(text, os.path.dirname(os.path.abspath(sql_path)))
+    load = duckdb.connect(loaded, read_only=True)
+    tables = [r[0] for r in load.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE' "
+        "AND NOT starts_with(table_name, '_') ORDER BY table_name").fetchall()]
+    bad = 0
+    for t in tables:
+        want = collections.Counter(
+            tuple(norm(v) for v in r) for r in load.execute(f'SELECT * FROM "{t}"').fetchall())
+        got = collections.Counter(tuple(norm(v) for v in r) for r in rows(t))
+        if got != want:
+            bad += 1
+            print(f"{t}: {sum(want.values())} rows loaded, {sum(got.values())} in the view\n"
+                  f"  only in the view: {list((got - want).elements())[:3]}\n"
+                  f"  only in the load: {list((want - got).elements())[:3]}")
+        else:
+            print(f"{t}: {sum(want.values())} rows, equal")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
