@@ -32,6 +32,13 @@ async fn sync(base: &str, out: &Path, extra: &[&str], cwd: &Path) -> std::proces
     cli(&args, cwd).await
 }
 
+/// What `affinity-sync ddl <args>` printed.
+async fn ddl(args: &[&str], cwd: &Path) -> String {
+    let mut all = vec!["ddl"];
+    all.extend_from_slice(args);
+    succeeded(&cli(&all, cwd).await)
+}
+
 /// `load duckdb` of `out` into a new database; returns its path.
 async fn load(out: &Path, cwd: &Path, name: &str) -> PathBuf {
     let db = cwd.join(name);
@@ -40,19 +47,23 @@ async fn load(out: &Path, cwd: &Path, name: &str) -> PathBuf {
     db
 }
 
-/// The tables `load duckdb` made in `db` (not its own `_affinity_sync`).
-fn loaded_tables(conn: &duckdb::Connection) -> Vec<String> {
-    let mut stmt = conn
-        .prepare(
-            "SELECT table_name FROM information_schema.tables \
-             WHERE table_catalog = 'l' AND table_type = 'BASE TABLE' AND table_name NOT LIKE '\\_%' ESCAPE '\\' \
-             ORDER BY table_name",
-        )
-        .unwrap();
+/// The first column of `sql`'s rows, as text.
+fn strings(conn: &duckdb::Connection, sql: &str) -> Vec<String> {
+    let mut stmt = conn.prepare(sql).unwrap();
     stmt.query_map([], |r| r.get(0))
         .unwrap()
         .map(Result::unwrap)
         .collect()
+}
+
+/// The tables `load duckdb` made in `db` (not its own `_affinity_sync`).
+fn loaded_tables(conn: &duckdb::Connection) -> Vec<String> {
+    strings(
+        conn,
+        "SELECT table_name FROM information_schema.tables \
+         WHERE table_catalog = 'l' AND table_type = 'BASE TABLE' AND table_name NOT LIKE '\\_%' ESCAPE '\\' \
+         ORDER BY table_name",
+    )
 }
 
 /// Every table `load duckdb` made in `loaded` equals the view of the same name in `views`,
@@ -199,13 +210,7 @@ async fn views_follow_the_store_as_load_duckdb_would() {
     let views = work.join("views.duckdb");
 
     // The views are made once, before the first sync: nothing to show yet, and no error.
-    let sql = succeeded(
-        &cli(
-            &["ddl", "--dialect", "duckdb", "--views", "--location", &o],
-            &work,
-        )
-        .await,
-    );
+    let sql = ddl(&["--dialect", "duckdb", "--views", "--location", &o], &work).await;
     let conn = duckdb::Connection::open(&views).unwrap();
     conn.execute_batch(&sql).unwrap();
     let empty: i64 = conn
@@ -262,18 +267,58 @@ async fn views_follow_the_store_as_load_duckdb_would() {
     let compared = assert_views_equal_load(&views, &loaded, Some(&stopped_id));
     assert!(compared > 5_000, "{compared} rows compared");
 
+    // Over a local store, DuckDB's statements end with the wide views, a column per field
+    // there is now: the same as `load duckdb`'s.
+    let sql = ddl(&["--dialect", "duckdb", "--views", "--from", &o], &work).await;
+    let wide = work.join("wide.duckdb");
+    let conn = duckdb::Connection::open(&wide).unwrap();
+    conn.execute_batch(&sql).unwrap();
+    conn.execute_batch(&format!("ATTACH '{}' AS l (READ_ONLY);", loaded.display()))
+        .unwrap();
+    let wide_views = strings(
+        &conn,
+        "SELECT table_name FROM information_schema.tables \
+         WHERE table_catalog = 'l' AND table_type = 'VIEW' AND table_name LIKE '%\\_wide' ESCAPE '\\' \
+         ORDER BY table_name",
+    );
+    assert!(wide_views.len() >= 3, "{wide_views:?}");
+    for v in &wide_views {
+        assert!(
+            sql.contains(&format!("CREATE OR REPLACE VIEW \"{v}\" AS")),
+            "{v}"
+        );
+        let columns = |db: &str| {
+            strings(
+                &conn,
+                &format!(
+                    "SELECT column_name FROM information_schema.columns \
+                     WHERE table_catalog = '{db}' AND table_name = '{v}' ORDER BY ordinal_position"
+                ),
+            )
+        };
+        let fields = columns("l");
+        assert_eq!(columns("wide"), fields, "{v}");
+        let only = |a: &str, b: &str| -> i64 {
+            conn.query_row(
+                &format!(
+                    "SELECT count(*) FROM (SELECT CAST(COLUMNS(*) AS VARCHAR) FROM {a}.\"{v}\" \
+                     EXCEPT ALL SELECT CAST(COLUMNS(*) AS VARCHAR) FROM {b}.\"{v}\")"
+                ),
+                [],
+                |r| r.get(0),
+            )
+            .unwrap()
+        };
+        assert_eq!((only("wide", "l"), only("l", "wide")), (0, 0), "{v}");
+    }
+    drop(conn);
+
     // Databricks' statements on Apache Spark, over a copy of the store as it is now (the
     // test goes on with the store meanwhile: Spark takes minutes to start and plan).
     let spark_store = work.join("spark-store");
     copy_dir(&out, &spark_store);
     let s = spark_store.display().to_string();
-    let sql = succeeded(
-        &cli(
-            &["ddl", "--dialect", "databricks", "--views", "--from", &s],
-            &work,
-        )
-        .await,
-    );
+    let sql = ddl(&["--dialect", "databricks", "--views", "--from", &s], &work).await;
     let spark_sql = work.join("databricks.sql");
     std::fs::write(&spark_sql, &sql).unwrap();
     let mut spark = Running(Some(

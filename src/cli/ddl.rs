@@ -29,6 +29,20 @@ pub struct DdlArgs {
     views: bool,
 }
 
+/// DuckDB's wide views over a local store, whose fields can be read now.
+fn wide_views(views: &str, local: bool) -> Result<String> {
+    #[cfg(feature = "duckdb")]
+    if local {
+        return crate::ops::duckdb_load::wide_views_over(views);
+    }
+    let _ = (views, local);
+    Ok(
+        "-- Wide views (persons_wide, …): their columns are the fields, read when the views are\n\
+        -- made; pass --from DIR (a local store) to have them printed.\n"
+            .to_string(),
+    )
+}
+
 pub async fn run(args: DdlArgs) -> Result<()> {
     if args.views {
         let location = match (&args.location, &args.from) {
@@ -42,10 +56,12 @@ pub async fn run(args: DdlArgs) -> Result<()> {
             ),
         };
         let streams = crate::ops::views::streams_for(args.dialect, args.from.as_deref());
-        print!(
-            "{}",
-            crate::ops::views::render(args.dialect, &location, &streams)?
-        );
+        let sql = crate::ops::views::render(args.dialect, &location, &streams)?;
+        print!("{sql}");
+        let local = !location.contains("://") && std::path::Path::new(&location).is_dir();
+        if args.dialect == Dialect::Duckdb {
+            print!("{}", wide_views(&sql, local)?);
+        }
         return Ok(());
     }
     print!(

@@ -106,7 +106,12 @@ pub fn load(from: &Path, db: &Path) -> Result<Loaded> {
         }
         let changes = super::duckdb_changes::apply(&conn, from, &manifest.started_at)
             .context("applying webhook changes")?;
-        let views = wide_views(&conn)?;
+        let mut views = vec![];
+        for (view, sql) in wide_views(&conn)? {
+            conn.execute_batch(&sql)
+                .with_context(|| format!("creating the view {view}"))?;
+            views.push(view);
+        }
         conn.execute_batch(&format!(
             "CREATE OR REPLACE TABLE _affinity_sync AS SELECT {} AS sync_id, {} AS format, {} AS finished_at, now() AS loaded_at",
             quote_str(&manifest.sync_id),
@@ -189,8 +194,10 @@ fn pivot_sql(
     )
 }
 
-/// Wide views: `persons_wide`, `companies_wide`, and one `list_<id>_wide` per list.
-fn wide_views(conn: &Connection) -> Result<Vec<String>> {
+/// Wide views: `persons_wide`, `companies_wide`, and one `list_<id>_wide` per list, as
+/// (name, `CREATE OR REPLACE VIEW` statement), with a column per field the database's field
+/// values have now (a view's columns are fixed when it is created).
+pub fn wide_views(conn: &Connection) -> Result<Vec<(String, String)>> {
     let fields_of = |sql: &str| -> Result<Vec<(String, String, String)>> {
         let mut stmt = conn.prepare(sql)?;
         let rows = stmt.query_map([], |r| {
@@ -215,12 +222,12 @@ fn wide_views(conn: &Connection) -> Result<Vec<String>> {
             quote_ident(values)
         ))?;
         let view = format!("{base}_wide");
-        conn.execute_batch(&format!(
+        let sql = format!(
             "CREATE OR REPLACE VIEW {} AS {}",
             quote_ident(&view),
             pivot_sql(base, "id", values, "entity_id", &fields, "")
-        ))?;
-        views.push(view);
+        );
+        views.push((view, sql));
     }
     if table_exists(conn, "lists")?
         && table_exists(conn, "list_entries")?
@@ -247,14 +254,27 @@ fn wide_views(conn: &Connection) -> Result<Vec<String>> {
                     ""
                 )
             );
-            conn.execute_batch(&format!(
-                "CREATE OR REPLACE VIEW {} AS {sql}",
-                quote_ident(&view)
-            ))?;
-            views.push(view);
+            let sql = format!("CREATE OR REPLACE VIEW {} AS {sql}", quote_ident(&view));
+            views.push((view, sql));
         }
     }
     Ok(views)
+}
+
+/// The wide views over `views`, the statements `ddl --dialect duckdb --views` prints: they run
+/// in memory to find the fields the store has now, which become the wide views' columns.
+pub fn wide_views_over(views: &str) -> Result<String> {
+    let conn = Connection::open_in_memory()?;
+    conn.execute_batch(views)
+        .context("running the views to find the fields for the wide views")?;
+    let mut out = String::from(
+        "-- Wide views: a column per field the store has now (a view's columns are fixed when\n\
+         -- it is created): run `ddl --views` again when fields are added or renamed.\n",
+    );
+    for (view, sql) in wide_views(&conn)? {
+        out.push_str(&format!("-- {view}\n{sql};\n\n"));
+    }
+    Ok(out)
 }
 
 /// Runs `sql` on `db` and renders the result as a text table.
