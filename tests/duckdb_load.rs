@@ -355,6 +355,30 @@ async fn an_incremental_sync_adds_what_changed_to_the_full_one() {
 
     let printed = load_into(&out, &db, &dir).await;
     assert!(printed.contains("notes"), "{printed}");
+    // The per-sync load `ddl` prints refuses the incremental sync (its batches are only what
+    // changed) and names the full one.
+    let refused = run(
+        [
+            "ddl",
+            "--dialect",
+            "snowflake",
+            "--from",
+            &out.display().to_string(),
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .collect(),
+        &dir,
+    )
+    .await;
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains("read notes, note_replies, interactions incrementally")
+            && err.contains(&format!("--sync-id {}", full["sync_id"].as_str().unwrap()))
+            && err.contains("ddl --views"),
+        "{err}"
+    );
     let truth = d.dataset();
     let conn = duckdb::Connection::open(&db).unwrap();
     let want: BTreeSet<i64> = truth

@@ -254,6 +254,34 @@ pub fn for_request(args: Request) -> Result<String> {
     if !affinity_sync_core::job::valid_sync_id(&sync_id) {
         anyhow::bail!("--sync-id {sync_id:?} is not a sync id (e.g. 20261124T065900Z-ab12)");
     }
+    // An incremental sync's batches hold only what changed: loading them alone would replace
+    // each table with its changed rows.
+    if let Some(from) = args.from {
+        let history = super::plan::complete_syncs(from);
+        if let Some(m) = history.iter().find(|m| m.sync_id == sync_id) {
+            let partial: Vec<&str> = m
+                .streams
+                .iter()
+                .filter(|s| s.since.is_some())
+                .map(|s| s.stream.as_str())
+                .collect();
+            if !partial.is_empty() {
+                let full = history
+                    .iter()
+                    .rev()
+                    .find(|h| h.streams.iter().all(|s| s.since.is_none()))
+                    .map(|h| format!(" (the latest full one here: --sync-id {})", h.sync_id))
+                    .unwrap_or_default();
+                anyhow::bail!(
+                    "sync {sync_id} read {} incrementally: its batches hold only what changed, and \
+                     loading them alone would replace those tables with the changed rows. Load a \
+                     full sync{full}, or use `ddl --views` (or `load duckdb`), which put the full \
+                     and incremental syncs together",
+                    partial.join(", ")
+                );
+            }
+        }
+    }
     let location = match (args.location, args.from) {
         (Some(l), _) => l.to_string(),
         (None, Some(from)) => std::fs::canonicalize(from)
