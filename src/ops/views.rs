@@ -230,6 +230,8 @@ impl Reader {
                 } else {
                     (".*[.]parquet", "PARQUET")
                 };
+                // The external table reads its folder at any depth, in the format its
+                // pattern picks.
                 let _ = (nested, ndjson);
                 let files = self.external(dir, pattern, format);
                 let select: Vec<String> = t
@@ -637,19 +639,21 @@ pub fn render(dialect: Dialect, location: &str, streams: &[&str]) -> Result<Stri
     }
 
     // 6. A deleted entity or list takes its list entries (and their values) with it.
-    let entries = v.current.get("list_entries").cloned().unwrap_or_default();
-    let gone = format!(
-        r#"SELECT DISTINCT le."id" FROM "{entries}" le JOIN "_affinity_latest" l ON l."is_delete" = 1 AND (
-             (l."entity" IN ('person', 'company', 'opportunity') AND le."type" = l."entity"
-               AND le."entity_id" = l."id")
-             OR (l."entity" = 'list' AND le."list_id" = l."id"))"#,
-    );
-    for (table, key) in [
+    let gone = v.current.get("list_entries").map(|entries| {
+        format!(
+            r#"SELECT DISTINCT le."id" FROM "{entries}" le JOIN "_affinity_latest" l ON l."is_delete" = 1 AND (
+                 (l."entity" IN ('person', 'company', 'opportunity') AND le."type" = l."entity"
+                   AND le."entity_id" = l."id")
+                 OR (l."entity" = 'list' AND le."list_id" = l."id"))"#,
+        )
+    });
+    for (table, key, gone) in [
         ("list_entries_field_values", "list_entry_id"),
         ("list_entries", "id"),
     ]
     .into_iter()
-    .filter(|(table, _)| exists("list_entries") && exists(table))
+    .filter(|(table, _)| exists(table))
+    .filter_map(|(table, key)| Some((table, key, gone.clone()?)))
     {
         let select = format!(
             r#"SELECT {cols} FROM "{cur}" x LEFT JOIN ({gone}) d ON x."{key}" = d."id"
