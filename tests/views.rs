@@ -2,7 +2,8 @@
 //! builds, table for table and row for row, and keep showing it as the store moves on: a full
 //! sync, an incremental one, webhook changes, a stopped sync (never shown) and a later
 //! complete sync (shown with nothing run again). DuckDB's run on DuckDB, Snowflake's on
-//! fakesnow, Databricks' on Apache Spark (tests/warehouse_views.py).
+//! fakesnow, Databricks' on Apache Spark, BigQuery's and Redshift's on DuckDB as sqlglot
+//! translates them (tests/warehouse_views.py).
 
 mod support;
 
@@ -365,6 +366,35 @@ async fn views_follow_the_store_as_load_duckdb_would() {
         .unwrap();
     let report = all_equal(&checked, "snowflake");
     assert!(report.contains("1 x CREATE STAGE"), "{report}");
+
+    // BigQuery's and Redshift's statements, parsed as their SQL and run on DuckDB as sqlglot
+    // translates them, over files standing in for their external tables and copy jobs (no
+    // engine or emulator of either runs here: tests/warehouse_views.py says how).
+    let o = out.display().to_string();
+    for (dialect, location, from) in [
+        ("bigquery", "gs://bucket/affinity", Some(o.as_str())),
+        ("redshift", "s3://bucket/affinity", None),
+    ] {
+        let mut args = vec!["--dialect", dialect, "--views", "--location", location];
+        args.extend(from.map(|f| ["--from", f]).into_iter().flatten());
+        let sql = ddl(&args, &work).await;
+        let sql_file = work.join(format!("{dialect}.sql"));
+        std::fs::write(&sql_file, &sql).unwrap();
+        let checked = std::process::Command::new(python())
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/warehouse_views.py"
+            ))
+            .arg(dialect)
+            .args([&sql_file, &out, &loaded])
+            .output()
+            .unwrap();
+        let report = all_equal(&checked, dialect);
+        assert!(
+            report.contains("run on DuckDB as sqlglot translates them"),
+            "{report}"
+        );
+    }
 
     // A new complete sync shows with nothing run again.
     // Notes the webhooks did not touch: a webhook's refresh is the record as of its event,

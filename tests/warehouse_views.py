@@ -7,8 +7,20 @@ compares every view with the tables `load duckdb` built from the same store.
   files under its LOCATION that its PATTERN matches (each Parquet row, each NDJSON line, each
   JSON document as one value). Every other statement runs as printed.
 - `spark`: on Apache Spark (pyspark, local mode), every statement as printed.
+- `bigquery`: no BigQuery runs here, nor an emulator of it: every statement is parsed as
+  BigQuery SQL by sqlglot (which fails on what BigQuery would not parse), then each
+  `CREATE EXTERNAL TABLE` becomes a DuckDB table of the files its one URI matches (BigQuery's
+  `*` spans folders; Parquet as it is, NDJSON with the declared schema, one object a line,
+  and no file at all failing as BigQuery fails), and every view is translated to DuckDB's SQL
+  by sqlglot and run there.
+- `redshift`: no Redshift runs here either: every statement is parsed as Redshift SQL by
+  sqlglot; each `COPY … JOB CREATE … AUTO ON` fills its table, at once, with every file under
+  its prefix (Parquet columns by name, NDJSON lines, each JSON document whole as `noshred`
+  loads it); SUPER values are DuckDB's own (lists, structs, JSON), whose navigation (`m.doc.x`,
+  `FROM m, m.doc.streams AS s`) sqlglot translates; then every view runs on DuckDB as
+  sqlglot translates it.
 
-usage: warehouse_views.py snowflake|spark VIEWS.sql STORE_DIR LOADED.duckdb
+usage: warehouse_views.py snowflake|spark|bigquery|redshift VIEWS.sql STORE_DIR LOADED.duckdb
 Prints one line per table and exits 1 when a view differs from the load."""
 
 import collections
@@ -157,11 +169,120 @@ def run_spark(text, work):
     return rows
 
 
+def store_files(store, keep):
+    """The paths of the store's files whose key (path relative to the store) `keep` accepts."""
+    return sorted(path for d, _, fs in os.walk(store) for f in fs
+                  if keep(os.path.relpath(path := os.path.join(d, f), store)))
+
+
+BQ_EXTERNAL = re.compile(
+    r"CREATE OR REPLACE EXTERNAL TABLE (\S+?)(?: \((.*)\))?\s+OPTIONS \((.*)\)$", re.S)
+
+
+def run_bigquery(text, store):
+    """Runs the statements as described above; returns a function that reads a view's rows."""
+    import sqlglot
+    from sqlglot import exp
+
+    location = re.search(r"the current state of (\S+)", text).group(1)
+    conn = duckdb.connect()
+    translated = 0
+    for s in statements(text):
+        tree = sqlglot.parse_one(s, read="bigquery")  # raises on what BigQuery would not parse
+        m = BQ_EXTERNAL.match(s)
+        if not m:
+            conn.execute(tree.sql(dialect="duckdb"))
+            translated += 1
+            continue
+        name, schema, options = m.groups()
+        uris = re.findall(r"'([^']*)'", options.split("uris =")[1])
+        assert len(uris) == 1 and uris[0].startswith(location + "/"), uris
+        pattern = re.escape(uris[0][len(location) + 1:]).replace(r"\*", ".*")
+        files = store_files(store, lambda key: re.fullmatch(pattern, key))
+        if not files:
+            raise SystemExit(f"{name}: {uris[0]} matched no files, which BigQuery fails on")
+        table = sqlglot.parse_one(name, read="bigquery", into=exp.Table).sql(dialect="duckdb")
+        if "'PARQUET'" in options:
+            conn.execute(f"CREATE TABLE {table} AS SELECT * FROM read_parquet(?, union_by_name = true)",
+                         [files])
+        else:
+            columns = {}
+            for col in sqlglot.parse_one(f"CREATE TABLE t ({schema})", read="bigquery").this.expressions:
+                columns[col.name] = col.args["kind"].sql(dialect="duckdb")
+            gz = "compression = 'GZIP'" in options
+            conn.execute(
+                f"CREATE TABLE {table} AS SELECT * FROM read_json(?, format = 'newline_delimited', "
+                f"compression = '{'gzip' if gz else 'none'}', columns = ?)", [files, columns])
+    print(f"parsed as BigQuery SQL, {translated} statements run on DuckDB as sqlglot translates them")
+
+    def rows(table):
+        return conn.execute(f'SELECT * FROM affinity."{table}"').fetchall()
+    return rows
+
+
+COPY_JOB = re.compile(
+    r"COPY (\S+) FROM '([^']*)'\s+IAM_ROLE '[^']*'\s+(FORMAT .*?)\s+JOB CREATE \S+ AUTO ON$", re.S)
+
+
+def run_redshift(text, store):
+    """Runs the statements as described above; returns a function that reads a view's rows."""
+    import sqlglot
+
+    location = re.search(r"the current state of (\S+)", text).group(1)
+    conn = duckdb.connect()
+    columns = {}  # table -> [(column, DuckDB type, or None for SUPER)]
+    translated = 0
+    for s in statements(text):
+        tree = sqlglot.parse_one(s, read="redshift")  # raises on what Redshift would not parse
+        m = COPY_JOB.match(s)
+        if isinstance(tree, sqlglot.exp.Create) and tree.args.get("kind") == "TABLE":
+            name = tree.this.this.sql(dialect="duckdb")
+            columns[name] = [
+                (c.name, None if c.args["kind"].sql(dialect="redshift") == "SUPER"
+                 else c.args["kind"].sql(dialect="duckdb"))
+                for c in tree.this.expressions]
+            continue
+        if not m:
+            conn.execute(tree.sql(dialect="duckdb"))
+            translated += 1
+            continue
+        name, prefix, fmt = m.groups()
+        name = sqlglot.parse_one(name, read="redshift").sql(dialect="duckdb")
+        assert prefix.startswith(location + "/") and prefix.endswith("/"), prefix
+        folder = prefix[len(location) + 1:]
+        files = store_files(store, lambda key: key.startswith(folder))
+        cols = columns[name]
+        if "'noshred'" in fmt:
+            source = "SELECT t AS doc FROM read_json(?, union_by_name = true) t"
+        elif "PARQUET" in fmt:
+            source = "SELECT * FROM read_parquet(?, union_by_name = true)"
+        else:
+            source = ("SELECT * FROM read_json(?, format = 'newline_delimited', "
+                      "compression = 'gzip', columns = {%s})" % ", ".join(
+                          f"'{c}': '{t or 'JSON'}'" for c, t in cols))
+        select = ", ".join(f'CAST("{c}" AS {t}) AS "{c}"' if t else f'"{c}"' for c, t in cols)
+        empty = ", ".join(f'CAST(NULL AS {t or "JSON"}) AS "{c}"' for c, t in cols)
+        if files:
+            conn.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT {select} FROM ({source})",
+                         [files])
+        else:
+            conn.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT {empty} LIMIT 0")
+    print(f"parsed as Redshift SQL, {translated} statements run on DuckDB as sqlglot translates them")
+
+    def rows(table):
+        return conn.execute(f'SELECT * FROM "{table}"').fetchall()
+    return rows
+
+
 def main():
     engine, sql_path, store, loaded = sys.argv[1:5]
     text = open(sql_path).read()
     if engine == "snowflake":
         rows = run_snowflake(text, store)
+    elif engine == "bigquery":
+        rows = run_bigquery(text, store)
+    elif engine == "redshift":
+        rows = run_redshift(text, store)
     else:
         rows = run_spark(text, os.path.dirname(os.path.abspath(sql_path)))
     load = duckdb.connect(loaded, read_only=True)

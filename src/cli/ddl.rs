@@ -55,8 +55,8 @@ pub async fn run(args: DdlArgs) -> Result<()> {
                 "--views needs the bucket the warehouse reads: pass --location s3://bucket/prefix (or a directory)"
             ),
         };
-        let streams = crate::ops::views::streams_for(args.dialect, args.from.as_deref());
-        let sql = crate::ops::views::render(args.dialect, &location, &streams)?;
+        let cover = crate::ops::views::coverage(args.dialect, args.from.as_deref());
+        let sql = crate::ops::views::render(args.dialect, &location, &cover)?;
         print!("{sql}");
         let local = !location.contains("://") && std::path::Path::new(&location).is_dir();
         if args.dialect == Dialect::Duckdb {

@@ -194,7 +194,11 @@ impl Dialect {
         match (self, ty) {
             (Dialect::Snowflake, Ty::Json) => format!("TRY_PARSE_JSON({source}::VARCHAR)"),
             (Dialect::Snowflake, t) => format!("{source}::{}", self.type_of(t)),
-            (Dialect::Bigquery, Ty::Json) => format!("SAFE.PARSE_JSON({source})"),
+            // `round`: a number wider than a float64 is kept, rounded, where the default would
+            // fail the query (and `SAFE.` would drop the whole value).
+            (Dialect::Bigquery, Ty::Json) => {
+                format!("PARSE_JSON({source}, wide_number_mode => 'round')")
+            }
             (Dialect::Redshift, Ty::Json) => format!("JSON_PARSE({source})"),
             (Dialect::Databricks, Ty::Json) => format!("try_parse_json({source})"),
             (Dialect::Duckdb, Ty::Json) => format!("CAST({source} AS JSON)"),
@@ -669,7 +673,7 @@ mod tests {
                 Dialect::Bigquery => {
                     assert!(sql.contains(&format!("uris = ['{persons}/*.parquet']")));
                     assert!(sql.contains("`value_ids` ARRAY<INT64>"));
-                    assert!(sql.contains("SAFE.PARSE_JSON(`value_json`)"));
+                    assert!(sql.contains("PARSE_JSON(`value_json`, wide_number_mode => 'round')"));
                 }
                 Dialect::Redshift => {
                     assert!(sql.contains(&format!("COPY _batches FROM '{persons}/'")));

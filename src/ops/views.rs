@@ -26,8 +26,9 @@
 //! engine supports and which keeps a row whose key is NULL, as `DELETE … WHERE key IN` does.
 //!
 //! Views over Parquet syncs: a sync in NDJSON is not read (`sync --format parquet`).
-//! tests/views.rs runs DuckDB's on DuckDB, Snowflake's on fakesnow, Databricks' on Spark, and
-//! compares every view with `load duckdb`.
+//! tests/views.rs runs DuckDB's on DuckDB, Snowflake's on fakesnow, Databricks' on Spark,
+//! BigQuery's and Redshift's on DuckDB as sqlglot translates them, and compares every view
+//! with `load duckdb`.
 
 use super::change_sql::{FIELD_NAMES, KINDS, quoted, up_table};
 use super::ddl::Dialect;
@@ -35,7 +36,7 @@ use affinity_sync_core::catalog::STREAMS;
 use affinity_sync_core::changes::{CHANGE_EVENTS, TOMBSTONES};
 use affinity_sync_core::table::{Table, Ty};
 use anyhow::{Result, bail};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write;
 
 /// The prefix of the helper views, which users do not query.
@@ -45,9 +46,14 @@ const HELPER: &str = "_affinity_";
 struct Reader {
     dialect: Dialect,
     location: String,
-    /// Statements that must run before the views: Snowflake's external tables over the
-    /// stage, one per folder read.
+    /// Statements that must run before the views: Snowflake's and BigQuery's external tables,
+    /// Redshift's tables and the copy jobs that fill them, one per folder read.
     files: std::cell::RefCell<Vec<String>>,
+    /// The folders (relative to the location) known to hold files, where the dialect fails a
+    /// query on a folder without any (BigQuery); `None`: every folder is read.
+    present: Option<BTreeSet<String>>,
+    /// The folders read as no rows, having no files (BigQuery).
+    missing: std::cell::RefCell<Vec<String>>,
 }
 
 /// The Snowflake stage `ddl` creates over the location.
@@ -94,17 +100,104 @@ impl Reader {
                      WHERE m.VALUE['format']::VARCHAR = 'parquet'"
                 )
             }
+            // JSON external tables read one object a line: sync.json is written on one.
+            Dialect::Bigquery => {
+                let files = self.bigquery_external(
+                    "_manifests",
+                    "*/sync.json",
+                    "format = 'NEWLINE_DELIMITED_JSON', ignore_unknown_values = TRUE",
+                    Some(
+                        "sync_id STRING, format STRING, started_at STRING, \
+                         streams ARRAY<STRUCT<stream STRING, since STRING>>",
+                    ),
+                );
+                format!(
+                    "SELECT m.sync_id AS \"sync_id\", CAST(m.started_at AS TIMESTAMP) AS \"started_at\", \
+                       s.stream AS \"stream\", s.since AS \"since\" \
+                     FROM {files} m CROSS JOIN UNNEST(m.streams) s \
+                     WHERE m.format = 'parquet'"
+                )
+            }
+            // Each manifest is one SUPER document; the chains' manifests in the same folder
+            // have no `streams` to unnest.
+            Dialect::Redshift => {
+                let files =
+                    self.redshift_copy("_manifests", "\"doc\" SUPER", "FORMAT JSON 'noshred'");
+                format!(
+                    "SELECT m.doc.sync_id::VARCHAR AS \"sync_id\", \
+                       CAST(m.doc.started_at::VARCHAR AS TIMESTAMPTZ) AS \"started_at\", \
+                       s.stream::VARCHAR AS \"stream\", s.since::VARCHAR AS \"since\" \
+                     FROM {files} m, m.doc.streams AS s \
+                     WHERE m.doc.\"format\"::VARCHAR = 'parquet'"
+                )
+            }
             _ => unreachable!("checked by `render`"),
         }
+    }
+
+    /// Whether the folder `dir` is read: it holds files, or the dialect reads an empty
+    /// folder as no rows.
+    fn has(&self, dir: &str) -> bool {
+        self.present.as_ref().is_none_or(|p| p.contains(dir))
+    }
+
+    /// BigQuery: the external table over the objects `<location>/<dir>/<pattern>` (one
+    /// wildcard, which spans folders), with `options` and, for JSON, the `schema`.
+    fn bigquery_external(
+        &self,
+        dir: &str,
+        pattern: &str,
+        options: &str,
+        schema: Option<&str>,
+    ) -> String {
+        let name = format!("{DATASET}.{}", self.dialect.quote(&files_table(dir)));
+        let schema = schema.map(|s| format!(" ({s})")).unwrap_or_default();
+        self.files.borrow_mut().push(format!(
+            "CREATE OR REPLACE EXTERNAL TABLE {name}{schema}\n  OPTIONS ({options},\n    \
+             uris = ['{}/{dir}/{pattern}']);\n",
+            self.location
+        ));
+        name
+    }
+
+    /// Redshift: the table `columns` that a copy job fills with every new file under
+    /// `<location>/<dir>/` (read as `format`), once each; returns its name.
+    fn redshift_copy(&self, dir: &str, columns: &str, format: &str) -> String {
+        let name = self.dialect.quote(&files_table(dir));
+        let job = format!(
+            "affinity_sync_{}",
+            files_table(dir).trim_start_matches(HELPER)
+        );
+        self.files.borrow_mut().push(format!(
+            "CREATE TABLE IF NOT EXISTS {name} ({columns});\n\
+             COPY {name} FROM '{}/{dir}/'\n  IAM_ROLE '{REDSHIFT_ROLE}'\n  {format}\n  \
+             JOB CREATE {job} AUTO ON;\n",
+            self.location
+        ));
+        name
+    }
+
+    /// No rows, typed as `t`'s columns: a folder with no files yet.
+    fn empty(&self, t: &Table) -> String {
+        let d = self.dialect;
+        let cols: Vec<String> = t
+            .columns
+            .iter()
+            .map(|c| {
+                format!(
+                    "CAST(NULL AS {}) AS {}",
+                    view_type(d, c.ty),
+                    d.quote(c.name)
+                )
+            })
+            .collect();
+        format!("SELECT {} LIMIT 0", cols.join(", "))
     }
 
     /// Snowflake: the external table over the stage's folder `dir` (files matching `pattern`,
     /// in `format`), refreshed by the bucket's event notifications; returns its name.
     fn external(&self, dir: &str, pattern: &str, format: &str) -> String {
-        let name = self.dialect.quote(&format!(
-            "{HELPER}files_{}",
-            dir.replace('/', "_").trim_start_matches('_')
-        ));
+        let name = self.dialect.quote(&files_table(dir));
         self.files.borrow_mut().push(format!(
             "CREATE EXTERNAL TABLE IF NOT EXISTS {name}\n  LOCATION = @{STAGE}/{dir}/\n  \
              PATTERN = '{pattern}'\n  FILE_FORMAT = (TYPE = {format})\n  AUTO_REFRESH = TRUE;\n"
@@ -118,6 +211,10 @@ impl Reader {
     /// No batches at all is no rows, not an error: a table may have none yet.
     fn raw(&self, t: &Table, dir: &str, nested: bool, ndjson: bool) -> String {
         let d = self.dialect;
+        if !self.has(dir) {
+            self.missing.borrow_mut().push(dir.to_string());
+            return self.empty(t);
+        }
         let glob = format!(
             "{}/{dir}/{}",
             self.location,
@@ -253,6 +350,87 @@ impl Reader {
                     .collect();
                 format!("SELECT {} FROM {files} f", select.join(", "))
             }
+            // External tables: change records from NDJSON (JSON columns nested, times as
+            // written), batches and refreshed rows from Parquet (JSON columns as text).
+            Dialect::Bigquery => {
+                let json = dir.ends_with("events") || dir.ends_with("tombstones");
+                let files = if json {
+                    let schema: Vec<String> = t
+                        .columns
+                        .iter()
+                        .map(|c| {
+                            let ty = match c.ty {
+                                Ty::Timestamp => "STRING",
+                                other => d.type_of(other),
+                            };
+                            format!("{} {ty}", d.quote(c.name))
+                        })
+                        .collect();
+                    self.bigquery_external(
+                        dir,
+                        "*.ndjson.gz",
+                        "format = 'NEWLINE_DELIMITED_JSON', compression = 'GZIP', \
+                         ignore_unknown_values = TRUE",
+                        Some(&schema.join(", ")),
+                    )
+                } else {
+                    self.bigquery_external(
+                        dir,
+                        "*.parquet",
+                        "format = 'PARQUET', enable_list_inference = TRUE",
+                        None,
+                    )
+                };
+                let select: Vec<String> = t
+                    .columns
+                    .iter()
+                    .map(|c| {
+                        let raw = format!("f.{}", d.quote(c.name));
+                        let read = match (json, c.ty) {
+                            (true, Ty::Timestamp) => format!("CAST({raw} AS TIMESTAMP)"),
+                            (true, _) => raw,
+                            (false, ty) => d.read(ty, &raw),
+                        };
+                        format!("{read} AS \"{}\"", c.name)
+                    })
+                    .collect();
+                format!("SELECT {} FROM {files} f", select.join(", "))
+            }
+            // Tables a copy job fills: from Parquet (lists serialized to SUPER, JSON columns
+            // as text, parsed here) or from NDJSON (JSON columns nested, loaded as SUPER).
+            Dialect::Redshift => {
+                let json = dir.ends_with("events") || dir.ends_with("tombstones");
+                let columns: Vec<String> = t
+                    .columns
+                    .iter()
+                    .map(|c| {
+                        let ty = match (json, c.ty) {
+                            (false, Ty::Json) => "VARCHAR(65535)",
+                            (_, other) => d.type_of(other),
+                        };
+                        format!("{} {ty}", d.quote(c.name))
+                    })
+                    .collect();
+                let format = if json {
+                    "FORMAT JSON 'auto' GZIP TIMEFORMAT 'auto'"
+                } else {
+                    "FORMAT AS PARQUET SERIALIZETOJSON"
+                };
+                let files = self.redshift_copy(dir, &columns.join(", "), format);
+                let select: Vec<String> = t
+                    .columns
+                    .iter()
+                    .map(|c| {
+                        let raw = format!("f.\"{}\"", c.name);
+                        let read = match json {
+                            true => raw,
+                            false => d.read(c.ty, &raw),
+                        };
+                        format!("{read} AS \"{}\"", c.name)
+                    })
+                    .collect();
+                format!("SELECT {} FROM {files} f", select.join(", "))
+            }
             _ => unreachable!("checked by `render`"),
         }
     }
@@ -270,6 +448,29 @@ impl Reader {
             }
             _ => format!("{ts} - INTERVAL {m} MINUTE"),
         }
+    }
+}
+
+/// The table (Redshift), or external table, holding the files of the folder `dir`.
+fn files_table(dir: &str) -> String {
+    format!(
+        "{HELPER}files_{}",
+        dir.replace('/', "_").trim_start_matches('_')
+    )
+}
+
+/// BigQuery's dataset of the views and external tables, as `ddl --dialect bigquery` loads it.
+const DATASET: &str = "affinity";
+
+/// The IAM role Redshift reads the bucket with, as `ddl --dialect redshift` writes it.
+const REDSHIFT_ROLE: &str = "arn:aws:iam::ACCOUNT:role/affinity-sync-read";
+
+/// A view referred to from another (a step is a common table expression, named alone):
+/// BigQuery needs the dataset.
+fn view_ref(d: Dialect, name: &str) -> String {
+    match d {
+        Dialect::Bigquery => format!("{DATASET}.\"{name}\""),
+        _ => format!("\"{name}\""),
     }
 }
 
@@ -354,10 +555,10 @@ impl Views {
         } else {
             format!("WITH\n{}\n", ctes.join(",\n"))
         };
+        let name = quoted(&view_ref(self.d, name), self.d);
         let _ = writeln!(
             self.out,
-            "-- {what}\nCREATE OR REPLACE VIEW {} AS\n{with}{select};\n",
-            self.d.quote(name)
+            "-- {what}\nCREATE OR REPLACE VIEW {name} AS\n{with}{select};\n"
         );
     }
 
@@ -382,18 +583,14 @@ impl Views {
 ///
 /// The SQL below writes every name in double quotes (`"id"`, `"_affinity_latest"`):
 /// `change_sql::quoted` then writes each as the dialect writes the names `ddl` creates.
-pub fn render(dialect: Dialect, location: &str, streams: &[&str]) -> Result<String> {
-    if !matches!(
-        dialect,
-        Dialect::Duckdb | Dialect::Snowflake | Dialect::Databricks
-    ) {
+pub fn render(dialect: Dialect, location: &str, cover: &Coverage) -> Result<String> {
+    if dialect == Dialect::Postgres {
         bail!(
-            "--views is available for --dialect duckdb, snowflake and databricks so far; for {} \
-             print the load of one sync (`ddl --dialect {} --from DIR` or `--sync-id ID`)",
-            format!("{dialect:?}").to_lowercase(),
-            format!("{dialect:?}").to_lowercase()
+            "--views is not for --dialect postgres: PostgreSQL reads no Parquet. \
+             `affinity-sync load postgres --from DIR` loads the store's current state"
         );
     }
+    let streams = &cover.streams;
     let location = location.trim_end_matches('/').to_string();
     if location.contains('\'') {
         bail!("--location {location:?} has a quote in it: use a path or URL without one");
@@ -402,6 +599,8 @@ pub fn render(dialect: Dialect, location: &str, streams: &[&str]) -> Result<Stri
         dialect,
         location: location.clone(),
         files: Default::default(),
+        present: cover.present.clone(),
+        missing: Default::default(),
     };
     let d = dialect;
     let mut v = Views {
@@ -420,13 +619,14 @@ pub fn render(dialect: Dialect, location: &str, streams: &[&str]) -> Result<Stri
     v.helper(
         &format!("{HELPER}chain"),
         "per stream: its latest complete full sync, then each later complete sync of it",
-        r#"SELECT "stream", "sync_id", pos, pos = base AS is_base FROM (
+        &r#"SELECT "stream", "sync_id", pos, pos = base AS is_base FROM (
              SELECT "stream", "sync_id", pos,
                max(CASE WHEN "since" IS NULL THEN pos END) OVER (PARTITION BY "stream") AS base
              FROM (SELECT "stream", "sync_id", "since",
                row_number() OVER (PARTITION BY "stream" ORDER BY "started_at", "sync_id") AS pos
-               FROM "_affinity_syncs") r) b
-           WHERE pos >= base"#,
+               FROM {syncs}) r) b
+           WHERE pos >= base"#
+            .replace("{syncs}", &view_ref(d, &format!("{HELPER}syncs"))),
     );
 
     // 2. Each table: the chain's rows, the latest sync winning per primary key.
@@ -494,18 +694,19 @@ pub fn render(dialect: Dialect, location: &str, streams: &[&str]) -> Result<Stri
 
     // The change that wins per record: the latest sent, a delete winning a tie; changes sent
     // before the latest complete sync started (less the skew margin) are in it already.
-    let mut candidates = vec![
-        r#"SELECT t."entity", t."id", t."change_id", t."sent_at", 1 AS "is_delete" FROM "tombstones" t"#
-            .to_string(),
-    ];
+    let mut candidates = vec![format!(
+        r#"SELECT t."entity", t."id", t."change_id", t."sent_at", 1 AS "is_delete" FROM {} t"#,
+        view_ref(d, "tombstones")
+    )];
     let kinds: Vec<_> = KINDS.iter().filter(|k| exists(k.tables[0].0)).collect();
     for k in &kinds {
         let (base, key) = k.tables[0];
         candidates.push(format!(
             r#"SELECT '{entity}' AS "entity", u."{key}" AS "id", e."change_id", e."sent_at", 0 AS "is_delete"
-               FROM "{up}" u JOIN "change_events" e ON e."change_id" = u."_sync_id""#,
+               FROM "{up}" u JOIN {events} e ON e."change_id" = u."_sync_id""#,
             entity = k.entity,
             up = up(base),
+            events = view_ref(d, "change_events"),
         ));
     }
     v.helper(
@@ -516,10 +717,11 @@ pub fn render(dialect: Dialect, location: &str, streams: &[&str]) -> Result<Stri
                  SELECT c.*, row_number() OVER (PARTITION BY "entity", "id"
                    ORDER BY "sent_at" DESC, "is_delete" DESC, "change_id" DESC) AS rn
                  FROM ({union}) c
-                 WHERE "sent_at" >= (SELECT {cutoff} FROM "_affinity_syncs")) r
+                 WHERE "sent_at" >= (SELECT {cutoff} FROM {syncs})) r
                WHERE rn = 1"#,
             union = candidates.join(" UNION ALL "),
             cutoff = reader.minus_skew(r#"max("started_at")"#),
+            syncs = view_ref(d, &format!("{HELPER}syncs")),
         ),
     );
 
@@ -711,23 +913,77 @@ pub fn render(dialect: Dialect, location: &str, streams: &[&str]) -> Result<Stri
     Ok(format!("{}{}", setup(&reader), v.out))
 }
 
-/// The streams whose tables get views. DuckDB and Snowflake read a folder with no file as no
-/// rows, so every stream gets them (a stream synced later shows with nothing run again).
-/// Spark fails on a path with no file, so Databricks gets the streams of the latest complete
-/// sync in `from`, or the streams a sync reads by default.
-pub fn streams_for(dialect: Dialect, from: Option<&std::path::Path>) -> Vec<&'static str> {
+/// What the views cover: the streams whose tables get views, and, where the dialect fails a
+/// query on a folder with no file (BigQuery), the folders that have files.
+pub struct Coverage {
+    pub streams: Vec<&'static str>,
+    /// Folders relative to the location (`persons`, `changes/events`) with files; `None`:
+    /// every folder is read.
+    pub present: Option<BTreeSet<String>>,
+}
+
+/// The coverage of views printed for `dialect` over the local store `from`, if given.
+/// DuckDB and Snowflake read a folder with no file as no rows, and Redshift reads tables its
+/// copy jobs fill, so every stream gets views (a stream synced later shows with nothing run
+/// again). Spark and BigQuery fail on a path with no file: they get the streams of the latest
+/// complete sync in `from`, or the streams a sync reads by default. Spark's paths always
+/// match once a sync is complete; BigQuery's folders without files (webhook changes not yet
+/// received, a table with no rows) are read as no rows until the statements run again.
+pub fn coverage(dialect: Dialect, from: Option<&std::path::Path>) -> Coverage {
     let synced = from
         .and_then(|f| super::plan::complete_syncs(f).pop())
         .map(|m| m.streams.into_iter().map(|s| s.stream).collect::<Vec<_>>());
-    STREAMS
+    let streams: Vec<&'static str> = STREAMS
         .iter()
         .filter(|s| match (dialect, &synced) {
-            (Dialect::Databricks, Some(names)) => names.iter().any(|n| n == s.name),
-            (Dialect::Databricks, None) => s.default,
+            (Dialect::Databricks | Dialect::Bigquery, Some(names)) => {
+                names.iter().any(|n| n == s.name)
+            }
+            (Dialect::Databricks | Dialect::Bigquery, None) => s.default,
             _ => true,
         })
         .map(|s| s.name)
-        .collect()
+        .collect();
+    let present = (dialect == Dialect::Bigquery).then(|| {
+        let tables = STREAMS
+            .iter()
+            .filter(|s| streams.contains(&s.name))
+            .flat_map(|s| s.tables.iter());
+        let mut folders: Vec<(String, &str)> = vec![];
+        for t in tables {
+            folders.push((t.name.to_string(), ".parquet"));
+            folders.push((format!("changes/{}", t.name), ".parquet"));
+        }
+        folders.push(("changes/events".into(), ".ndjson.gz"));
+        folders.push(("changes/tombstones".into(), ".ndjson.gz"));
+        folders
+            .into_iter()
+            .filter(|(dir, ext)| match from {
+                Some(f) => has_file(&f.join(dir), ext),
+                // Without a store to look at: the tables' batches, which a complete sync
+                // writes, and no webhook changes.
+                None => !dir.starts_with("changes/"),
+            })
+            .map(|(dir, _)| dir)
+            .collect()
+    });
+    Coverage { streams, present }
+}
+
+/// Whether a file ending in `ext` is under `dir`, at any depth.
+fn has_file(dir: &std::path::Path, ext: &str) -> bool {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|e| {
+            let path = e.path();
+            if path.is_dir() {
+                has_file(&path, ext)
+            } else {
+                e.file_name().to_string_lossy().ends_with(ext)
+            }
+        })
 }
 
 /// What runs before the views: for Snowflake the stage and its external tables, with the
@@ -766,6 +1022,64 @@ fn setup(reader: &Reader) -> String {
                  -- {location}/. Tables of a stream synced later need these statements run again.\n\
                  -- _affinity_syncs lists the complete syncs shown.\n\n"
             );
+        }
+        Dialect::Bigquery => {
+            let _ = write!(
+                out,
+                "-- Run once, after the first complete sync. The views read external tables over the\n\
+                 -- bucket: a sync shows when its sync.json is written, webhook changes as they arrive.\n\
+                 -- One-time set-up, yours: the dataset `{DATASET}`, and read access to {location}/ for\n\
+                 -- whoever queries (storage.objects.get and .list); for s3:// add\n\
+                 -- WITH CONNECTION `project.region.connection` (BigQuery Omni) to each external table.\n\
+                 -- Cost: every query scans the files it reads (bytes billed per query; no copy, nothing\n\
+                 -- runs between syncs). Manifests are read one object a line, as syncs write sync.json\n\
+                 -- (a sync.json written pretty-printed by an older version fails to parse).\n"
+            );
+            let missing = reader.missing.borrow();
+            if !missing.is_empty() {
+                let mut lines = vec![String::from("--  ")];
+                for (i, folder) in missing.iter().enumerate() {
+                    let sep = if i + 1 < missing.len() { "," } else { "." };
+                    if lines.last().unwrap().len() + folder.len() > 88 {
+                        lines.push(String::from("--  "));
+                    }
+                    let line = lines.last_mut().unwrap();
+                    let _ = write!(line, " {folder}{sep}");
+                }
+                let _ = write!(
+                    out,
+                    "-- BigQuery fails a query on a folder with no file, so these are read as no rows\n\
+                     -- until they have files and these statements run again:\n{}\n",
+                    lines.join("\n")
+                );
+            }
+            let _ = write!(
+                out,
+                "-- {DATASET}._affinity_syncs lists the complete syncs shown.\n\n\
+                 CREATE SCHEMA IF NOT EXISTS {DATASET};\n\n"
+            );
+            for f in reader.files.borrow().iter() {
+                out.push_str(f);
+                out.push('\n');
+            }
+        }
+        Dialect::Redshift => {
+            let _ = write!(
+                out,
+                "-- Run once. Copy jobs (auto-copy) load each new file under {location}/ once into\n\
+                 -- the _affinity_files_* tables, and the views read those: a sync shows when its\n\
+                 -- sync.json is loaded, webhook changes as they arrive. One-time set-up, yours: an\n\
+                 -- IAM role that can read the bucket (replace {REDSHIFT_ROLE}),\n\
+                 -- and an S3 event integration for the bucket (CREATE INTEGRATION, in the Redshift\n\
+                 -- console), which copy jobs need. Batches must be Parquet (sync --format parquet).\n\
+                 -- Cost: a copy of every file in Redshift storage (delete rows of syncs you no longer\n\
+                 -- need from the _affinity_files_* tables); queries read those tables, not S3.\n\
+                 -- _affinity_syncs lists the complete syncs shown.\n\n"
+            );
+            for f in reader.files.borrow().iter() {
+                out.push_str(f);
+                out.push('\n');
+            }
         }
         _ => out.push_str(
             "-- Run once. Every query reads the bucket: a sync shows when its sync.json is written,\n\
@@ -813,6 +1127,21 @@ mod tests {
         STREAMS.iter().map(|s| s.name).collect()
     }
 
+    /// Every stream, every folder read.
+    fn every() -> Coverage {
+        Coverage {
+            streams: all(),
+            present: None,
+        }
+    }
+
+    fn only(streams: &[&'static str]) -> Coverage {
+        Coverage {
+            streams: streams.to_vec(),
+            present: None,
+        }
+    }
+
     /// The statement that creates the view `name`, up to its `;`.
     fn statement<'a>(sql: &'a str, name: &str) -> &'a str {
         let head = format!("CREATE OR REPLACE VIEW \"{name}\" AS\n");
@@ -823,7 +1152,7 @@ mod tests {
 
     #[test]
     fn every_table_gets_a_view_with_its_columns_over_complete_syncs_only() {
-        let sql = render(Dialect::Duckdb, "s3://bucket/affinity/", &all()).unwrap();
+        let sql = render(Dialect::Duckdb, "s3://bucket/affinity/", &every()).unwrap();
         let catalog: Vec<&Table> = STREAMS.iter().flat_map(|s| s.tables.iter()).collect();
         for t in &catalog {
             let view = statement(&sql, t.name);
@@ -892,7 +1221,7 @@ mod tests {
 
     #[test]
     fn snowflake_reads_external_tables_with_its_own_names_and_types() {
-        let sql = render(Dialect::Snowflake, "s3://bucket/affinity/", &all()).unwrap();
+        let sql = render(Dialect::Snowflake, "s3://bucket/affinity/", &every()).unwrap();
         assert!(
             sql.contains("CREATE STAGE IF NOT EXISTS affinity_stage URL = 's3://bucket/affinity/'")
         );
@@ -956,15 +1285,17 @@ mod tests {
 
     #[test]
     fn databricks_reads_paths_that_always_match_a_file_once_a_sync_is_complete() {
-        let streams = streams_for(Dialect::Databricks, None);
+        let cover = coverage(Dialect::Databricks, None);
         let defaults: Vec<&str> = STREAMS
             .iter()
             .filter(|s| s.default)
             .map(|s| s.name)
             .collect();
-        assert_eq!(streams, defaults);
-        assert_eq!(streams_for(Dialect::Duckdb, None), all());
-        let sql = render(Dialect::Databricks, "s3://bucket/affinity", &streams).unwrap();
+        assert_eq!(cover.streams, defaults);
+        assert!(cover.present.is_none());
+        assert_eq!(coverage(Dialect::Duckdb, None).streams, all());
+        assert_eq!(coverage(Dialect::Redshift, None).streams, all());
+        let sql = render(Dialect::Databricks, "s3://bucket/affinity", &cover).unwrap();
         assert!(sql.contains(
             "FROM binaryFile.`s3://bucket/affinity/_manifests/*/sync.json`) m LATERAL VIEW explode(j.streams) e AS s"
         ));
@@ -993,7 +1324,7 @@ mod tests {
     #[test]
     fn the_change_steps_cover_only_the_tables_there_are() {
         // Persons alone: their upserts and deletes and field deletions, nothing of lists.
-        let sql = render(Dialect::Databricks, "/data", &["persons"]).unwrap();
+        let sql = render(Dialect::Databricks, "/data", &only(&["persons"])).unwrap();
         assert!(sql.contains("CREATE OR REPLACE VIEW `persons` AS"));
         assert!(sql.contains("`_affinity_persons_field_values__renamed`"));
         for absent in ["list_entries", "companies", "fields`", "_affinity_up_notes"] {
@@ -1003,7 +1334,7 @@ mod tests {
         let sql = render(
             Dialect::Duckdb,
             "/data",
-            &["companies", "lists", "list_entries"],
+            &only(&["companies", "lists", "list_entries"]),
         )
         .unwrap();
         assert!(sql.contains("WHERE le.\"type\" IN ('company')"));
@@ -1031,12 +1362,138 @@ mod tests {
     }
 
     #[test]
-    fn other_dialects_and_odd_locations_are_refused_with_the_way_forward() {
-        let e = render(Dialect::Bigquery, "gs://b/p", &all())
+    fn bigquery_reads_external_tables_in_its_dataset_and_only_folders_with_files() {
+        let sql = render(
+            Dialect::Bigquery,
+            "gs://bucket/affinity",
+            &coverage(Dialect::Bigquery, None),
+        )
+        .unwrap();
+        assert!(sql.contains("CREATE SCHEMA IF NOT EXISTS affinity;"));
+        // Complete syncs only: sync.json, one object a line, nothing else of _manifests.
+        assert!(sql.contains(
+            "CREATE OR REPLACE EXTERNAL TABLE affinity.`_affinity_files_manifests` (sync_id STRING, \
+             format STRING, started_at STRING, streams ARRAY<STRUCT<stream STRING, since STRING>>)\n  \
+             OPTIONS (format = 'NEWLINE_DELIMITED_JSON', ignore_unknown_values = TRUE,\n    \
+             uris = ['gs://bucket/affinity/_manifests/*/sync.json']);"
+        ));
+        assert!(sql.contains("CROSS JOIN UNNEST(m.streams) s WHERE m.format = 'parquet'"));
+        assert_eq!(sql.matches("_manifests/").count(), 1);
+        // Views and the views they read are in the dataset; steps are named alone.
+        for t in STREAMS
+            .iter()
+            .filter(|s| s.default)
+            .flat_map(|s| s.tables.iter())
+        {
+            let at = sql
+                .find(&format!(
+                    "CREATE OR REPLACE VIEW affinity.`{}` AS\n",
+                    t.name
+                ))
+                .unwrap_or_else(|| panic!("no view {}", t.name));
+            let view = &sql[at..at + sql[at..].find(";\n").unwrap()];
+            assert!(view.contains(&format!("FROM affinity.`_affinity_files_{}` f", t.name)));
+            assert!(view.contains("FROM affinity.`_affinity_syncs`"));
+            assert!(view.contains(&format!("`_affinity_{}__synced` AS (", t.name)));
+            assert!(sql.contains(&format!(
+                "uris = ['gs://bucket/affinity/{}/*.parquet']",
+                t.name
+            )));
+        }
+        assert!(
+            sql.contains("PARSE_JSON(f.`value_json`, wide_number_mode => 'round') AS `value_json`")
+        );
+        assert!(sql.contains("TIMESTAMP_SUB(max(`started_at`), INTERVAL 10 MINUTE)"));
+        // Without a store to look at, no change folder is known to have files: read as no
+        // rows, and said so.
+        assert!(!sql.contains("changes/events/"));
+        assert!(
+            sql.contains("these statements run again:\n--   changes/events, changes/tombstones,")
+        );
+        assert!(sql.contains("CAST(NULL AS INT64) AS `entity_id`"));
+        assert!(!sql.contains("\"_affinity") && !sql.contains("MATERIALIZED"));
+
+        // With a store: the folders with files, change records from gzipped NDJSON with
+        // their types declared (times as written).
+        let store = std::env::temp_dir().join(format!("views-bq-{}", std::process::id()));
+        for f in ["persons/sync_id=a/p.parquet", "changes/events/e.ndjson.gz"] {
+            let path = store.join(f);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, b"").unwrap();
+        }
+        let cover = coverage(Dialect::Bigquery, Some(&store));
+        std::fs::remove_dir_all(&store).unwrap();
+        let sql = render(Dialect::Bigquery, "gs://b/a", &cover).unwrap();
+        assert!(sql.contains(
+            "CREATE OR REPLACE EXTERNAL TABLE affinity.`_affinity_files_changes_events` (`change_id` STRING, \
+             `type` STRING, `object` STRING, `action` STRING, `entity_id` INT64, `sent_at` STRING, \
+             `received_at` STRING, `body` JSON)\n  OPTIONS (format = 'NEWLINE_DELIMITED_JSON', \
+             compression = 'GZIP', ignore_unknown_values = TRUE,\n    uris = ['gs://b/a/changes/events/*.ndjson.gz']);"
+        ));
+        assert!(sql.contains("CAST(f.`sent_at` AS TIMESTAMP) AS `sent_at`"));
+        assert!(sql.contains("uris = ['gs://b/a/persons/*.parquet']"));
+        assert!(!sql.contains("gs://b/a/persons_field_values/"));
+        let missing = &sql[sql.find("these statements run again:").unwrap()..];
+        let missing = &missing[..missing.find("\n-- affinity._affinity_syncs").unwrap()];
+        for folder in [
+            "persons_field_values",
+            "changes/tombstones",
+            "changes/persons",
+        ] {
+            assert!(
+                missing.contains(&format!(" {folder},")),
+                "{folder}: {missing}"
+            );
+        }
+        assert!(!missing.contains(" persons,") && !missing.contains("changes/events"));
+    }
+
+    #[test]
+    fn redshift_views_read_tables_its_copy_jobs_fill() {
+        let sql = render(Dialect::Redshift, "s3://bucket/affinity/", &every()).unwrap();
+        // Complete syncs only: each manifest one SUPER document, of which only sync.json
+        // has streams.
+        assert!(sql.contains(
+            "CREATE TABLE IF NOT EXISTS \"_affinity_files_manifests\" (\"doc\" SUPER);\n\
+             COPY \"_affinity_files_manifests\" FROM 's3://bucket/affinity/_manifests/'\n  \
+             IAM_ROLE 'arn:aws:iam::ACCOUNT:role/affinity-sync-read'\n  FORMAT JSON 'noshred'\n  \
+             JOB CREATE affinity_sync_files_manifests AUTO ON;"
+        ));
+        assert!(sql.contains(
+            "FROM \"_affinity_files_manifests\" m, m.doc.streams AS s WHERE m.doc.\"format\"::VARCHAR = 'parquet'"
+        ));
+        for t in STREAMS.iter().flat_map(|s| s.tables.iter()) {
+            // A folder's prefix ends in `/`: persons/ is not persons_field_values/.
+            assert!(sql.contains(&format!(
+                "COPY \"_affinity_files_{0}\" FROM 's3://bucket/affinity/{0}/'\n  \
+                 IAM_ROLE 'arn:aws:iam::ACCOUNT:role/affinity-sync-read'\n  \
+                 FORMAT AS PARQUET SERIALIZETOJSON\n  JOB CREATE affinity_sync_files_{0} AUTO ON;",
+                t.name
+            )));
+            assert!(sql.contains(&format!("CREATE OR REPLACE VIEW \"{}\" AS\n", t.name)));
+        }
+        // JSON text from Parquet is parsed; change records' JSON is SUPER as loaded.
+        assert!(sql.contains("\"value_json\" VARCHAR(65535)"));
+        assert!(sql.contains("JSON_PARSE(f.\"value_json\") AS \"value_json\""));
+        assert!(sql.contains("\"body\" SUPER"));
+        assert!(sql.contains("FORMAT JSON 'auto' GZIP TIMEFORMAT 'auto'"));
+        assert!(sql.contains("DATEADD(minute, -10, max(\"started_at\"))"));
+        // Job names are unique.
+        let jobs: Vec<&str> = sql
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("JOB CREATE "))
+            .collect();
+        let unique: BTreeSet<&&str> = jobs.iter().collect();
+        assert_eq!(unique.len(), jobs.len());
+    }
+
+    #[test]
+    fn postgres_and_odd_locations_are_refused_with_the_way_forward() {
+        let e = render(Dialect::Postgres, "/data", &every())
             .unwrap_err()
             .to_string();
-        assert!(e.contains("ddl --dialect bigquery --from DIR"), "{e}");
-        let e = render(Dialect::Duckdb, "/data/it's", &all())
+        assert!(e.contains("load postgres"), "{e}");
+        let e = render(Dialect::Duckdb, "/data/it's", &every())
             .unwrap_err()
             .to_string();
         assert!(e.contains("quote"), "{e}");

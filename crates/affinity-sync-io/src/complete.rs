@@ -43,7 +43,11 @@ pub async fn write_manifest<S: ObjectSink>(sink: &S, run: &SyncRun) -> Result<Sy
             .collect(),
     };
     let key = layout::sync_manifest_key("", &run.sync_id);
-    sink.put(&key, &serde_json::to_vec_pretty(&manifest)?)
+    // One line: warehouses that read JSON an object a line (BigQuery's external tables,
+    // `ddl --views`) read it as it is.
+    let mut bytes = serde_json::to_vec(&manifest)?;
+    bytes.push(b'\n');
+    sink.put(&key, &bytes)
         .await
         .with_context(|| format!("writing {key}"))?;
     journal::close(sink, "", &run.sync_id).await?;
