@@ -31,6 +31,9 @@ if [ -z "${AFFINITY_SYNC_PG_BIN:-}" ] && ! compgen -G '/usr/lib/postgresql/*/bin
 fi
 # A Java runtime for Apache Spark (tests/views.rs runs the Databricks views on pyspark).
 command -v java >/dev/null || need_apt+=(default-jre-headless)
+# A real browser and its WebDriver for tests/show.rs (the dashboard, driven by Selenium).
+command -v chromium >/dev/null || need_apt+=(chromium)
+command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
@@ -42,6 +45,7 @@ fi
 echo "curl: $(curl --version | head -1)"
 echo "postgresql: $(ls -d ${AFFINITY_SYNC_PG_BIN:-/usr/lib/postgresql/*/bin} | tail -1)"
 echo "java: $(java -version 2>&1 | head -1)"
+echo "browser: $(chromium --version 2>/dev/null | head -1); $(chromedriver --version | head -1)"
 
 say "test venv (pyarrow, duckdb: independent Parquet readers; moto: local AWS; cfn-lint)"
 if [ ! -x .venv/bin/python ]; then

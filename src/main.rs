@@ -63,6 +63,9 @@ enum Command {
     /// Manage Affinity's webhook subscriptions (at most three per account).
     #[command(subcommand)]
     Webhooks(cli::webhooks::WebhooksAction),
+    /// A local web page over a store and its DuckDB database: the latest sync, the history
+    /// of syncs, tables, a read-only SQL box, field coverage and webhook changes.
+    Show(cli::show::ShowArgs),
     /// Start the test double in-process, walk every endpoint to its last page and compare
     /// what was served with the double's ground truth.
     Demo(cli::demo::DemoArgs),
@@ -113,6 +116,7 @@ fn run(command: Command) -> Result<()> {
             Command::Serve(args) => cli::serve::run(args).await,
             Command::Webhooks(action) => cli::webhooks::run(action).await,
             Command::Demo(args) => cli::demo::run(args).await,
+            Command::Show(args) => cli::show::run(args).await,
         }
     })
 }

@@ -8,7 +8,7 @@
 mod support;
 
 use affinity_mock::model::NoteKind;
-use affinity_mock::{FaultPlan, MockConfig, MockServer, Sizes};
+use affinity_mock::{FaultPlan, MockServer};
 use serde_json::json;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -194,16 +194,7 @@ fn edit_notes(d: &MockServer, text: &str, spare: &BTreeSet<i64>) -> Vec<i64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn views_follow_the_store_as_load_duckdb_would() {
     // Four syncs in a row: no pacing to the per-minute limit.
-    let d = support::e2e::double(MockConfig {
-        seed: 43,
-        sizes: Sizes::small(),
-        limits: affinity_mock::RateLimits {
-            per_minute: 1_000_000,
-            ..Default::default()
-        },
-        ..MockConfig::default()
-    })
-    .await;
+    let d = support::e2e::unpaced_double(43).await;
     let base = d.base_url();
     let work = temp_dir("views");
     let out = work.join("out");

@@ -14,6 +14,7 @@ pub mod query;
 pub mod resume;
 pub mod schema;
 pub mod serve;
+pub mod show;
 pub mod status;
 pub mod sync;
 pub mod webhooks;

@@ -65,6 +65,7 @@ pub async fn run(args: SyncArgs) -> Result<()> {
         streams,
         format,
         incremental: args.incremental,
+        quota: Some(plan.quota.seen()),
     };
     let out = &output.out;
     let report = run_on(store, options, start, args.run.quiet, out).await?;

@@ -99,6 +99,7 @@ pub async fn run(seed: u64, sizes: Sizes, out: PathBuf) -> Result<()> {
         streams: ops::sync::select_streams(None)?,
         format: affinity_sync_core::Format::Parquet,
         incremental: false,
+        quota: None,
     };
     let report = ops::sync::run(
         options,
@@ -163,6 +164,10 @@ fn load_and_query(out: &Path) -> Result<()> {
     println!(
         "\nTry: cargo run -- query --db {} \"SELECT * FROM persons_wide LIMIT 5\"",
         db.display()
+    );
+    println!(
+        "Or look at it all in a browser: cargo run -- show --from {} --open",
+        out.display()
     );
     Ok(())
 }

@@ -334,7 +334,7 @@ pub fn render(conn: &Connection, sql: &str) -> Result<String> {
     Ok(out)
 }
 
-fn show(v: &duckdb::types::Value) -> String {
+pub(crate) fn show(v: &duckdb::types::Value) -> String {
     use duckdb::types::Value as V;
     match v {
         V::Null => "NULL".into(),

@@ -15,6 +15,8 @@ pub mod duckdb_stage;
 pub mod plan;
 pub mod postgres_load;
 pub mod serve;
+#[cfg(feature = "duckdb")]
+pub mod show;
 pub mod status;
 pub mod status_doc;
 pub mod store;

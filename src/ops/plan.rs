@@ -20,6 +20,20 @@ pub struct Quota {
     pub monthly_reset_secs: u64,
 }
 
+impl Quota {
+    /// The monthly quota as recorded in a sync's manifest, read now.
+    pub fn seen(&self) -> affinity_sync_core::layout::QuotaSeen {
+        let now = affinity_sync_io::now_unix();
+        let resets = (now + self.monthly_reset_secs as i64) * 1_000_000;
+        affinity_sync_core::layout::QuotaSeen {
+            monthly_limit: self.monthly_limit,
+            monthly_remaining: self.monthly_remaining,
+            resets_at: affinity_sync_core::table::format_timestamp(resets),
+            read_at: affinity_sync_io::now_rfc3339(),
+        }
+    }
+}
+
 pub struct Plan {
     pub estimates: Vec<Estimate>,
     pub quota: Quota,

@@ -718,7 +718,8 @@ pub fn exit_code(report: &Report) -> i32 {
     if report.health == "ok" { 0 } else { 1 }
 }
 
-fn thousands(n: u64) -> String {
+/// `n` with thousands separated: 1,234,567.
+pub(crate) fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {

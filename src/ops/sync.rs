@@ -47,6 +47,8 @@ pub enum Start {
         format: Format,
         /// Read the streams that allow it only since the latest complete sync that had them.
         incremental: bool,
+        /// The monthly quota read before the sync, recorded in its manifest.
+        quota: Option<layout::QuotaSeen>,
     },
     /// The given sync, or the latest unfinished one in the output.
     Resume { sync_id: Option<String> },
@@ -598,6 +600,7 @@ pub async fn run<S: ObjectSink + 'static>(opts: Options, sink: S, start: Start) 
             streams,
             format,
             incremental,
+            quota,
         } => {
             let since = if incremental {
                 layout::incremental_since(&streams, &journal::history(&sink).await?)
@@ -611,6 +614,7 @@ pub async fn run<S: ObjectSink + 'static>(opts: Options, sink: S, start: Start) 
                 dead_letter_arn: None,
             };
             let mut run = journal::new_run(&streams, format, since, home);
+            run.quota = quota;
             journal::save_run(&sink, "", &run).await?;
             let roots = seed(&sink, &mut run, opts.job_secret.as_ref()).await?;
             (run, roots)

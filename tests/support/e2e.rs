@@ -14,6 +14,21 @@ pub async fn double(config: MockConfig) -> MockServer {
         .unwrap()
 }
 
+/// A double with the small data set of `seed` and no per-minute limit to pace to: for
+/// tests that run several syncs in a row.
+pub async fn unpaced_double(seed: u64) -> MockServer {
+    double(MockConfig {
+        seed,
+        sizes: affinity_mock::Sizes::small(),
+        limits: affinity_mock::RateLimits {
+            per_minute: 1_000_000,
+            ..Default::default()
+        },
+        ..MockConfig::default()
+    })
+    .await
+}
+
 /// A double with the small data set of `seed` that accepts only `api_key`.
 pub async fn small_double(seed: u64, api_key: &str) -> MockServer {
     double(MockConfig {

@@ -163,6 +163,9 @@ pub struct SyncRun {
     /// before it was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub home: Option<Home>,
+    /// The monthly quota before the sync began, copied into its manifest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<QuotaSeen>,
 }
 
 /// The home that runs a sync, and for a queue-carried one its queues.
@@ -262,6 +265,21 @@ pub struct SyncManifest {
     pub started_at: String,
     pub finished_at: String,
     pub streams: Vec<StreamSummary>,
+    /// Affinity's monthly request quota as the sync saw it before it began (the CLI reads
+    /// it to refuse a sync the quota cannot pay for); absent where a home did not read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<QuotaSeen>,
+}
+
+/// Affinity's monthly request quota (`GET /rate-limit`) at one moment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuotaSeen {
+    pub monthly_limit: u64,
+    pub monthly_remaining: u64,
+    /// When the month's count starts again (RFC 3339).
+    pub resets_at: String,
+    /// When it was read (RFC 3339).
+    pub read_at: String,
 }
 
 /// How far before an earlier sync's start an incremental sync (and webhook changes) reach
@@ -458,6 +476,7 @@ mod tests {
                     since: None,
                 })
                 .collect(),
+            quota: None,
         };
         let history = [
             manifest(

@@ -268,6 +268,7 @@ mod tests {
             started_at: "2026-01-01T00:00:00Z".into(),
             finished_at: "2026-01-01T00:02:30Z".into(),
             streams: vec![],
+            quota: None,
         };
         let v = check_emf(&SyncDone::from_manifest(&m).emf("fn", 1_767_225_750_000));
         assert_eq!(

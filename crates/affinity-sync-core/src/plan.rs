@@ -158,6 +158,7 @@ mod tests {
                 tables: vec![],
                 since: None,
             }],
+            quota: None,
         };
         let e = estimate(&streams(&["persons", "notes"]), Some(&prev), None);
         assert_eq!((e[0].requests, e[0].exact), (13, true));

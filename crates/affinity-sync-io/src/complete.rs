@@ -41,6 +41,7 @@ pub async fn write_manifest<S: ObjectSink>(sink: &S, run: &SyncRun) -> Result<Sy
                 s
             })
             .collect(),
+        quota: run.quota.clone(),
     };
     let key = layout::sync_manifest_key("", &run.sync_id);
     // One line: warehouses that read JSON an object a line (BigQuery's external tables,

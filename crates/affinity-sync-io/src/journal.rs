@@ -140,6 +140,7 @@ pub fn new_run(
         seeded: false,
         since,
         home: Some(home),
+        quota: None,
     }
 }
 
@@ -241,6 +242,7 @@ mod tests {
             started_at: started.into(),
             finished_at: started.into(),
             streams: vec![],
+            quota: None,
         };
         for m in [
             manifest("20260102T000000Z-b", "2026-01-02T00:00:00Z"),
