@@ -1,7 +1,6 @@
 //! `affinity-sync show`: a local web page over a store's syncs and the DuckDB database
 //! loaded from it (`crate::ops::show`).
 
-use super::Exit;
 use anyhow::Result;
 use clap::Args;
 use std::net::SocketAddr;
@@ -33,8 +32,9 @@ pub struct ShowArgs {
 }
 
 /// Bad input: one line, exit status 2.
+#[cfg(feature = "duckdb")]
 fn bad(error: anyhow::Error) -> anyhow::Error {
-    Exit {
+    super::Exit {
         code: 2,
         error: Some(error),
     }
