@@ -14,11 +14,11 @@ cd "$(dirname "$0")/.."
 
 PER_MINUTE=${PER_MINUTE:-900}
 MAX_CONCURRENT=${MAX_CONCURRENT:-8}
-PERSONS=${PERSONS:-30000}
-COMPANIES=${COMPANIES:-15000}
-NOTES=${NOTES:-15000}
+PERSONS=${PERSONS:-34000}
+COMPANIES=${COMPANIES:-17000}
+NOTES=${NOTES:-17000}
 LISTS=${LISTS:-8}
-ENTRIES_PER_LIST=${ENTRIES_PER_LIST:-5000}
+ENTRIES_PER_LIST=${ENTRIES_PER_LIST:-5500}
 CONCURRENCY=${CONCURRENCY:-2 4 8}
 PORT=${PORT:-18284}
 MOTO_PORT=${MOTO_PORT:-18285}
@@ -26,8 +26,9 @@ TARGET=${CARGO_TARGET_DIR:-target}
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install --quiet -r scripts/requirements-test.txt
-cargo build --release --locked -q -p affinity-sync-lambda
-bootstrap="$TARGET/release/affinity-sync-lambda"
+# BOOTSTRAP=path/to/affinity-sync-lambda skips the build.
+bootstrap=${BOOTSTRAP:-$TARGET/release/affinity-sync-lambda}
+[ -n "${BOOTSTRAP:-}" ] || cargo build --release --locked -q -p affinity-sync-lambda
 BIN=${BIN:-$TARGET/debug/affinity-sync}
 [ -x "$BIN" ] || cargo build --workspace --all-targets --locked -q
 
@@ -58,7 +59,7 @@ for n in $CONCURRENCY; do
     grep -q "listening" "$work/mock.log" 2>/dev/null && curl -s "http://127.0.0.1:$MOTO_PORT" >/dev/null && break
     sleep 0.1
   done
-  result=$(cd bench && ../.venv/bin/python lambda_rate_limited.py "../$bootstrap" "http://127.0.0.1:$PORT" "http://127.0.0.1:$MOTO_PORT" "$n")
+  result=$(.venv/bin/python bench/lambda_rate_limited.py "$bootstrap" "http://127.0.0.1:$PORT" "http://127.0.0.1:$MOTO_PORT" "$n")
   # The AWS requests of the sync, from moto's request log: S3 by method, and SQS (the JSON
   # protocol's POST /: the function's sends and the event source's receives and deletes,
   # which Lambda's poller makes on the customer's bill too).

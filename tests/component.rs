@@ -388,6 +388,9 @@ async fn the_served_component_and_the_cli_worker_run_a_whole_sync() {
                 "--invoke",
                 &invoke,
                 "--until-empty",
+                // Three loops carry messages at once, as the event source would.
+                "--concurrency",
+                "3",
             ],
             None,
             &cwd,

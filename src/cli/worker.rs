@@ -22,6 +22,10 @@ pub struct WorkerArgs {
     /// Exit once the queue has nothing visible, in flight or delayed (default: keep polling).
     #[arg(long)]
     until_empty: bool,
+    /// Messages carried at once (as Lambda's event source's maximum concurrency), each loop
+    /// taking one at a time.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=100))]
+    concurrency: u16,
 }
 
 pub async fn run(args: WorkerArgs) -> Result<()> {
@@ -31,6 +35,7 @@ pub async fn run(args: WorkerArgs) -> Result<()> {
         token: args.token,
         sqs_endpoint: args.sqs_endpoint,
         until_empty: args.until_empty,
+        concurrency: args.concurrency.into(),
     })
     .await?;
     println!(

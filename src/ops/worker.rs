@@ -8,6 +8,8 @@
 use affinity_sync_io::aws_error;
 use anyhow::{Context, Result, bail};
 use aws_sdk_sqs::types::{Message, QueueAttributeName};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 pub struct Options {
@@ -19,6 +21,10 @@ pub struct Options {
     pub sqs_endpoint: Option<String>,
     /// Stop when the queue has nothing visible, in flight or delayed.
     pub until_empty: bool,
+    /// Messages carried at once, each by its own loop taking one message at a time (as
+    /// Lambda's event source with `BatchSize` 1 and `MaximumConcurrency`); 1 takes up to ten
+    /// at a time and carries them one by one.
+    pub concurrency: usize,
 }
 
 /// What the worker did.
@@ -39,12 +45,38 @@ pub async fn run(args: Options) -> Result<Worked> {
         .timeout(Duration::from_secs(900))
         .build()
         .context("building the HTTP client")?;
+    let busy = Arc::new(AtomicUsize::new(0));
+    let args = Arc::new(args);
+    let mut loops = tokio::task::JoinSet::new();
+    for _ in 0..args.concurrency.max(1) {
+        let (sqs, http, args, busy) = (sqs.clone(), http.clone(), args.clone(), busy.clone());
+        loops.spawn(async move { carry(&sqs, &http, &args, &busy).await });
+    }
+    let mut worked = Worked::default();
+    while let Some(done) = loops.join_next().await {
+        let w = done.context("a worker loop panicked")??;
+        worked.delivered += w.delivered;
+        worked.done += w.done;
+        worked.again += w.again;
+    }
+    Ok(worked)
+}
+
+/// One loop: receives messages and carries each to the step, until the queue is empty (with
+/// `until_empty`, and no other loop carrying one: its step may queue more).
+async fn carry(
+    sqs: &aws_sdk_sqs::Client,
+    http: &reqwest::Client,
+    args: &Options,
+    busy: &AtomicUsize,
+) -> Result<Worked> {
+    let batch = if args.concurrency > 1 { 1 } else { 10 };
     let mut worked = Worked::default();
     loop {
         let got = sqs
             .receive_message()
             .queue_url(&args.queue_url)
-            .max_number_of_messages(10)
+            .max_number_of_messages(batch)
             .wait_time_seconds(if args.until_empty { 1 } else { 20 })
             .message_attribute_names("All")
             .send()
@@ -57,32 +89,50 @@ pub async fn run(args: Options) -> Result<Worked> {
                 )
             })?;
         if got.messages().is_empty() {
-            if args.until_empty && queue_is_empty(&sqs, &args.queue_url).await? {
+            if args.until_empty
+                && busy.load(Ordering::SeqCst) == 0
+                && queue_is_empty(sqs, &args.queue_url).await?
+            {
                 return Ok(worked);
             }
             continue;
         }
-        for m in got.messages() {
-            worked.delivered += 1;
-            if deliver(&http, &args, m).await? {
-                worked.done += 1;
-                sqs.delete_message()
-                    .queue_url(&args.queue_url)
-                    .receipt_handle(m.receipt_handle().unwrap_or_default())
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        aws_error::from_sdk(
-                            &format!("deleting a message from {}", args.queue_url),
-                            &e,
-                            Some("--queue-url"),
-                        )
-                    })?;
-            } else {
-                worked.again += 1;
-            }
+        busy.fetch_add(1, Ordering::SeqCst);
+        let carried = carry_all(sqs, http, args, got.messages(), &mut worked).await;
+        busy.fetch_sub(1, Ordering::SeqCst);
+        carried?;
+    }
+}
+
+/// Carries `messages` to the step one by one, deleting each the step finished.
+async fn carry_all(
+    sqs: &aws_sdk_sqs::Client,
+    http: &reqwest::Client,
+    args: &Options,
+    messages: &[Message],
+    worked: &mut Worked,
+) -> Result<()> {
+    for m in messages {
+        worked.delivered += 1;
+        if deliver(http, args, m).await? {
+            worked.done += 1;
+            sqs.delete_message()
+                .queue_url(&args.queue_url)
+                .receipt_handle(m.receipt_handle().unwrap_or_default())
+                .send()
+                .await
+                .map_err(|e| {
+                    aws_error::from_sdk(
+                        &format!("deleting a message from {}", args.queue_url),
+                        &e,
+                        Some("--queue-url"),
+                    )
+                })?;
+        } else {
+            worked.again += 1;
         }
     }
+    Ok(())
 }
 
 /// POSTs one message; whether the step finished it.

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# The WebAssembly component under Affinity's rate limit (issue 28): the same sync as
+# bench/lambda_rate_limited.sh (at least 3,000 pages, the double enforcing 900 requests a
+# minute and a concurrency cap, moto's SQS in real time), carried by `affinity-sync worker
+# --concurrency N` to the component (`--profile wasm`) served by affinity-sync-wasm-host
+# (wasmtime, release; a fresh instance per request, as Spin does).
+#
+#   bench/component_rate_limited.sh                  # concurrency 2, 4 and 8
+#   CONCURRENCY="4" bench/component_rate_limited.sh
+#
+# Appends a row per run to bench/results/component_rate_limited.md (and the raw figures to
+# bench/results/component_rate_limited.jsonl).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PER_MINUTE=${PER_MINUTE:-900}
+MAX_CONCURRENT=${MAX_CONCURRENT:-8}
+PERSONS=${PERSONS:-34000}
+COMPANIES=${COMPANIES:-17000}
+NOTES=${NOTES:-17000}
+LISTS=${LISTS:-8}
+ENTRIES_PER_LIST=${ENTRIES_PER_LIST:-5500}
+CONCURRENCY=${CONCURRENCY:-2 4 8}
+PORT=${PORT:-18296}
+MOTO_PORT=${MOTO_PORT:-18297}
+HOST_PORT=${HOST_PORT:-18298}
+TARGET=${CARGO_TARGET_DIR:-target}
+TOKEN=bench-trigger-token-0123456789
+
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install --quiet -r scripts/requirements-test.txt
+cargo build --locked -q -p affinity-sync-wasm --target wasm32-wasip2 --profile wasm
+cargo build --locked -q --release -p affinity-sync-wasm-host
+component="$TARGET/wasm32-wasip2/wasm/affinity_sync_wasm.wasm"
+host="$TARGET/release/affinity-sync-wasm-host"
+BIN=${BIN:-$TARGET/debug/affinity-sync}
+[ -x "$BIN" ] || cargo build --workspace --all-targets --locked -q
+
+mkdir -p bench/results
+[ -f bench/results/component_rate_limited.md ] || cat > bench/results/component_rate_limited.md <<'MD'
+# The component under the rate limit
+
+`bench/component_rate_limited.sh`: `affinity-sync worker --concurrency N` carries the jobs
+from moto's SQS (real time) to the component (`--profile wasm`) under affinity-sync-wasm-host
+(wasmtime, release); the test double enforces the per-minute limit and a concurrency cap.
+Floor: requests / rate. Minimum requests: one per page. Job time: the sum of every job's
+duration as the host measured it (request arrival to response head).
+
+| date | commit | concurrency | pages | records | requests (/ minimum) | 429s | retries | wall | floor | wall / floor | SQS requests | jobs | job time |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+MD
+
+for n in $CONCURRENCY; do
+  work=$(mktemp -d)
+  "$BIN" mock --port "$PORT" --seed 7 --api-key bench-key --persons "$PERSONS" --companies "$COMPANIES" \
+    --notes "$NOTES" --lists "$LISTS" --entries-per-list "$ENTRIES_PER_LIST" --enforce-rate-limit \
+    --per-minute "$PER_MINUTE" --max-concurrent "$MAX_CONCURRENT" >"$work/mock.log" &
+  mock_pid=$!
+  .venv/bin/python -m moto.server -H 127.0.0.1 -p "$MOTO_PORT" >"$work/moto.log" 2>&1 &
+  moto_pid=$!
+  host_pid=
+  trap 'kill $mock_pid $moto_pid $host_pid 2>/dev/null || true; rm -rf "$work"' EXIT
+  for _ in $(seq 1 6000); do
+    grep -q "listening" "$work/mock.log" 2>/dev/null && curl -s "http://127.0.0.1:$MOTO_PORT" >/dev/null && break
+    sleep 0.1
+  done
+  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
+  moto="http://127.0.0.1:$MOTO_PORT"
+  read -r queue dead < <(.venv/bin/python - "$moto" <<'PY'
+import sys, boto3
+kw = dict(endpoint_url=sys.argv[1], region_name="us-east-1")
+boto3.client("s3", **kw).create_bucket(Bucket="affinity-bench")
+sqs = boto3.client("sqs", **kw)
+q = lambda n: sqs.create_queue(QueueName=n, Attributes={"VisibilityTimeout": "900"})["QueueUrl"]
+print(q("affinity-jobs"), q("affinity-dead"))
+PY
+)
+  AFFINITY_SYNC_BUCKET=affinity-bench AFFINITY_SYNC_PREFIX=affinity AFFINITY_SYNC_QUEUE_URL="$queue" \
+  AFFINITY_SYNC_DEAD_LETTER_URL="$dead" AFFINITY_BASE_URL="http://127.0.0.1:$PORT" \
+  AFFINITY_API_KEY=bench-key AFFINITY_SYNC_JOB_SECRET=bench-job-secret-0123456789 \
+  AFFINITY_SYNC_TRIGGER_TOKEN="$TOKEN" AWS_ENDPOINT_URL_S3="$moto" AFFINITY_SYNC_LOG=warn \
+    "$host" serve --component "$component" --listen "127.0.0.1:$HOST_PORT" 2>"$work/host.log" &
+  host_pid=$!
+  for _ in $(seq 1 600); do grep -q "serving" "$work/host.log" && break; sleep 0.1; done
+
+  began=$(date +%s.%N)
+  curl -sf -X POST -H "Authorization: Bearer $TOKEN" -d '{"format": "parquet"}' \
+    "http://127.0.0.1:$HOST_PORT/start" >"$work/start.json"
+  AWS_ENDPOINT_URL_SQS="$moto" AFFINITY_SYNC_TRIGGER_TOKEN="$TOKEN" \
+    "$BIN" worker --queue-url "$queue" --invoke "http://127.0.0.1:$HOST_PORT/jobs" --until-empty \
+    --concurrency "$n" >"$work/worker.log"
+  ended=$(date +%s.%N)
+  sleep 0.5 # the host's log is written every 200 ms
+
+  result=$(.venv/bin/python - "$work" "$moto" "$began" "$ended" "$n" "http://127.0.0.1:$PORT" <<'PY'
+import json, re, sys, collections, urllib.request, boto3
+work, moto, began, ended, n, base = sys.argv[1:7]
+sync_id = json.load(open(f"{work}/start.json"))["sync_id"]
+jobs = [float(l.split()[3]) for l in open(f"{work}/host.log") if l.startswith("POST /jobs ")]
+s3 = boto3.client("s3", endpoint_url=moto, region_name="us-east-1")
+key = f"affinity/_manifests/sync_id={sync_id}/sync.json"
+manifest = json.loads(s3.get_object(Bucket="affinity-bench", Key=key)["Body"].read())
+stats = json.load(urllib.request.urlopen(f"{base}/__stats"))
+counts = collections.Counter()
+for line in open(f"{work}/moto.log", errors="replace"):
+    m = re.search(r'"(GET|PUT|POST|DELETE|HEAD) (\S+) HTTP', line)
+    if m and m.group(2).startswith("/affinity-bench"):
+        counts["s3_list" if m.group(1) == "GET" and "list-type" in m.group(2) else f"s3_{m.group(1).lower()}"] += 1
+    elif m and m.group(1) == "POST" and m.group(2) == "/":
+        counts["sqs_or_secrets"] += 1
+print(json.dumps({
+    "sync_id": sync_id, "concurrency": int(n), "wall_s": round(float(ended) - float(began), 1),
+    "requests": stats["requests"], "rate_limited": stats.get("rate_limited", 0),
+    "pages": sum(s["pages"] for s in manifest["streams"]),
+    "records": sum(s["records"] for s in manifest["streams"]),
+    "retries": sum(s.get("retries", 0) for s in manifest["streams"]),
+    "jobs": len(jobs), "job_seconds": round(sum(jobs) / 1000, 1), "aws": dict(counts),
+}))
+PY
+)
+  echo "$result"
+  echo "$result" >> bench/results/component_rate_limited.jsonl
+  .venv/bin/python - "$result" "$PER_MINUTE" "$(git rev-parse --short HEAD)" >> bench/results/component_rate_limited.md <<'PY'
+import json, sys, datetime
+r = json.loads(sys.argv[1]); rate = int(sys.argv[2]) / 60.0; commit = sys.argv[3]
+floor = r["requests"] / rate
+share = 100.0 * r["rate_limited"] / r["requests"]
+print(f"| {datetime.date.today()} | {commit} | {r['concurrency']} | {r['pages']:,} | {r['records']:,} | "
+      f"{r['requests']:,} ({r['requests'] / r['pages']:.3f}) | {r['rate_limited']} ({share:.2f}%) | {r['retries']} | "
+      f"{r['wall_s']:.0f} s | {floor:.0f} s | {r['wall_s'] / floor:.3f} | {r['aws'].get('sqs_or_secrets', 0):,} | "
+      f"{r['jobs']:,} | {r['job_seconds']:.0f} s |")
+PY
+  tail -1 bench/results/component_rate_limited.md
+  kill $mock_pid $moto_pid $host_pid 2>/dev/null || true
+  wait $mock_pid $moto_pid $host_pid 2>/dev/null || true
+  rm -rf "$work"
+done
