@@ -103,7 +103,7 @@ manifest = json.loads(s3.get_object(Bucket="affinity-bench", Key=key)["Body"].re
 stats = json.load(urllib.request.urlopen(f"{base}/__stats"))
 counts = collections.Counter()
 for line in open(f"{work}/moto.log", errors="replace"):
-    m = re.search(r'"(GET|PUT|POST|DELETE|HEAD) (\S+) HTTP', line)
+    m = re.search(r'"(?:\x1b\[[0-9;]*m)*(GET|PUT|POST|DELETE|HEAD) (\S+) HTTP', line)
     if m and m.group(2).startswith("/affinity-bench"):
         counts["s3_list" if m.group(1) == "GET" and "list-type" in m.group(2) else f"s3_{m.group(1).lower()}"] += 1
     elif m and m.group(1) == "POST" and m.group(2) == "/":

@@ -68,7 +68,7 @@ import json, re, sys, collections
 r = json.loads(sys.argv[1])
 counts = collections.Counter()
 for line in open(sys.argv[2], errors="replace"):
-    m = re.search(r'"(GET|PUT|POST|DELETE|HEAD) (\S+) HTTP', line)
+    m = re.search(r'"(?:\x1b\[[0-9;]*m)*(GET|PUT|POST|DELETE|HEAD) (\S+) HTTP', line)
     if not m:
         continue
     method, path = m.groups()

@@ -203,6 +203,7 @@ def main():
                   "Goal: within 5% of the minimum.")
         print()
         print(f"Every run: [bench/results/{name}.md](results/{name}.md).")
+    serverless_under_the_limit()
     print()
     print("## 6. First run from cold: `bench/first_run.sh`")
     print()
@@ -222,6 +223,42 @@ def main():
     print("without `-g` and with NDEBUG). DuckDB's own C++ (core, json and parquet extensions) still")
     print("takes about 14 minutes on two cores: a floor under the demo's first build that no profile")
     print("setting of ours removes.")
+
+
+def serverless_under_the_limit():
+    """Section 5b: the Lambda function and the component under the rate limit, the latest
+    run at each concurrency, and the cost of a full sync (bench/cost.py)."""
+    here = os.path.join(os.path.dirname(__file__), "results")
+    print()
+    print("### 5b. The serverless homes under the rate limit (900 requests/min, 2, 4 and 8 at once)")
+    print()
+    print("Goals: wall within 1.05 of the floor (requests / rate), 429s under 0.5% of requests,")
+    print("requests equal to the minimum (one per page).")
+    for name, script in [("lambda_rate_limited", "bench/lambda_rate_limited.sh"),
+                         ("component_rate_limited", "bench/component_rate_limited.sh")]:
+        path = os.path.join(here, f"{name}.md")
+        print()
+        print(f"`{script}`:")
+        print()
+        if not os.path.exists(path):
+            print(f"No result yet: run `{script}`.")
+            continue
+        rows = [l.rstrip() for l in open(path) if l.startswith("|")]
+        header, body = rows[:2], rows[2:]
+        latest = {}
+        for row in body:
+            latest[row.split("|")[3].strip()] = row  # by concurrency
+        for line in header + [latest[k] for k in sorted(latest, key=int)]:
+            print(line)
+        print()
+        print(f"Every run: [bench/results/{name}.md](results/{name}.md).")
+    path = os.path.join(here, "cost.md")
+    if os.path.exists(path):
+        print()
+        print("### 5c. What a full sync costs on AWS: `python3 bench/cost.py bench/results/lambda_rate_limited.jsonl`")
+        print()
+        for line in open(path).read().splitlines()[2:]:
+            print(line)
 
 
 def latest_row(path):

@@ -7,10 +7,12 @@
 //! - [`secrets`]: the API key, the job-signing secret and the trigger token.
 //! - [`start`]: seeding a sync (`{"action": "start"}`, `POST /sync`, `POST /start`).
 //! - [`page`]: one message: fetch, write, journal and send the next jobs, acknowledge.
+//! - [`pacing`]: the minute's budget, shared by the invocations through the store.
 //! - [`webhook`]: Affinity's webhook deliveries, and the refreshes they queue.
 //!
 //! Nothing here does I/O of its own, so it builds for `wasm32-wasip2` as well.
 
+pub mod pacing;
 pub mod page;
 pub mod secrets;
 pub mod settings;

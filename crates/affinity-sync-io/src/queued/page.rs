@@ -161,6 +161,18 @@ async fn run_job<S: ObjectSink, Q: JobQueue, F: PageFetcher>(
         Ok(r) => r,
         Err(e) => return park(e.to_string(), None).await,
     };
+    // Another invocation saw the minute's budget spent: this page waits for the window too,
+    // sent again as it is (no request made, no try counted).
+    let wait = super::pacing::wait(&app.sink, crate::now_unix()).await?;
+    if wait > 0 {
+        let secret = app.secrets.job_secret.as_ref();
+        let delay = (wait + 1).min(MAX_DELAY_SECONDS);
+        app.queue
+            .send(&super::encode_jobs(&[job], secret), delay, attempt)
+            .await?;
+        tracing::info!(delay, "waiting for the rate-limit window (pacing record)");
+        return Ok(Handled::Retried { delay });
+    }
     let response = match app.fetcher.get_page(&request, &app.secrets.api_key).await {
         Ok(r) => r,
         Err(transport) if attempt >= app.settings.max_attempts => {
@@ -196,8 +208,10 @@ async fn run_job<S: ObjectSink, Q: JobQueue, F: PageFetcher>(
                 );
                 return park(error, Some(fetched)).await;
             }
-            // The minute's budget: wait for the window, without counting it as a failed try.
+            // The minute's budget: wait for the window, without counting it as a failed try,
+            // and tell the other invocations to wait too.
             let wait = fetch::retry_after(&response.headers);
+            super::pacing::pause(&app.sink, crate::now_unix() + wait as i64).await?;
             return retry(StepError::RateLimited.to_string(), wait, attempt, fetched).await;
         }
         Err(e) if e.retryable() && attempt < app.settings.max_attempts => {
@@ -226,6 +240,10 @@ async fn run_job<S: ObjectSink, Q: JobQueue, F: PageFetcher>(
         Some((remaining, reset)) if remaining <= app.settings.rate_reserve => reset + 1,
         _ => 0,
     };
+    if delay > 0 {
+        // And so do the pages other invocations would run meanwhile (`pacing`).
+        super::pacing::pause(&app.sink, crate::now_unix() + delay as i64).await?;
+    }
     app.queue
         .send(&super::encode_jobs(&jobs, secret), delay, 1)
         .await?;
