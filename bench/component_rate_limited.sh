@@ -29,10 +29,11 @@ TOKEN=bench-trigger-token-0123456789
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install --quiet -r scripts/requirements-test.txt
-cargo build --locked -q -p affinity-sync-wasm --target wasm32-wasip2 --profile wasm
-cargo build --locked -q --release -p affinity-sync-wasm-host
-component="$TARGET/wasm32-wasip2/wasm/affinity_sync_wasm.wasm"
-host="$TARGET/release/affinity-sync-wasm-host"
+# COMPONENT=… and HOST=… (paths) skip their builds.
+component=${COMPONENT:-$TARGET/wasm32-wasip2/wasm/affinity_sync_wasm.wasm}
+host=${HOST:-$TARGET/release/affinity-sync-wasm-host}
+[ -n "${COMPONENT:-}" ] || cargo build --locked -q -p affinity-sync-wasm --target wasm32-wasip2 --profile wasm
+[ -n "${HOST:-}" ] || cargo build --locked -q --release -p affinity-sync-wasm-host
 BIN=${BIN:-$TARGET/debug/affinity-sync}
 [ -x "$BIN" ] || cargo build --workspace --all-targets --locked -q
 
@@ -79,7 +80,7 @@ PY
   AFFINITY_SYNC_DEAD_LETTER_URL="$dead" AFFINITY_BASE_URL="http://127.0.0.1:$PORT" \
   AFFINITY_API_KEY=bench-key AFFINITY_SYNC_JOB_SECRET=bench-job-secret-0123456789 \
   AFFINITY_SYNC_TRIGGER_TOKEN="$TOKEN" AWS_ENDPOINT_URL_S3="$moto" AFFINITY_SYNC_LOG=warn \
-    "$host" serve --component "$component" --listen "127.0.0.1:$HOST_PORT" 2>"$work/host.log" &
+    "$host" serve --component "$component" --listen "127.0.0.1:$HOST_PORT" >/dev/null 2>"$work/host.log" &
   host_pid=$!
   for _ in $(seq 1 600); do grep -q "serving" "$work/host.log" && break; sleep 0.1; done
 

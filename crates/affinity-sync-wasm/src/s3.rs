@@ -159,9 +159,23 @@ impl S3Store {
         what: &str,
     ) -> Result<Reply> {
         let verb = method.to_string();
-        let mut all = headers.to_vec();
-        all.extend(self.signer.sign("s3", &verb, url, headers, &body)?);
-        outbound::send(method, url, &all, body).map_err(|e| anyhow!("{what}: {e}"))
+        // S3 asks clients to retry its 500 and 503 answers (and a request cut short); the
+        // native homes' SDK does, three tries in all, and so does this (signed afresh).
+        let mut attempt = 1;
+        loop {
+            let mut all = headers.to_vec();
+            all.extend(self.signer.sign("s3", &verb, url, headers, &body)?);
+            let sent = outbound::send(method.clone(), url, &all, body.clone());
+            let again = match &sent {
+                Ok(reply) => matches!(reply.status, 500 | 502 | 503 | 504),
+                Err(_) => true,
+            };
+            if !again || attempt == 3 {
+                return sent.map_err(|e| anyhow!("{what}: {e}"));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100 << (2 * attempt)));
+            attempt += 1;
+        }
     }
 }
 
