@@ -6,7 +6,11 @@ sends, and the event source's receives and deletes, which Lambda's poller makes 
 customer's bill), and S3 requests, scaled to full syncs of 10,000, 100,000 and 1,000,000
 records and priced with AWS's us-east-1 list prices below.
 
-usage: cost.py RUNS.jsonl   (prints Markdown)"""
+The component's figures beside them (bench/results/component_rate_limited.jsonl, when there):
+its hosts bill in their own ways (Spin, a server of your own), so they are given as time per
+job, not priced.
+
+usage: cost.py RUNS.jsonl [COMPONENT_RUNS.jsonl]   (prints Markdown)"""
 
 import json
 import sys
@@ -67,3 +71,26 @@ for n in (10_000, 100_000, 1_000_000):
     s3 = put * S3_PUT_LIST + get * S3_GET
     print(f"| {n:,} | {inv:,.0f} | {gbs:,.0f} / {gbs_aws:,.0f} | {sqs:,.0f} | {put:,.0f} | {get:,.0f} | "
           f"${lam:.4f} | ${q:.4f} | ${s3:.4f} | ${lam + q + s3:.4f} (${lam_aws + q + s3:.4f}) |")
+
+if len(sys.argv) > 2:
+    try:
+        comp = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]
+    except FileNotFoundError:
+        comp = []
+    if comp:
+        by = {}
+        for c in comp:
+            by[c["concurrency"]] = c
+        c = by.get(4) or comp[-1]
+        print()
+        print(f"The component, from its run at concurrency {c['concurrency']} (sync `{c['sync_id']}`: "
+              f"{c['jobs']:,} jobs, {c['job_seconds']:.0f} s of jobs as its host timed them, "
+              f"{c['aws'].get('sqs_or_secrets', 0):,} SQS requests), scaled the same way:\n")
+        print("| records | jobs | job time (s) | SQS requests | S3 PUT+LIST | S3 GET |")
+        print("| ---: | ---: | ---: | ---: | ---: | ---: |")
+        for n in (10_000, 100_000, 1_000_000):
+            k = n / c["records"]
+            a = c["aws"]
+            print(f"| {n:,} | {c['jobs'] * k:,.0f} | {c['job_seconds'] * k:,.0f} | "
+                  f"{a.get('sqs_or_secrets', 0) * k:,.0f} | {(a.get('s3_put', 0) + a.get('s3_list', 0)) * k:,.0f} | "
+                  f"{(a.get('s3_get', 0) + a.get('s3_head', 0)) * k:,.0f} |")

@@ -97,5 +97,5 @@ PY
   wait $mock_pid $moto_pid 2>/dev/null || true
   rm -rf "$work"
 done
-.venv/bin/python bench/cost.py bench/results/lambda_rate_limited.jsonl > bench/results/cost.md
+.venv/bin/python bench/cost.py bench/results/lambda_rate_limited.jsonl bench/results/component_rate_limited.jsonl > bench/results/cost.md
 cat bench/results/cost.md
