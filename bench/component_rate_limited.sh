@@ -94,7 +94,7 @@ PY
   sleep 0.5 # the host's log is written every 200 ms
 
   result=$(.venv/bin/python - "$work" "$moto" "$began" "$ended" "$n" "http://127.0.0.1:$PORT" <<'PY'
-import json, re, sys, collections, urllib.request, boto3
+import json, sys, urllib.request, boto3
 work, moto, began, ended, n, base = sys.argv[1:7]
 sync_id = json.load(open(f"{work}/start.json"))["sync_id"]
 jobs = [float(l.split()[3]) for l in open(f"{work}/host.log") if l.startswith("POST /jobs ")]
@@ -102,35 +102,21 @@ s3 = boto3.client("s3", endpoint_url=moto, region_name="us-east-1")
 key = f"affinity/_manifests/sync_id={sync_id}/sync.json"
 manifest = json.loads(s3.get_object(Bucket="affinity-bench", Key=key)["Body"].read())
 stats = json.load(urllib.request.urlopen(f"{base}/__stats"))
-counts = collections.Counter()
-for line in open(f"{work}/moto.log", errors="replace"):
-    m = re.search(r'"(?:\x1b\[[0-9;]*m)*(GET|PUT|POST|DELETE|HEAD) (\S+) HTTP', line)
-    if m and m.group(2).startswith("/affinity-bench"):
-        counts["s3_list" if m.group(1) == "GET" and "list-type" in m.group(2) else f"s3_{m.group(1).lower()}"] += 1
-    elif m and m.group(1) == "POST" and m.group(2) == "/":
-        counts["sqs_or_secrets"] += 1
 print(json.dumps({
     "sync_id": sync_id, "concurrency": int(n), "wall_s": round(float(ended) - float(began), 1),
     "requests": stats["requests"], "rate_limited": stats.get("rate_limited", 0),
     "pages": sum(s["pages"] for s in manifest["streams"]),
     "records": sum(s["records"] for s in manifest["streams"]),
     "retries": sum(s.get("retries", 0) for s in manifest["streams"]),
-    "jobs": len(jobs), "job_seconds": round(sum(jobs) / 1000, 1), "aws": dict(counts),
+    "jobs": len(jobs), "job_seconds": round(sum(jobs) / 1000, 1),
 }))
 PY
 )
+  result=$(.venv/bin/python bench/rate_limited_report.py aws "$result" "$work/moto.log")
   echo "$result"
   echo "$result" >> bench/results/component_rate_limited.jsonl
-  .venv/bin/python - "$result" "$PER_MINUTE" "$(git rev-parse --short HEAD)" >> bench/results/component_rate_limited.md <<'PY'
-import json, sys, datetime
-r = json.loads(sys.argv[1]); rate = int(sys.argv[2]) / 60.0; commit = sys.argv[3]
-floor = r["requests"] / rate
-share = 100.0 * r["rate_limited"] / r["requests"]
-print(f"| {datetime.date.today()} | {commit} | {r['concurrency']} | {r['pages']:,} | {r['records']:,} | "
-      f"{r['requests']:,} ({r['requests'] / r['pages']:.3f}) | {r['rate_limited']} ({share:.2f}%) | {r['retries']} | "
-      f"{r['wall_s']:.0f} s | {floor:.0f} s | {r['wall_s'] / floor:.3f} | {r['aws'].get('sqs_or_secrets', 0):,} | "
-      f"{r['jobs']:,} | {r['job_seconds']:.0f} s |")
-PY
+  .venv/bin/python bench/rate_limited_report.py row "$result" "$PER_MINUTE" "$(git rev-parse --short HEAD)" \
+    >> bench/results/component_rate_limited.md
   tail -1 bench/results/component_rate_limited.md
   kill $mock_pid $moto_pid $host_pid 2>/dev/null || true
   wait $mock_pid $moto_pid $host_pid 2>/dev/null || true

@@ -60,38 +60,11 @@ for n in $CONCURRENCY; do
     sleep 0.1
   done
   result=$(.venv/bin/python bench/lambda_rate_limited.py "$bootstrap" "http://127.0.0.1:$PORT" "http://127.0.0.1:$MOTO_PORT" "$n")
-  # The AWS requests of the sync, from moto's request log: S3 by method, and SQS (the JSON
-  # protocol's POST /: the function's sends and the event source's receives and deletes,
-  # which Lambda's poller makes on the customer's bill too).
-  result=$(.venv/bin/python - "$result" "$work/moto.log" <<'PY'
-import json, re, sys, collections
-r = json.loads(sys.argv[1])
-counts = collections.Counter()
-for line in open(sys.argv[2], errors="replace"):
-    m = re.search(r'"(?:\x1b\[[0-9;]*m)*(GET|PUT|POST|DELETE|HEAD) (\S+) HTTP', line)
-    if not m:
-        continue
-    method, path = m.groups()
-    if path.startswith("/affinity-bench"):
-        counts["s3_list" if method == "GET" and "list-type" in path else f"s3_{method.lower()}"] += 1
-    elif method == "POST" and path == "/":
-        counts["sqs_or_secrets"] += 1
-r["aws"] = dict(counts)
-print(json.dumps(r))
-PY
-)
+  result=$(.venv/bin/python bench/rate_limited_report.py aws "$result" "$work/moto.log")
   echo "$result"
   echo "$result" >> bench/results/lambda_rate_limited.jsonl
-  .venv/bin/python - "$result" "$PER_MINUTE" "$(git rev-parse --short HEAD)" >> bench/results/lambda_rate_limited.md <<'PY'
-import json, sys, datetime
-r = json.loads(sys.argv[1]); rate = int(sys.argv[2]) / 60.0; commit = sys.argv[3]
-floor = r["requests"] / rate
-share = 100.0 * r["rate_limited"] / r["requests"]
-print(f"| {datetime.date.today()} | {commit} | {r['concurrency']} | {r['pages']:,} | {r['records']:,} | "
-      f"{r['requests']:,} ({r['requests'] / r['pages']:.3f}) | {r['rate_limited']} ({share:.2f}%) | {r['retries']} | "
-      f"{r['wall_s']:.0f} s | {floor:.0f} s | {r['wall_s'] / floor:.3f} | {r['messages_received']:,} | "
-      f"{r['invocations']:,} | {r['invocation_seconds']:.0f} s |")
-PY
+  .venv/bin/python bench/rate_limited_report.py row "$result" "$PER_MINUTE" "$(git rev-parse --short HEAD)" \
+    >> bench/results/lambda_rate_limited.md
   tail -1 bench/results/lambda_rate_limited.md
   kill $mock_pid $moto_pid 2>/dev/null || true
   wait $mock_pid $moto_pid 2>/dev/null || true
