@@ -207,6 +207,24 @@ impl Dialect {
     }
 }
 
+/// The columns of a Redshift table that `COPY … FORMAT AS PARQUET SERIALIZETOJSON` fills with
+/// `t`'s batches: JSON columns as the text they are in Parquet (parsed when read), lists as
+/// SUPER.
+pub(crate) fn redshift_parquet_columns(t: &Table) -> String {
+    let d = Dialect::Redshift;
+    t.columns
+        .iter()
+        .map(|c| {
+            let ty = match c.ty {
+                Ty::Json => "VARCHAR(65535)",
+                other => d.type_of(other),
+            };
+            format!("{} {ty}", d.quote(c.name))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The tables `ddl` covers: every catalog table, then the change tables.
 fn tables() -> Vec<&'static Table> {
     let mut out: Vec<&'static Table> = STREAMS.iter().flat_map(|s| s.tables.iter()).collect();
@@ -433,20 +451,10 @@ pub fn render(
                 t = t.name
             ),
             Dialect::Redshift => {
-                let staging: Vec<String> = t
-                    .columns
-                    .iter()
-                    .map(|c| {
-                        let ty = match c.ty {
-                            Ty::Json => "VARCHAR(65535)",
-                            other => d.type_of(other),
-                        };
-                        format!("{} {ty}", d.quote(c.name))
-                    })
-                    .collect();
+                let staging = redshift_parquet_columns(t);
                 format!(
                     "BEGIN;\nCREATE TEMP TABLE _batches ({});\nCOPY _batches FROM '{dir}/'\n  IAM_ROLE 'arn:aws:iam::ACCOUNT:role/affinity-sync-read'\n  FORMAT AS PARQUET SERIALIZETOJSON;\nDELETE FROM {name};\nINSERT INTO {name}\n  SELECT\n    {}\n  FROM _batches;\nDROP TABLE _batches;\nCOMMIT;\n",
-                    staging.join(", "),
+                    staging,
                     select(&|c| d.quote(c))
                 )
             }

@@ -400,23 +400,22 @@ impl Reader {
             // as text, parsed here) or from NDJSON (JSON columns nested, loaded as SUPER).
             Dialect::Redshift => {
                 let json = dir.ends_with("events") || dir.ends_with("tombstones");
-                let columns: Vec<String> = t
-                    .columns
-                    .iter()
-                    .map(|c| {
-                        let ty = match (json, c.ty) {
-                            (false, Ty::Json) => "VARCHAR(65535)",
-                            (_, other) => d.type_of(other),
-                        };
-                        format!("{} {ty}", d.quote(c.name))
-                    })
-                    .collect();
+                // NDJSON change records load JSON columns as SUPER; Parquet as `ddl`'s load.
+                let columns = if json {
+                    t.columns
+                        .iter()
+                        .map(|c| format!("{} {}", d.quote(c.name), d.type_of(c.ty)))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                } else {
+                    super::ddl::redshift_parquet_columns(t)
+                };
                 let format = if json {
                     "FORMAT JSON 'auto' GZIP TIMEFORMAT 'auto'"
                 } else {
                     "FORMAT AS PARQUET SERIALIZETOJSON"
                 };
-                let files = self.redshift_copy(dir, &columns.join(", "), format);
+                let files = self.redshift_copy(dir, &columns, format);
                 let select: Vec<String> = t
                     .columns
                     .iter()
