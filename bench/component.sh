@@ -26,9 +26,9 @@ TOKEN=bench-trigger-token-0123456789
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install --quiet -r scripts/requirements-test.txt
 
-cargo build --locked -p affinity-sync-wasm --target wasm32-wasip2 --profile wasm
+scripts/component.sh
 cargo build --locked --release -p affinity-sync-wasm-host
-component="$TARGET/wasm32-wasip2/wasm/affinity_sync_wasm.wasm"
+component="$TARGET/wasm32-wasip2/wasm/affinity-sync.wasm"
 host="$TARGET/release/affinity-sync-wasm-host"
 BIN=${BIN:-$TARGET/debug/affinity-sync}
 [ -x "$BIN" ] || cargo build --workspace --all-targets --locked -q
@@ -99,7 +99,7 @@ mkdir -p bench/results
 [ -f bench/results/component.md ] || cat > bench/results/component.md <<'MD'
 # WebAssembly component: size, start-up, time per job
 
-`bench/component.sh`: the component as shipped (`--profile wasm`), run by
+`bench/component.sh`: the component as shipped (`scripts/component.sh`; `--profile wasm` before 2026-12-06), run by
 `affinity-sync-wasm-host` (wasmtime 48, release) with a fresh instance per request as Spin
 does; `affinity-sync worker` feeds it from the queue; moto (S3, SQS) and the test double on
 loopback, all on the same 2-core machine, so a job's time includes theirs. Instantiate + call

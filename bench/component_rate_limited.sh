@@ -2,7 +2,7 @@
 # The WebAssembly component under Affinity's rate limit (issue 28): the same sync as
 # bench/lambda_rate_limited.sh (at least 3,000 pages, the double enforcing 900 requests a
 # minute and a concurrency cap, moto's SQS in real time), carried by `affinity-sync worker
-# --concurrency N` to the component (`--profile wasm`) served by affinity-sync-wasm-host
+# --concurrency N` to the component (`scripts/component.sh`) served by affinity-sync-wasm-host
 # (wasmtime, release; a fresh instance per request, as Spin does).
 #
 #   bench/component_rate_limited.sh                  # concurrency 2, 4 and 8
@@ -30,9 +30,9 @@ TOKEN=bench-trigger-token-0123456789
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install --quiet -r scripts/requirements-test.txt
 # COMPONENT=… and HOST=… (paths) skip their builds.
-component=${COMPONENT:-$TARGET/wasm32-wasip2/wasm/affinity_sync_wasm.wasm}
+component=${COMPONENT:-$TARGET/wasm32-wasip2/wasm/affinity-sync.wasm}
 host=${HOST:-$TARGET/release/affinity-sync-wasm-host}
-[ -n "${COMPONENT:-}" ] || cargo build --locked -q -p affinity-sync-wasm --target wasm32-wasip2 --profile wasm
+[ -n "${COMPONENT:-}" ] || scripts/component.sh
 [ -n "${HOST:-}" ] || cargo build --locked -q --release -p affinity-sync-wasm-host
 BIN=${BIN:-$TARGET/debug/affinity-sync}
 [ -x "$BIN" ] || cargo build --workspace --all-targets --locked -q

@@ -4,8 +4,8 @@
 //! message, POSTs it to `/jobs`, and deletes it when the component says it is done. What lands
 //! in the bucket is compared with the double's ground truth.
 //!
-//! The component is built by scripts/test.sh (`cargo build -p affinity-sync-wasm --target
-//! wasm32-wasip2 --profile wasm`, the build we ship) before the tests run.
+//! The component is built by scripts/test.sh (`scripts/component.sh`: cargo's `--profile wasm`
+//! build, then `wasm-opt -Oz`; the file we ship) before the tests run.
 
 mod support;
 
@@ -32,10 +32,10 @@ fn component_file() -> PathBuf {
         .parent()
         .and_then(Path::parent)
         .expect("the target dir");
-    let path = target.join("wasm32-wasip2/wasm/affinity_sync_wasm.wasm");
+    let path = target.join("wasm32-wasip2/wasm/affinity-sync.wasm");
     assert!(
         path.exists(),
-        "{} is missing: build it with `cargo build -p affinity-sync-wasm --target wasm32-wasip2 --profile wasm` (scripts/test.sh does)",
+        "{} is missing: build it with `scripts/component.sh` (scripts/test.sh does)",
         path.display()
     );
     path

@@ -28,7 +28,7 @@ struct Cli {
 enum Command {
     /// Serve the component over HTTP until Ctrl-C.
     Serve {
-        /// The component (`cargo build -p affinity-sync-wasm --target wasm32-wasip2 --profile wasm`).
+        /// The component (`scripts/component.sh` writes `target/wasm32-wasip2/wasm/affinity-sync.wasm`).
         #[arg(long)]
         component: PathBuf,
         #[arg(long, default_value = "127.0.0.1:3000")]
