@@ -34,7 +34,7 @@ command -v java >/dev/null || need_apt+=(default-jre-headless)
 # A real browser and its WebDriver for tests/show.rs (the dashboard, driven by Selenium).
 command -v chromium >/dev/null || need_apt+=(chromium)
 command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
-# npm, to fetch binaryen's wasm-opt once for scripts/component.sh (the component we ship).
+# npm: binaryen's wasm-opt for scripts/component.sh (the component we ship), and Azurite.
 command -v npm >/dev/null || need_apt+=(nodejs npm)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
@@ -49,6 +49,15 @@ echo "postgresql: $(ls -d ${AFFINITY_SYNC_PG_BIN:-/usr/lib/postgresql/*/bin} | t
 echo "java: $(java -version 2>&1 | head -1)"
 echo "browser: $(chromium --version 2>/dev/null | head -1); $(chromedriver --version | head -1)"
 echo "node: $(node --version), npm $(npm --version)"
+
+say "Azurite (Azure Blob Storage emulator, npm) for tests/azure_out.rs"
+azurite_home="${XDG_CACHE_HOME:-$HOME/.cache}/affinity-sync/azurite"
+if [ ! -x "$azurite_home/node_modules/.bin/azurite-blob" ]; then
+  mkdir -p "$azurite_home"
+  npm install --silent --no-audit --no-fund --prefix "$azurite_home" azurite@3.37.0
+fi
+export AFFINITY_SYNC_AZURITE="$azurite_home/node_modules/.bin/azurite-blob"
+echo "azurite: $("$AFFINITY_SYNC_AZURITE" --version 2>/dev/null || echo installed)"
 
 say "test venv (pyarrow, duckdb: independent Parquet readers; moto: local AWS; cfn-lint)"
 if [ ! -x .venv/bin/python ]; then

@@ -124,8 +124,8 @@ fn assert_views_equal_load(views: &Path, loaded: &Path, hidden: Option<&str>) ->
     compared
 }
 
-/// What tests/warehouse_views.py printed for `engine`, once it has compared every table
-/// (the main ones among them, none empty) and found them equal.
+/// What tests/warehouse_views.py printed for `engine`, once it has compared every table and
+/// wide view (the main ones among them, none empty) and found them equal.
 fn all_equal(run: &std::process::Output, engine: &str) -> String {
     let report = String::from_utf8_lossy(&run.stdout).to_string();
     assert!(
@@ -138,14 +138,51 @@ fn all_equal(run: &std::process::Output, engine: &str) -> String {
         "list_entries_field_values",
         "notes",
         "tombstones",
+        "persons_wide",
+        "companies_wide",
     ] {
         assert!(
             report.contains(&format!("\n{t}: ")),
             "{engine}: {t} compared: {report}"
         );
     }
-    assert!(!report.contains(" 0 rows, equal"), "{engine}: {report}");
+    assert!(
+        report.lines().any(|l| l.starts_with("list_")
+            && l.contains("_wide: ")
+            && l.ends_with(" rows, equal")),
+        "{engine}: a list's wide view compared: {report}"
+    );
+    assert!(
+        !report
+            .lines()
+            .any(|l| l.ends_with(": 0 rows, equal") && !l.contains("_wide")),
+        "{engine}: {report}"
+    );
     report
+}
+
+/// tests/warehouse_views.py for `engine`, on the statements `sql` (written into `work`) over
+/// `store`, comparing each view with the tables `load duckdb` made in `loaded`.
+fn warehouse_views(
+    engine: &str,
+    sql: &str,
+    store: &Path,
+    loaded: &Path,
+    work: &Path,
+) -> std::process::Command {
+    let file = work.join(format!("{engine}.sql"));
+    std::fs::write(&file, sql).unwrap();
+    let mut command = std::process::Command::new(python());
+    command
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/warehouse_views.py"
+        ))
+        .arg(engine)
+        .args([file.as_path(), store, loaded])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    command
 }
 
 /// A child process, killed if the test ends before it is waited for.
@@ -311,25 +348,42 @@ async fn views_follow_the_store_as_load_duckdb_would() {
     copy_dir(&out, &spark_store);
     let s = spark_store.display().to_string();
     let sql = ddl(&["--dialect", "databricks", "--views", "--from", &s], &work).await;
-    let spark_sql = work.join("databricks.sql");
-    std::fs::write(&spark_sql, &sql).unwrap();
     let mut spark = Running(Some(
-        std::process::Command::new(python())
-            .arg(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/warehouse_views.py"
-            ))
-            .arg("spark")
-            .args([&spark_sql, &spark_store, &loaded])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
+        warehouse_views("spark", &sql, &spark_store, &loaded, &work)
+            .spawn()
+            .unwrap(),
+    ));
+
+    // DuckDB's statements over s3:// on moto, with the wide views, over the same copy: the
+    // script uploads it and gives DuckDB an `s3://` filesystem over boto3, as httpfs cannot
+    // be installed here (tests/warehouse_views.py says how).
+    let moto = support::moto::start_moto();
+    support::moto::create_bucket(&moto, "affinity-views").await;
+    let sql = ddl(
+        &[
+            "--dialect",
+            "duckdb",
+            "--views",
+            "--location",
+            "s3://affinity-views/affinity",
+            "--from",
+            &s,
+        ],
+        &work,
+    )
+    .await;
+    let mut on_s3 = Running(Some(
+        warehouse_views("duckdb-s3", &sql, &spark_store, &loaded, &work)
+            .env("AFFINITY_SYNC_MOTO", &moto.url)
             .spawn()
             .unwrap(),
     ));
 
     // Snowflake's statements over the same store, on fakesnow (Snowflake SQL on DuckDB),
     // equal the same load; its stage and external tables are stood in for by tables holding
-    // the files they would read (tests/warehouse_views.py says how).
+    // the files they would read (tests/warehouse_views.py says how). With --from, the wide
+    // views' columns are the store's fields.
+    let o = out.display().to_string();
     let sql = succeeded(
         &cli(
             &[
@@ -339,20 +393,14 @@ async fn views_follow_the_store_as_load_duckdb_would() {
                 "--views",
                 "--location",
                 "s3://bucket/affinity",
+                "--from",
+                &o,
             ],
             &work,
         )
         .await,
     );
-    let sql_file = work.join("snowflake.sql");
-    std::fs::write(&sql_file, &sql).unwrap();
-    let checked = std::process::Command::new(python())
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/warehouse_views.py"
-        ))
-        .arg("snowflake")
-        .args([&sql_file, &out, &loaded])
+    let checked = warehouse_views("snowflake", &sql, &out, &loaded, &work)
         .output()
         .unwrap();
     let report = all_equal(&checked, "snowflake");
@@ -361,23 +409,21 @@ async fn views_follow_the_store_as_load_duckdb_would() {
     // BigQuery's and Redshift's statements, parsed as their SQL and run on DuckDB as sqlglot
     // translates them, over files standing in for their external tables and copy jobs (no
     // engine or emulator of either runs here: tests/warehouse_views.py says how).
-    let o = out.display().to_string();
-    for (dialect, location, from) in [
-        ("bigquery", "gs://bucket/affinity", Some(o.as_str())),
-        ("redshift", "s3://bucket/affinity", None),
+    for (dialect, location) in [
+        ("bigquery", "gs://bucket/affinity"),
+        ("redshift", "s3://bucket/affinity"),
     ] {
-        let mut args = vec!["--dialect", dialect, "--views", "--location", location];
-        args.extend(from.map(|f| ["--from", f]).into_iter().flatten());
+        let args = [
+            "--dialect",
+            dialect,
+            "--views",
+            "--location",
+            location,
+            "--from",
+            &o,
+        ];
         let sql = ddl(&args, &work).await;
-        let sql_file = work.join(format!("{dialect}.sql"));
-        std::fs::write(&sql_file, &sql).unwrap();
-        let checked = std::process::Command::new(python())
-            .arg(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/warehouse_views.py"
-            ))
-            .arg(dialect)
-            .args([&sql_file, &out, &loaded])
+        let checked = warehouse_views(dialect, &sql, &out, &loaded, &work)
             .output()
             .unwrap();
         let report = all_equal(&checked, dialect);
@@ -428,6 +474,14 @@ async fn views_follow_the_store_as_load_duckdb_would() {
         .unwrap();
     assert!(shown > 0, "_affinity_syncs lists {latest}");
 
+    let on_s3 = on_s3.0.take().unwrap().wait_with_output().unwrap();
+    let report = all_equal(&on_s3, "duckdb-s3");
+    assert!(
+        report.contains("over s3://affinity-views/affinity (")
+            && report.contains("read through boto3"),
+        "{report}"
+    );
+    drop(moto);
     let spark = spark.0.take().unwrap().wait_with_output().unwrap();
     let report = all_equal(&spark, "spark");
     assert!(report.contains("ran on Spark 4."), "{report}");

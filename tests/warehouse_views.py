@@ -20,7 +20,14 @@ compares every view with the tables `load duckdb` built from the same store.
   `FROM m, m.doc.streams AS s`) sqlglot translates; then every view runs on DuckDB as
   sqlglot translates it.
 
-usage: warehouse_views.py snowflake|spark|bigquery|redshift VIEWS.sql STORE_DIR LOADED.duckdb
+- `duckdb-s3`: DuckDB's own statements over `s3://`, on DuckDB (the Python package, the same
+  2.0 as the CLI's), with the store's files uploaded to moto's S3 (`AFFINITY_SYNC_MOTO`, the
+  bucket and prefix of the statements' location). DuckDB reads `s3://` through its `httpfs`
+  extension, which cannot be installed here (extensions.duckdb.org is out of reach): DuckDB
+  is given instead an fsspec filesystem for `s3://` that lists and reads (ranged GETs) with
+  boto3, so every glob, manifest and batch the statements name is listed and read from S3.
+
+usage: warehouse_views.py snowflake|spark|bigquery|redshift|duckdb-s3 VIEWS.sql STORE_DIR LOADED.duckdb
 Prints one line per table and exits 1 when a view differs from the load."""
 
 import collections
@@ -135,7 +142,7 @@ def run_snowflake(text, store):
 
     def rows(table, _open=(patch, conn)):  # keeps the connection open while it is used
         cur.execute(f"SELECT * FROM {table.upper()}")
-        return cur.fetchall()
+        return [d[0] for d in cur.description], cur.fetchall()
     return rows
 
 
@@ -148,6 +155,8 @@ def run_spark(text, work):
 
     spark = (SparkSession.builder.master("local[2]").appName("affinity-sync views")
              .config("spark.ui.enabled", "false")
+             # The wide views plan two views' whole chains each: more than the default 1g.
+             .config("spark.driver.memory", "4g")
              .config("spark.sql.session.timeZone", "UTC")
              .config("spark.sql.shuffle.partitions", "2")
              # Many small files: one task reads many.
@@ -165,7 +174,8 @@ def run_spark(text, work):
     print(f"ran on Spark {spark.version}")
 
     def rows(table):
-        return [tuple(r) for r in spark.sql(f"SELECT * FROM `{table}`").collect()]
+        frame = spark.sql(f"SELECT * FROM `{table}`")
+        return frame.columns, [tuple(r) for r in frame.collect()]
     return rows
 
 
@@ -216,7 +226,8 @@ def run_bigquery(text, store):
     print(f"parsed as BigQuery SQL, {translated} statements run on DuckDB as sqlglot translates them")
 
     def rows(table):
-        return conn.execute(f'SELECT * FROM affinity."{table}"').fetchall()
+        result = conn.execute(f'SELECT * FROM affinity."{table}"')
+        return [d[0] for d in result.description], result.fetchall()
     return rows
 
 
@@ -270,7 +281,111 @@ def run_redshift(text, store):
     print(f"parsed as Redshift SQL, {translated} statements run on DuckDB as sqlglot translates them")
 
     def rows(table):
-        return conn.execute(f'SELECT * FROM "{table}"').fetchall()
+        result = conn.execute(f'SELECT * FROM "{table}"')
+        return [d[0] for d in result.description], result.fetchall()
+    return rows
+
+
+def column_name(engine, name):
+    """A column of the load as the engine's view names it (compared without case): BigQuery's
+    wide views write the signs its column names cannot have as `_`."""
+    if engine == "bigquery":
+        name = re.sub(r"[^\w \-&%+:#]", "_", name)
+    return name.lower()
+
+
+def s3_filesystem(s3):
+    """An fsspec filesystem for `s3://` over the boto3 client `s3`: what DuckDB calls to glob,
+    size and read objects when it has no httpfs. The store does not change while the views are
+    compared, so a listing is made once and kept, and so is an object once read (each query
+    of a view reads every file again)."""
+    from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
+
+    class S3File(AbstractBufferedFile):
+        def _fetch_range(self, start, end):
+            if self.path not in contents:
+                bucket, _, key = self.path.partition("/")
+                contents[self.path] = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            return contents[self.path][start:end]
+
+    listings, contents = {}, {}
+
+    class S3(AbstractFileSystem):
+        protocol = "s3"
+        root_marker = ""
+
+        @classmethod
+        def _strip_protocol(cls, path):
+            return path.removeprefix("s3://").rstrip("/")
+
+        def ls(self, path, detail=True, **kwargs):
+            path = self._strip_protocol(path)
+            if path not in listings:
+                listings[path] = self._list(path)
+            return listings[path] if detail else [e["name"] for e in listings[path]]
+
+        def _list(self, path):
+            bucket, _, prefix = path.partition("/")
+            listed = []
+            pages = s3.get_paginator("list_objects_v2").paginate(
+                Bucket=bucket, Prefix=prefix + "/" if prefix else "", Delimiter="/")
+            for page in pages:
+                for p in page.get("CommonPrefixes", []):
+                    listed.append({"name": f"{bucket}/{p['Prefix'].rstrip('/')}",
+                                   "type": "directory", "size": 0})
+                for o in page.get("Contents", []):
+                    listed.append({"name": f"{bucket}/{o['Key']}", "type": "file",
+                                   "size": o["Size"]})
+            return listed or [self.info(path)]
+
+        def info(self, path, **kwargs):
+            bucket, _, key = self._strip_protocol(path).partition("/")
+            try:
+                head = s3.head_object(Bucket=bucket, Key=key)
+                return {"name": f"{bucket}/{key}", "type": "file", "size": head["ContentLength"]}
+            except s3.exceptions.ClientError:
+                found = s3.list_objects_v2(Bucket=bucket, Prefix=key + "/", MaxKeys=1)
+                if found.get("KeyCount", 0):
+                    return {"name": f"{bucket}/{key}", "type": "directory", "size": 0}
+                raise FileNotFoundError(path)
+
+        def modified(self, path):
+            bucket, _, key = self._strip_protocol(path).partition("/")
+            return s3.head_object(Bucket=bucket, Key=key)["LastModified"]
+
+        def _open(self, path, mode="rb", **kwargs):
+            return S3File(self, self._strip_protocol(path), mode, **kwargs)
+
+    return S3()
+
+
+def run_duckdb_s3(text, store):
+    """Uploads the store to moto, runs the statements on DuckDB reading it through boto3;
+    returns a function that reads a view's rows."""
+    import boto3
+
+    location = re.search(r"the current state of (s3://\S+)", text).group(1)
+    bucket, _, prefix = location.removeprefix("s3://").partition("/")
+    s3 = boto3.client("s3", endpoint_url=os.environ["AFFINITY_SYNC_MOTO"],
+                      region_name="us-east-1", aws_access_key_id="testing",
+                      aws_secret_access_key="testing")
+    uploaded = 0
+    for path in store_files(store, lambda key: True):
+        s3.upload_file(path, bucket, f"{prefix}/{os.path.relpath(path, store)}")
+        uploaded += 1
+    conn = duckdb.connect()
+    conn.register_filesystem(s3_filesystem(s3))
+    for s in statements(text):
+        try:
+            conn.execute(s)
+        except Exception as e:
+            raise SystemExit(f"failed: {s[:200]}\n{e}")
+    print(f"ran on DuckDB {duckdb.__version__} over {location} ({uploaded} objects on moto, "
+          "read through boto3)")
+
+    def rows(table):
+        result = conn.execute(f'SELECT * FROM "{table}"')
+        return [d[0] for d in result.description], result.fetchall()
     return rows
 
 
@@ -283,18 +398,28 @@ def main():
         rows = run_bigquery(text, store)
     elif engine == "redshift":
         rows = run_redshift(text, store)
+    elif engine == "duckdb-s3":
+        rows = run_duckdb_s3(text, store)
     else:
         rows = run_spark(text, os.path.dirname(os.path.abspath(sql_path)))
     load = duckdb.connect(loaded, read_only=True)
+    # The tables, then the wide views (a column per field), which must have the load's
+    # columns in its order, named as the dialect can name them.
     tables = [r[0] for r in load.execute(
-        "SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE' "
-        "AND NOT starts_with(table_name, '_') ORDER BY table_name").fetchall()]
+        "SELECT table_name FROM information_schema.tables WHERE (table_type = 'BASE TABLE' "
+        "AND NOT starts_with(table_name, '_')) OR (table_type = 'VIEW' AND "
+        "table_name LIKE '%\\_wide' ESCAPE '\\') ORDER BY table_type, table_name").fetchall()]
     bad = 0
     for t in tables:
-        want = collections.Counter(
-            tuple(norm(v) for v in r) for r in load.execute(f'SELECT * FROM "{t}"').fetchall())
-        got = collections.Counter(tuple(norm(v) for v in r) for r in rows(t))
-        if got != want:
+        loaded_rows = load.execute(f'SELECT * FROM "{t}"')
+        want_names = [column_name(engine, d[0]) for d in loaded_rows.description]
+        want = collections.Counter(tuple(norm(v) for v in r) for r in loaded_rows.fetchall())
+        names, got_rows = rows(t)
+        got = collections.Counter(tuple(norm(v) for v in r) for r in got_rows)
+        if [n.lower() for n in names] != want_names:
+            bad += 1
+            print(f"{t}: columns {names}, the load's {want_names}")
+        elif got != want:
             bad += 1
             print(f"{t}: {sum(want.values())} rows loaded, {sum(got.values())} in the view\n"
                   f"  only in the view: {list((got - want).elements())[:3]}\n"

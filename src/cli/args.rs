@@ -87,7 +87,9 @@ pub struct Target {
 /// Where batches go: `sync`, `resume`, `plan` and `serve`.
 #[derive(Args)]
 pub struct Output {
-    /// Output directory, or `s3://bucket/prefix` (AWS credentials from the standard chain).
+    /// Output directory, `s3://bucket/prefix` (AWS credentials from the standard chain) or
+    /// `az://container/prefix` (Azure Blob Storage: AZURE_STORAGE_ACCOUNT, and a key, SAS,
+    /// service principal or managed identity; README "Azure").
     #[arg(long, default_value = "./affinity-data")]
     pub out: String,
     /// Endpoint of an S3-compatible store (MinIO, R2, moto) for an s3:// --out; path-style.
@@ -113,7 +115,7 @@ impl Output {
 
     /// The latest complete sync there, without creating anything (for `plan`).
     pub async fn previous(&self) -> Result<Option<SyncManifest>> {
-        if self.out.starts_with("s3://") {
+        if ops::store::is_remote(&self.out) {
             self.open().await?.latest_complete().await
         } else {
             Ok(ops::plan::previous_sync(Path::new(&self.out)))

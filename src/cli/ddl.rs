@@ -3,9 +3,10 @@
 //! current state of the bucket.
 
 use crate::ops::ddl::{self, Dialect};
+use crate::ops::views::{self, Coverage};
 use anyhow::{Context, Result};
 use clap::Args;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Args)]
 pub struct DdlArgs {
@@ -29,16 +30,25 @@ pub struct DdlArgs {
     views: bool,
 }
 
-/// DuckDB's wide views over a local store, whose fields can be read now.
-fn wide_views(views: &str, local: bool) -> Result<String> {
+/// The wide views for `dialect`, their columns the fields of the local store `store` now;
+/// without one (or without DuckDB, which reads the store), a line saying how to have them.
+fn wide_views(dialect: Dialect, cover: &Coverage, store: Option<&Path>) -> Result<String> {
     #[cfg(feature = "duckdb")]
-    if local {
-        return crate::ops::duckdb_load::wide_views_over(views);
+    if let Some(store) = store {
+        let at =
+            std::fs::canonicalize(store).with_context(|| format!("--from {}", store.display()))?;
+        let duckdb_views = views::render(
+            Dialect::Duckdb,
+            &at.display().to_string(),
+            &views::coverage(Dialect::Duckdb, Some(&at)),
+        )?;
+        let found = crate::ops::duckdb_load::wide_views_of_store(&duckdb_views)?;
+        return Ok(views::render_wide(dialect, cover, &found));
     }
-    let _ = (views, local);
+    let _ = (dialect, cover, store);
     Ok(
-        "-- Wide views (persons_wide, …): their columns are the fields, read when the views are\n\
-        -- made; pass --from DIR (a local store) to have them printed.\n"
+        "-- Wide views (persons_wide, …): their columns are the fields, read from the store when\n\
+        -- the views are made; pass --from DIR (a local copy of the store) to have them printed.\n"
             .to_string(),
     )
 }
@@ -55,13 +65,15 @@ pub async fn run(args: DdlArgs) -> Result<()> {
                 "--views needs the bucket the warehouse reads: pass --location s3://bucket/prefix (or a directory)"
             ),
         };
-        let cover = crate::ops::views::coverage(args.dialect, args.from.as_deref());
-        let sql = crate::ops::views::render(args.dialect, &location, &cover)?;
-        print!("{sql}");
-        let local = !location.contains("://") && std::path::Path::new(&location).is_dir();
-        if args.dialect == Dialect::Duckdb {
-            print!("{}", wide_views(&sql, local)?);
-        }
+        let cover = views::coverage(args.dialect, args.from.as_deref());
+        print!("{}", views::render(args.dialect, &location, &cover)?);
+        // The fields come from --from, or from the location when it is a local directory.
+        let local = Path::new(&location);
+        let store = args
+            .from
+            .as_deref()
+            .or((!location.contains("://") && local.is_dir()).then_some(local));
+        print!("{}", wide_views(args.dialect, &cover, store)?);
         return Ok(());
     }
     print!(

@@ -72,17 +72,15 @@ async fn duckdb(_: LoadDuckdbArgs) -> Result<()> {
 
 #[cfg(feature = "duckdb")]
 async fn duckdb(args: LoadDuckdbArgs) -> Result<()> {
-    let loaded = if args.from.starts_with("s3://") {
+    let loaded = if ops::store::is_remote(&args.from) {
         let store = open_from(&args.from, args.s3_endpoint.as_deref()).await?;
-        let Store::S3(sink) = store else {
-            unreachable!("an s3:// location opens S3")
-        };
         let dir = std::env::temp_dir().join(format!(
             "affinity-sync-load-{}-{:x}",
             std::process::id(),
             rand::random::<u32>()
         ));
-        let staged = ops::duckdb_stage::stage(&sink, &args.from, &dir).await;
+        let staged =
+            crate::with_sink!(&store, s => ops::duckdb_stage::stage(s, &args.from, &dir).await);
         let loaded = staged.and_then(|s| {
             println!(
                 "read {} objects ({:.1} MB) from {}",
@@ -96,8 +94,9 @@ async fn duckdb(args: LoadDuckdbArgs) -> Result<()> {
         loaded?
     } else if args.from.contains("://") {
         anyhow::bail!(
-            "--from {}: only a directory or s3://bucket/prefix is supported",
-            args.from
+            "--from {}: only {} is supported",
+            args.from,
+            ops::store::SUPPORTED
         )
     } else {
         ops::duckdb_load::load(std::path::Path::new(&args.from), &args.db)?
@@ -120,10 +119,9 @@ async fn postgres(args: LoadPostgresArgs) -> Result<()> {
         );
     }
     let store = open_from(&args.from, args.s3_endpoint.as_deref()).await?;
-    let loaded = match &store {
-        Store::Local(s) => ops::postgres_load::load(s, &args.from, &args.dsn, &args.schema).await,
-        Store::S3(s) => ops::postgres_load::load(s, &args.from, &args.dsn, &args.schema).await,
-    }?;
+    let loaded = crate::with_sink!(&store, s => {
+        ops::postgres_load::load(s, &args.from, &args.dsn, &args.schema).await
+    })?;
     for (table, rows) in &loaded.tables {
         println!("{table:<28} {rows:>9} rows");
     }

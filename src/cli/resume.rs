@@ -24,7 +24,7 @@ pub struct ResumeArgs {
 pub async fn run(args: ResumeArgs) -> Result<()> {
     let options = args.run.options(&args.connection, args.connection.key()?)?;
     let out = &args.output.out;
-    if !out.starts_with("s3://") && !std::path::Path::new(out).is_dir() {
+    if !crate::ops::store::is_remote(out) && !std::path::Path::new(out).is_dir() {
         anyhow::bail!(
             "--out {out} does not exist: resume continues a sync in the directory it wrote to"
         );

@@ -3,7 +3,6 @@
 
 use super::args::{Connection, Output, WebhookSecretArgs};
 use crate::ops;
-use crate::ops::store::Store;
 use anyhow::{Context, Result};
 use clap::Args;
 use std::io::Write;
@@ -54,8 +53,5 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let stop = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    match args.output.open().await? {
-        Store::Local(s) => ops::serve::run(s, options, ready, stop).await,
-        Store::S3(s) => ops::serve::run(s, options, ready, stop).await,
-    }
+    crate::with_sink!(args.output.open().await?, s => ops::serve::run(s, options, ready, stop).await)
 }

@@ -5,7 +5,7 @@ use super::Exit;
 use super::args::Output;
 use crate::ops;
 use crate::ops::status::{Options, Report};
-use affinity_sync_io::s3::S3Sink;
+use crate::ops::store::Store;
 use affinity_sync_io::s3_encryption::Encryption;
 use affinity_sync_io::sink::LocalDir;
 use anyhow::Result;
@@ -76,15 +76,17 @@ pub async fn run(args: StatusArgs) -> Result<()> {
         now: affinity_sync_io::now_unix(),
     };
     let out = &args.output.out;
-    let report: Report = if out.starts_with("s3://") {
-        let sink = S3Sink::open(out, args.output.s3_endpoint.as_deref(), "--out")
-            .await
-            .map_err(bad)?;
-        ops::status::report(&sink, &options).await
-    } else if out.contains("://") {
-        Err(anyhow::anyhow!(
-            "--out {out}: only a directory or s3://bucket/prefix is supported"
-        ))
+    let report: Report = if out.contains("://") {
+        // Read only: no encryption is asked for.
+        let store = Store::open(
+            "--out",
+            out,
+            args.output.s3_endpoint.as_deref(),
+            Encryption::None,
+        )
+        .await
+        .map_err(bad)?;
+        crate::with_sink!(&store, s => ops::status::report(s, &options).await)
     } else {
         let sink = LocalDir::existing(Path::new(out)).map_err(bad)?;
         ops::status::report(&sink, &options).await

@@ -97,10 +97,7 @@ pub(super) async fn run_on(
         }
         ops::sync::run(options, sink, start).await
     }
-    match store {
-        Store::Local(s) => go(s, options, start, quiet, out).await,
-        Store::S3(s) => go(s, options, start, quiet, out).await,
-    }
+    crate::with_sink!(store, s => go(s, options, start, quiet, out).await)
 }
 
 /// Prints the summary; a sync with parked pages is an error that says how to finish it.

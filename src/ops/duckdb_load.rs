@@ -9,11 +9,11 @@
 //! on top, by primary key, oldest first.
 
 use super::plan::{complete_syncs, has_batches, syncs_of};
+use super::wide::{self, WideField, WideView};
 use affinity_sync_core::layout::SyncManifest;
 use affinity_sync_core::table::Table;
 use anyhow::{Context, Result, bail};
 use duckdb::Connection;
-use std::collections::HashSet;
 use std::path::Path;
 
 pub(crate) use super::change_sql::{quote_ident, quote_str};
@@ -137,18 +137,6 @@ pub fn load(from: &Path, db: &Path) -> Result<Loaded> {
     }
 }
 
-/// The typed expression of a field value, by value type.
-fn value_expr(value_type: &str) -> &'static str {
-    match value_type {
-        "number" | "formula-number" => "value_number",
-        "datetime" => "value_datetime",
-        "person-multi" | "company-multi" => "value_ids",
-        "filterable-text-multi" | "dropdown-multi" => "value_texts",
-        "number-multi" | "location-multi" => "value_json",
-        _ => "value_text",
-    }
-}
-
 pub(crate) fn table_exists(conn: &Connection, name: &str) -> Result<bool> {
     let n: i64 = conn.query_row(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
@@ -158,47 +146,19 @@ pub(crate) fn table_exists(conn: &Connection, name: &str) -> Result<bool> {
     Ok(n > 0)
 }
 
-/// `SELECT base.*, <one column per field>` over a long field-values table.
-fn pivot_sql(
-    base: &str,
-    base_key: &str,
-    values: &str,
-    value_key: &str,
-    fields: &[(String, String, String)],
-    filter: &str,
-) -> String {
-    let mut seen: HashSet<String> = HashSet::new();
-    let mut cols = vec![];
-    for (id, name, value_type) in fields {
-        let mut column = name.clone();
-        if !seen.insert(column.to_lowercase()) {
-            column = format!("{name} ({id})");
-            seen.insert(column.to_lowercase());
-        }
-        cols.push(format!(
-            "first(v.{}) FILTER (WHERE v.field_id = {}) AS {}",
-            value_expr(value_type),
-            quote_str(id),
-            quote_ident(&column)
-        ));
-    }
-    let extra = if cols.is_empty() {
-        String::new()
-    } else {
-        format!(", {}", cols.join(", "))
-    };
-    format!(
-        "SELECT b.*{extra} FROM {} b LEFT JOIN {} v ON v.{value_key} = b.{base_key} {filter} GROUP BY ALL",
-        quote_ident(base),
-        quote_ident(values)
-    )
-}
-
 /// Wide views: `persons_wide`, `companies_wide`, and one `list_<id>_wide` per list, as
 /// (name, `CREATE OR REPLACE VIEW` statement), with a column per field the database's field
 /// values have now (a view's columns are fixed when it is created).
 pub fn wide_views(conn: &Connection) -> Result<Vec<(String, String)>> {
-    let fields_of = |sql: &str| -> Result<Vec<(String, String, String)>> {
+    Ok(wide_views_found(conn)?
+        .iter()
+        .map(|v| (v.name.clone(), wide::duckdb_statement(v)))
+        .collect())
+}
+
+/// The wide views of the database's tables, with the fields their field values have now.
+pub fn wide_views_found(conn: &Connection) -> Result<Vec<WideView>> {
+    let fields_of = |sql: &str| -> Result<Vec<WideField>> {
         let mut stmt = conn.prepare(sql)?;
         let rows = stmt.query_map([], |r| {
             Ok((
@@ -207,7 +167,7 @@ pub fn wide_views(conn: &Connection) -> Result<Vec<(String, String)>> {
                 r.get::<_, String>(2)?,
             ))
         })?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        Ok(WideField::named(rows.collect::<Result<Vec<_>, _>>()?))
     };
     let mut views = vec![];
     for (base, values) in [
@@ -221,13 +181,14 @@ pub fn wide_views(conn: &Connection) -> Result<Vec<(String, String)>> {
             "SELECT field_id, any_value(field_name), any_value(value_type) FROM {} GROUP BY field_id ORDER BY min(field_name), field_id",
             quote_ident(values)
         ))?;
-        let view = format!("{base}_wide");
-        let sql = format!(
-            "CREATE OR REPLACE VIEW {} AS {}",
-            quote_ident(&view),
-            pivot_sql(base, "id", values, "entity_id", &fields, "")
-        );
-        views.push((view, sql));
+        views.push(WideView {
+            name: format!("{base}_wide"),
+            base,
+            values,
+            value_key: "entity_id",
+            list: None,
+            fields,
+        });
     }
     if table_exists(conn, "lists")?
         && table_exists(conn, "list_entries")?
@@ -242,39 +203,42 @@ pub fn wide_views(conn: &Connection) -> Result<Vec<(String, String)>> {
             let fields = fields_of(&format!(
                 "SELECT field_id, any_value(field_name), any_value(value_type) FROM list_entries_field_values WHERE list_id = {list} GROUP BY field_id ORDER BY min(field_name), field_id"
             ))?;
-            let view = format!("list_{list}_wide");
-            let sql = format!(
-                "SELECT * FROM ({}) WHERE list_id = {list}",
-                pivot_sql(
-                    "list_entries",
-                    "id",
-                    "list_entries_field_values",
-                    "list_entry_id",
-                    &fields,
-                    ""
-                )
-            );
-            let sql = format!("CREATE OR REPLACE VIEW {} AS {sql}", quote_ident(&view));
-            views.push((view, sql));
+            views.push(WideView {
+                name: format!("list_{list}_wide"),
+                base: "list_entries",
+                values: "list_entries_field_values",
+                value_key: "list_entry_id",
+                list: Some(list),
+                fields,
+            });
         }
     }
     Ok(views)
 }
 
-/// The wide views over `views`, the statements `ddl --dialect duckdb --views` prints: they run
-/// in memory to find the fields the store has now, which become the wide views' columns.
-pub fn wide_views_over(views: &str) -> Result<String> {
+/// The wide views of the store the DuckDB `views` read (the statements `ddl --dialect duckdb
+/// --views` prints over a local directory): they run in memory to find the fields the store
+/// has now, which become the wide views' columns.
+pub fn wide_views_of_store(views: &str) -> Result<Vec<WideView>> {
     let conn = Connection::open_in_memory()?;
     conn.execute_batch(views)
         .context("running the views to find the fields for the wide views")?;
-    let mut out = String::from(
-        "-- Wide views: a column per field the store has now (a view's columns are fixed when\n\
-         -- it is created): run `ddl --views` again when fields are added or renamed.\n",
-    );
-    for (view, sql) in wide_views(&conn)? {
-        out.push_str(&format!("-- {view}\n{sql};\n\n"));
+    // Each read of a view computes it from the files again: the tables the fields are read
+    // from are read once, into tables of their own that the lookups below then use (the
+    // base tables are only looked up by name, which the views answer).
+    conn.execute_batch("ATTACH ':memory:' AS fields_now")?;
+    for table in [
+        "persons_field_values",
+        "companies_field_values",
+        "lists",
+        "list_entries_field_values",
+    ] {
+        conn.execute_batch(&format!(
+            "CREATE TABLE fields_now.{table} AS SELECT * FROM main.{table}"
+        ))?;
     }
-    Ok(out)
+    conn.execute_batch("USE fields_now")?;
+    wide_views_found(&conn)
 }
 
 /// Runs `sql` on `db` and renders the result as a text table.

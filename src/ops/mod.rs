@@ -23,4 +23,7 @@ pub mod store;
 pub mod sync;
 pub mod views;
 pub mod webhooks;
+// The wide views' columns are the fields of a store, which DuckDB reads.
+#[cfg(feature = "duckdb")]
+pub mod wide;
 pub mod worker;

@@ -1,8 +1,10 @@
-//! The object store a location names: a local directory or `s3://bucket/prefix`. Commands
-//! open one from `--out` or `--from`, then hand the backend inside to the generic engines
-//! (`sync::run`, `serve::run`, `postgres_load::load`), which see only `ObjectSink`.
+//! The object store a location names: a local directory, `s3://bucket/prefix` or
+//! `az://container/prefix`. Commands open one from `--out` or `--from`, then hand the backend
+//! inside to the generic engines (`sync::run`, `serve::run`, `postgres_load::load`), which see
+//! only `ObjectSink` ([`with_sink!`](crate::with_sink)).
 
 use affinity_sync_core::layout::SyncManifest;
+use affinity_sync_io::azure::AzureSink;
 use affinity_sync_io::s3::S3Sink;
 use affinity_sync_io::s3_encryption::Encryption;
 use affinity_sync_io::sink::LocalDir;
@@ -13,11 +15,34 @@ use std::path::Path;
 pub enum Store {
     Local(LocalDir),
     S3(S3Sink),
+    Azure(AzureSink),
 }
 
+/// Evaluates `$body` with `$sink` bound to the backend inside the [`Store`] `$store`,
+/// whichever it is: each arm is the same generic code, monomorphised per backend.
+#[macro_export]
+macro_rules! with_sink {
+    ($store:expr, $sink:ident => $body:expr) => {
+        match $store {
+            $crate::ops::store::Store::Local($sink) => $body,
+            $crate::ops::store::Store::S3($sink) => $body,
+            $crate::ops::store::Store::Azure($sink) => $body,
+        }
+    };
+}
+
+/// The locations that name a remote store rather than a directory.
+pub fn is_remote(location: &str) -> bool {
+    location.starts_with("s3://") || location.starts_with("az://")
+}
+
+/// What every command says of a location it cannot open.
+pub const SUPPORTED: &str = "a directory, s3://bucket/prefix or az://container/prefix";
+
 impl Store {
-    /// The store at `location` (a directory or `s3://bucket/prefix`), named `flag` in errors;
-    /// `encryption` is what S3 is asked for on writes.
+    /// The store at `location` (a directory, `s3://bucket/prefix` or `az://container/prefix`),
+    /// named `flag` in errors; `encryption` is what S3 is asked for on writes (Azure encrypts
+    /// every blob with the container's key).
     pub async fn open(
         flag: &str,
         location: &str,
@@ -30,8 +55,10 @@ impl Store {
                     .await?
                     .with_encryption(encryption),
             ))
+        } else if location.starts_with("az://") {
+            Ok(Store::Azure(AzureSink::open(location, flag).await?))
         } else if location.contains("://") {
-            anyhow::bail!("{flag} {location}: only a directory or s3://bucket/prefix is supported")
+            anyhow::bail!("{flag} {location}: only {SUPPORTED} is supported")
         } else {
             Ok(Store::Local(LocalDir::open(Path::new(location))?))
         }
@@ -39,9 +66,6 @@ impl Store {
 
     /// The latest complete sync in this store.
     pub async fn latest_complete(&self) -> Result<Option<SyncManifest>> {
-        match self {
-            Store::Local(s) => super::plan::latest_complete(s).await,
-            Store::S3(s) => super::plan::latest_complete(s).await,
-        }
+        crate::with_sink!(self, s => super::plan::latest_complete(s).await)
     }
 }

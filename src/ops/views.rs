@@ -19,6 +19,8 @@
 //! 5. **The table's view** under its own name, with the catalog's columns in order. It
 //!    carries the steps it needs as common table expressions (not views of their own), so
 //!    one query reads each file once where the engine materializes them (DuckDB).
+//! 6. **The wide views** on top ([`render_wide`], written by `wide`), when the fields are
+//!    known from a local copy of the store.
 //!
 //! Only the readers of step 1 and of the raw files are the dialect's own ([`Reader`]); the
 //! rest is plain SQL (joins, `UNION ALL`, window functions) with the dialect's names and types.
@@ -32,6 +34,8 @@
 
 use super::change_sql::{FIELD_NAMES, KINDS, quoted, up_table};
 use super::ddl::Dialect;
+#[cfg(feature = "duckdb")]
+use super::wide::{self, WideView};
 use affinity_sync_core::catalog::STREAMS;
 use affinity_sync_core::changes::{CHANGE_EVENTS, TOMBSTONES};
 use affinity_sync_core::table::{Table, Ty};
@@ -967,6 +971,29 @@ pub fn coverage(dialect: Dialect, from: Option<&std::path::Path>) -> Coverage {
             .collect()
     });
     Coverage { streams, present }
+}
+
+/// The wide views (`persons_wide`, …) over the views [`render`] printed for `dialect`, a
+/// column per field of `found` (read from a local store: a view's columns are fixed when it
+/// is created). A wide view is printed when its tables are in `cover`.
+#[cfg(feature = "duckdb")]
+pub fn render_wide(dialect: Dialect, cover: &Coverage, found: &[WideView]) -> String {
+    let mut out = String::from(
+        "-- Wide views: a column per field the store has now (a view's columns are fixed when\n\
+         -- it is created): run `ddl --views` again when fields are added or renamed.\n",
+    );
+    let covered = |table: &str| cover.streams.contains(&stream_of(table));
+    for view in found
+        .iter()
+        .filter(|v| covered(v.base) && covered(v.values))
+    {
+        let sql = match dialect {
+            Dialect::Duckdb => wide::duckdb_statement(view),
+            _ => wide::warehouse_statement(dialect, view, &|name| view_ref(dialect, name)),
+        };
+        let _ = write!(out, "-- {}\n{sql};\n\n", view.name);
+    }
+    out
 }
 
 /// Whether a file ending in `ext` is under `dir`, at any depth.

@@ -2,6 +2,7 @@
 //! wrote back into plain JSON rows (the same normal form from Parquet and from NDJSON).
 #![allow(dead_code)]
 
+pub mod azurite;
 pub mod changes;
 pub mod e2e;
 pub mod lambda_api;
@@ -68,6 +69,48 @@ pub fn python() -> PathBuf {
         "no test Python: run ./scripts/test.sh (it creates .venv from scripts/requirements-test.txt) or set AFFINITY_SYNC_PYTHON"
     );
     venv
+}
+
+/// A loopback port nothing listens on now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits until something accepts connections on loopback `port` (a server just started).
+pub fn wait_for_port(port: u16, what: &str) {
+    let began = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            began.elapsed() < std::time::Duration::from_secs(60),
+            "{what} did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// Runs `script` with the test venv's Python, `sys.argv[1:]` = `args`; its lines of output
+/// (a failed script fails the test with its stderr).
+pub fn python_lines(script: &str, args: &[&str]) -> Vec<String> {
+    let out = Command::new(python())
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
 }
 
 /// The summary of stream `name` in a sync manifest (`sync.json`).

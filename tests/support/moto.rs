@@ -2,10 +2,8 @@
 
 use super::python;
 use aws_sdk_sqs::types::{Message, QueueAttributeName};
-use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 /// moto's S3 on a free loopback port, stopped on drop.
 pub struct Moto {
@@ -21,11 +19,7 @@ impl Drop for Moto {
 }
 
 pub fn start_moto() -> Moto {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = super::free_port();
     let child = Command::new(python())
         .args([
             "-m",
@@ -39,14 +33,7 @@ pub fn start_moto() -> Moto {
         .stderr(Stdio::null())
         .spawn()
         .expect("start moto server (pip install moto[server]: scripts/test.sh does)");
-    let began = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            began.elapsed() < Duration::from_secs(60),
-            "moto server did not start"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    super::wait_for_port(port, "moto server");
     Moto {
         child,
         url: format!("http://127.0.0.1:{port}"),
@@ -75,22 +62,7 @@ s3 = boto3.client("s3", endpoint_url={url:?}, region_name="us-east-1",
 {script}"#,
         url = moto.url
     );
-    let out = Command::new(python())
-        .arg("-c")
-        .arg(script)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_string)
-        .collect()
+    super::python_lines(&script, args)
 }
 
 /// Copies every object of the bucket into `dir` with boto3, and returns the keys.

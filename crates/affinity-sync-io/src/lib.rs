@@ -12,9 +12,12 @@
 //! - [`aws_error`]: AWS errors as one line (what was done, the code, what to do).
 //!
 //! Native only (feature `native`, on by default): the local directory ([`sink::LocalDir`]),
-//! S3 through `aws-sdk-s3` ([`s3`]) and the reqwest page GET ([`fetch::get_page`]).
+//! S3 through `aws-sdk-s3` ([`s3`]) and the reqwest page GET ([`fetch::get_page`]). With the
+//! feature `azure` (the CLI's), Azure Blob Storage through `object_store` ([`azure`]).
 
 pub mod aws_error;
+#[cfg(feature = "azure")]
+pub mod azure;
 pub mod changes;
 pub mod complete;
 pub mod fetch;

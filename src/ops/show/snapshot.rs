@@ -23,10 +23,7 @@ pub struct Snapshot {
 /// Reads the snapshot from `store`, named `label` (`--from` as typed) in the commands the
 /// report suggests.
 pub async fn take(store: &Store, label: &str, store_args: &str) -> Result<Snapshot> {
-    match store {
-        Store::Local(s) => read(s, label, store_args).await,
-        Store::S3(s) => read(s, label, store_args).await,
-    }
+    crate::with_sink!(store, s => read(s, label, store_args).await)
 }
 
 async fn read<S: ObjectSink>(sink: &S, label: &str, store_args: &str) -> Result<Snapshot> {

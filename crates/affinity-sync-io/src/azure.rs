@@ -1,0 +1,219 @@
+//! Azure Blob Storage as an [`ObjectSink`]: `az://container/prefix`, through Apache Arrow's
+//! `object_store` (its Azure backend: shared key, SAS, service principal, managed identity
+//! or Azure CLI credentials, retries, the Azurite emulator).
+//!
+//! The store is the same as on S3: one blob per key under the prefix, same names and layout.
+//! A blob is written by one Put Blob call, so a reader sees the whole object or none of it.
+//! Azure encrypts every blob at rest with the key the account or container is set to
+//! (Microsoft-managed, or a customer-managed key of a default encryption scope).
+
+use crate::sink::{Listed, ObjectSink};
+use anyhow::{Result, anyhow, bail};
+use futures_util::TryStreamExt;
+use object_store::azure::{MicrosoftAzure, MicrosoftAzureBuilder};
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use std::sync::Arc;
+
+/// The blobs under one prefix of one container.
+pub struct AzureSink {
+    store: Arc<MicrosoftAzure>,
+    container: String,
+    account: String,
+    /// Empty, or the prefix with a trailing `/`.
+    prefix: String,
+}
+
+/// The container and prefix of `az://container/prefix` (no trailing `/`; may be empty).
+pub fn parse_url(url: &str) -> Result<(String, String)> {
+    let rest = url
+        .strip_prefix("az://")
+        .ok_or_else(|| anyhow!("{url} is not an Azure location: write az://container/prefix"))?;
+    let (container, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    // Azure's rule for container names: 3 to 63 of a-z, 0-9 and single hyphens inside.
+    let valid = (3..=63).contains(&container.len())
+        && container
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !container.starts_with('-')
+        && !container.ends_with('-')
+        && !container.contains("--");
+    if !valid {
+        bail!(
+            "{url}: {container:?} is not an Azure container name (3 to 63 lower-case letters, digits and single hyphens): write az://container/prefix"
+        );
+    }
+    let prefix = prefix.trim_matches('/');
+    if !prefix.is_empty() {
+        Path::parse(prefix).map_err(|e| anyhow!("{url}: the prefix is not a blob path: {e}"))?;
+    }
+    Ok((container.to_string(), prefix.to_string()))
+}
+
+impl AzureSink {
+    /// The container and prefix of `url`, with the account and credentials of the
+    /// environment, checked by listing the prefix; `setting` names the flag in errors.
+    ///
+    /// The account is `AZURE_STORAGE_ACCOUNT` (as the Azure CLI names it) or
+    /// `AZURE_STORAGE_ACCOUNT_NAME`; the key `AZURE_STORAGE_KEY` or
+    /// `AZURE_STORAGE_ACCOUNT_KEY`, or a SAS in `AZURE_STORAGE_SAS_TOKEN`, or a service
+    /// principal (`AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET`, `AZURE_TENANT_ID`), or the Azure
+    /// CLI's login with `AZURE_USE_AZURE_CLI=true`; with none of them, the managed identity
+    /// of the machine. `AZURE_STORAGE_USE_EMULATOR=true` talks to Azurite
+    /// (`AZURITE_BLOB_STORAGE_URL`, default `http://127.0.0.1:10000`).
+    pub async fn open(url: &str, setting: &str) -> Result<AzureSink> {
+        let (container, prefix) = parse_url(url)?;
+        let mut builder = MicrosoftAzureBuilder::from_env().with_container_name(&container);
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        if let Some(account) = env("AZURE_STORAGE_ACCOUNT") {
+            builder = builder.with_account(account);
+        }
+        if let Some(key) = env("AZURE_STORAGE_KEY") {
+            builder = builder.with_access_key(key);
+        }
+        let emulator = env("AZURE_STORAGE_USE_EMULATOR").is_some_and(|v| v == "true" || v == "1");
+        let account = env("AZURE_STORAGE_ACCOUNT")
+            .or_else(|| env("AZURE_STORAGE_ACCOUNT_NAME"))
+            .or_else(|| emulator.then(|| "devstoreaccount1".to_string()));
+        let Some(account) = account else {
+            bail!(
+                "{setting} {url}: no Azure storage account: set AZURE_STORAGE_ACCOUNT to the account's name"
+            );
+        };
+        let store = builder
+            .build()
+            .map_err(|e| anyhow!("{setting} {url}: {e}"))?;
+        let sink = AzureSink {
+            store: Arc::new(store),
+            container,
+            account,
+            prefix: if prefix.is_empty() {
+                String::new()
+            } else {
+                format!("{prefix}/")
+            },
+        };
+        // One listing request: the container exists and the credentials may read it.
+        let probe = Path::parse(&sink.prefix).unwrap_or_default();
+        sink.store
+            .list_with_delimiter(Some(&probe))
+            .await
+            .map_err(|e| sink.error(&format!("opening {url}"), e, Some(setting)))?;
+        Ok(sink)
+    }
+
+    fn path(&self, key: &str) -> Result<Path> {
+        let full = format!("{}{key}", self.prefix);
+        Path::parse(&full).map_err(|e| anyhow!("{full} is not a blob path: {e}"))
+    }
+
+    fn url(&self, key: &str) -> String {
+        format!("az://{}/{}{key}", self.container, self.prefix)
+    }
+
+    /// `e` as one line: what was being done, what Azure said, what to do about it.
+    fn error(&self, doing: &str, e: object_store::Error, setting: Option<&str>) -> anyhow::Error {
+        let text = e.to_string();
+        let flag = setting.map(|s| format!(" ({s})")).unwrap_or_default();
+        if text.contains("ContainerNotFound") {
+            return anyhow!(
+                "{doing}: the container {} does not exist in the storage account {}{flag}: create it (az storage container create --name {}) or name another",
+                self.container,
+                self.account,
+                self.container
+            );
+        }
+        if text.contains("AuthenticationFailed")
+            || text.contains("AuthorizationFailure")
+            || text.contains("403 Forbidden")
+        {
+            return anyhow!(
+                "{doing}: Azure refused the credentials for the storage account {}: check AZURE_STORAGE_KEY, AZURE_STORAGE_SAS_TOKEN or the identity's role on the container",
+                self.account
+            );
+        }
+        // object_store's messages carry the request and Azure's answer, never a key.
+        anyhow!("{doing}: {}", first_line(&text))
+    }
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or(text)
+}
+
+impl ObjectSink for AzureSink {
+    async fn put(&self, key: &str, bytes: &[u8]) -> Result<()> {
+        let path = self.path(key)?;
+        self.store
+            .put(&path, PutPayload::from(bytes.to_vec()))
+            .await
+            .map_err(|e| self.error(&format!("writing {}", self.url(key)), e, None))?;
+        Ok(())
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        let path = self.path(key)?;
+        let doing = || format!("reading {}", self.url(key));
+        match self.store.get(&path).await {
+            Ok(found) => Ok(Some(
+                found
+                    .bytes()
+                    .await
+                    .map_err(|e| self.error(&doing(), e, None))?
+                    .to_vec(),
+            )),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.error(&doing(), e, None)),
+        }
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>> {
+        Ok(self
+            .list_after(prefix, None)
+            .await?
+            .into_iter()
+            .map(|l| l.key)
+            .collect())
+    }
+
+    async fn delete(&self, key: &str) -> Result<()> {
+        let path = self.path(key)?;
+        match self.store.delete(&path).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(self.error(&format!("deleting {}", self.url(key)), e, None)),
+        }
+    }
+
+    async fn list_after(&self, prefix: &str, start_after: Option<&str>) -> Result<Vec<Listed>> {
+        let folder = self.path(prefix.trim_end_matches('/'))?;
+        let doing = || format!("listing {}", self.url(prefix));
+        let listed: Vec<_> = match start_after {
+            Some(after) => {
+                let offset = self.path(after)?;
+                self.store
+                    .list_with_offset(Some(&folder), &offset)
+                    .try_collect()
+                    .await
+            }
+            None => self.store.list(Some(&folder)).try_collect().await,
+        }
+        .map_err(|e| self.error(&doing(), e, None))?;
+        let mut keys: Vec<Listed> = listed
+            .into_iter()
+            .filter_map(|meta| {
+                let key = meta
+                    .location
+                    .as_ref()
+                    .strip_prefix(&self.prefix)?
+                    .to_string();
+                let after = start_after.is_none_or(|a| key.as_str() > a);
+                after.then(|| Listed {
+                    key,
+                    modified: Some(meta.last_modified.timestamp()),
+                })
+            })
+            .collect();
+        keys.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(keys)
+    }
+}
