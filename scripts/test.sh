@@ -50,7 +50,7 @@ echo "java: $(java -version 2>&1 | head -1)"
 echo "browser: $(chromium --version 2>/dev/null | head -1); $(chromedriver --version | head -1)"
 echo "node: $(node --version), npm $(npm --version)"
 
-say "Azurite (Azure Blob Storage emulator, npm) for tests/azure_out.rs"
+say "Azurite (Azure Blob Storage emulator, npm) for tests/cloud_out.rs"
 azurite_home="${XDG_CACHE_HOME:-$HOME/.cache}/affinity-sync/azurite"
 if [ ! -x "$azurite_home/node_modules/.bin/azurite-blob" ]; then
   mkdir -p "$azurite_home"

@@ -89,7 +89,8 @@ pub struct Target {
 pub struct Output {
     /// Output directory, `s3://bucket/prefix` (AWS credentials from the standard chain) or
     /// `az://container/prefix` (Azure Blob Storage: AZURE_STORAGE_ACCOUNT, and a key, SAS,
-    /// service principal or managed identity; README "Azure").
+    /// service principal or managed identity; README "Azure") or `gs://bucket/prefix` (Google
+    /// Cloud Storage: a service-account key or application-default credentials).
     #[arg(long, default_value = "./affinity-data")]
     pub out: String,
     /// Endpoint of an S3-compatible store (MinIO, R2, moto) for an s3:// --out; path-style.
@@ -100,6 +101,10 @@ pub struct Output {
     /// S3-compatible stores without it).
     #[arg(long, env = "AFFINITY_SYNC_S3_SSE", default_value = "aes256", value_parser = Encryption::parse)]
     pub s3_sse: Encryption,
+    /// The Cloud KMS key every write of a gs:// --out is encrypted with
+    /// (projects/P/locations/L/keyRings/R/cryptoKeys/K); default: Google-managed.
+    #[arg(long, env = "AFFINITY_SYNC_GCS_KMS_KEY")]
+    pub gcs_kms_key: Option<String>,
 }
 
 impl Output {
@@ -109,6 +114,7 @@ impl Output {
             &self.out,
             self.s3_endpoint.as_deref(),
             self.s3_sse.clone(),
+            self.gcs_kms_key.as_deref(),
         )
         .await
     }

@@ -138,7 +138,7 @@ async fn postgres(args: LoadPostgresArgs) -> Result<()> {
 /// The store `--from` names, opened to read: objects of any server-side encryption read back
 /// the same, so none is asked for.
 async fn open_from(from: &str, s3_endpoint: Option<&str>) -> Result<Store> {
-    Store::open("--from", from, s3_endpoint, Encryption::default()).await
+    Store::open("--from", from, s3_endpoint, Encryption::default(), None).await
 }
 
 /// The webhook changes a load applied on top of the sync, if any.

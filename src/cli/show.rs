@@ -73,6 +73,7 @@ pub async fn run(args: ShowArgs) -> Result<()> {
         &args.from,
         args.s3_endpoint.as_deref(),
         Encryption::None,
+        None,
     )
     .await
     .map_err(bad)?;

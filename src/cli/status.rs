@@ -41,6 +41,13 @@ fn store_args(output: &Output) -> String {
     if let Some(endpoint) = &output.s3_endpoint {
         args.push_str(&format!(" --s3-endpoint {endpoint}"));
     }
+    if let Some(key) = output
+        .gcs_kms_key
+        .as_deref()
+        .filter(|_| output.out.starts_with("gs://"))
+    {
+        args.push_str(&format!(" --gcs-kms-key {key}"));
+    }
     if output.out.starts_with("s3://") {
         match &output.s3_sse {
             Encryption::S3 => {}
@@ -83,6 +90,7 @@ pub async fn run(args: StatusArgs) -> Result<()> {
             out,
             args.output.s3_endpoint.as_deref(),
             Encryption::None,
+            None,
         )
         .await
         .map_err(bad)?;

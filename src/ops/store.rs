@@ -1,10 +1,11 @@
-//! The object store a location names: a local directory, `s3://bucket/prefix` or
-//! `az://container/prefix`. Commands open one from `--out` or `--from`, then hand the backend
+//! The object store a location names: a local directory, `s3://bucket/prefix`,
+//! `az://container/prefix` or `gs://bucket/prefix`. Commands open one from `--out` or `--from`, then hand the backend
 //! inside to the generic engines (`sync::run`, `serve::run`, `postgres_load::load`), which see
 //! only `ObjectSink` ([`with_sink!`](crate::with_sink)).
 
 use affinity_sync_core::layout::SyncManifest;
 use affinity_sync_io::azure::AzureSink;
+use affinity_sync_io::gcs::GcsSink;
 use affinity_sync_io::s3::S3Sink;
 use affinity_sync_io::s3_encryption::Encryption;
 use affinity_sync_io::sink::LocalDir;
@@ -16,6 +17,7 @@ pub enum Store {
     Local(LocalDir),
     S3(S3Sink),
     Azure(AzureSink),
+    Gcs(GcsSink),
 }
 
 /// Evaluates `$body` with `$sink` bound to the backend inside the [`Store`] `$store`,
@@ -27,27 +29,32 @@ macro_rules! with_sink {
             $crate::ops::store::Store::Local($sink) => $body,
             $crate::ops::store::Store::S3($sink) => $body,
             $crate::ops::store::Store::Azure($sink) => $body,
+            $crate::ops::store::Store::Gcs($sink) => $body,
         }
     };
 }
 
 /// The locations that name a remote store rather than a directory.
 pub fn is_remote(location: &str) -> bool {
-    location.starts_with("s3://") || location.starts_with("az://")
+    ["s3://", "az://", "gs://"]
+        .iter()
+        .any(|scheme| location.starts_with(scheme))
 }
 
 /// What every command says of a location it cannot open.
-pub const SUPPORTED: &str = "a directory, s3://bucket/prefix or az://container/prefix";
+pub const SUPPORTED: &str =
+    "a directory, s3://bucket/prefix, az://container/prefix or gs://bucket/prefix";
 
 impl Store {
-    /// The store at `location` (a directory, `s3://bucket/prefix` or `az://container/prefix`),
-    /// named `flag` in errors; `encryption` is what S3 is asked for on writes (Azure encrypts
-    /// every blob with the container's key).
+    /// The store at `location` (a directory, `s3://…`, `az://…` or `gs://…`), named `flag` in
+    /// errors; `encryption` is what S3 is asked for on writes, `gcs_kms_key` the Cloud KMS key
+    /// Google Cloud Storage is (Azure encrypts every blob with the container's key).
     pub async fn open(
         flag: &str,
         location: &str,
         s3_endpoint: Option<&str>,
         encryption: Encryption,
+        gcs_kms_key: Option<&str>,
     ) -> Result<Store> {
         if location.starts_with("s3://") {
             Ok(Store::S3(
@@ -57,6 +64,10 @@ impl Store {
             ))
         } else if location.starts_with("az://") {
             Ok(Store::Azure(AzureSink::open(location, flag).await?))
+        } else if location.starts_with("gs://") {
+            Ok(Store::Gcs(
+                GcsSink::open(location, flag, gcs_kms_key).await?,
+            ))
         } else if location.contains("://") {
             anyhow::bail!("{flag} {location}: only {SUPPORTED} is supported")
         } else {

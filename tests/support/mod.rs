@@ -5,6 +5,7 @@
 pub mod azurite;
 pub mod changes;
 pub mod e2e;
+pub mod gcs;
 pub mod lambda_api;
 pub mod moto;
 pub mod postgres;

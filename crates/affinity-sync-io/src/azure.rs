@@ -168,12 +168,7 @@ impl ObjectSink for AzureSink {
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>> {
-        Ok(self
-            .list_after(prefix, None)
-            .await?
-            .into_iter()
-            .map(|l| l.key)
-            .collect())
+        crate::sink::keys_under(self, prefix).await
     }
 
     async fn delete(&self, key: &str) -> Result<()> {
@@ -215,5 +210,38 @@ impl ObjectSink for AzureSink {
             .collect();
         keys.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(keys)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_url;
+
+    #[test]
+    fn a_location_is_a_container_and_a_prefix() {
+        let parsed = |u: &str| parse_url(u).unwrap();
+        assert_eq!(
+            parsed("az://affinity-data/crm/prod/"),
+            ("affinity-data".into(), "crm/prod".into())
+        );
+        assert_eq!(parsed("az://abc"), ("abc".into(), String::new()));
+        assert_eq!(parsed("az://a1b/"), ("a1b".into(), String::new()));
+    }
+
+    #[test]
+    fn names_azure_refuses_are_refused_with_the_rule() {
+        for bad in [
+            "az://ab/x",
+            "az://Upper/x",
+            "az://-lead/x",
+            "az://trail-/x",
+            "az://dou--ble/x",
+            "az://under_score",
+        ] {
+            let e = parse_url(bad).unwrap_err().to_string();
+            assert!(e.contains("is not an Azure container name"), "{bad}: {e}");
+        }
+        let e = parse_url("s3://bucket/x").unwrap_err().to_string();
+        assert!(e.contains("write az://container/prefix"), "{e}");
     }
 }

@@ -13,7 +13,8 @@
 //!
 //! Native only (feature `native`, on by default): the local directory ([`sink::LocalDir`]),
 //! S3 through `aws-sdk-s3` ([`s3`]) and the reqwest page GET ([`fetch::get_page`]). With the
-//! feature `azure` (the CLI's), Azure Blob Storage through `object_store` ([`azure`]).
+//! feature `azure` (the CLI's), Azure Blob Storage through `object_store` ([`azure`]); with
+//! `gcs`, Google Cloud Storage's JSON API ([`gcs`]).
 
 pub mod aws_error;
 #[cfg(feature = "azure")]
@@ -21,6 +22,8 @@ pub mod azure;
 pub mod changes;
 pub mod complete;
 pub mod fetch;
+#[cfg(feature = "gcs")]
+pub mod gcs;
 pub mod journal;
 #[cfg(feature = "native")]
 mod local_dir;

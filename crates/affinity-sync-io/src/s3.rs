@@ -154,8 +154,7 @@ impl ObjectSink for S3Sink {
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>> {
         // One listing for both: S3 returns the times with the keys anyway.
-        let listed = self.list_after(prefix, None).await?;
-        Ok(listed.into_iter().map(|l| l.key).collect())
+        crate::sink::keys_under(self, prefix).await
     }
 
     async fn list_after(&self, prefix: &str, start_after: Option<&str>) -> Result<Vec<Listed>> {

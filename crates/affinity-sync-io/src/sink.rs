@@ -61,6 +61,18 @@ pub trait ObjectSink: Send + Sync {
     }
 }
 
+/// `list` for a store whose listing is `list_after` from the start (one request a page with
+/// the times, which `list` then drops).
+#[cfg(feature = "native")]
+pub(crate) async fn keys_under<S: ObjectSink>(sink: &S, prefix: &str) -> Result<Vec<String>> {
+    Ok(sink
+        .list_after(prefix, None)
+        .await?
+        .into_iter()
+        .map(|l| l.key)
+        .collect())
+}
+
 /// A key of a listing, and when its object was last written (Unix seconds), if the store
 /// says.
 #[derive(Debug, Clone, PartialEq, Eq)]

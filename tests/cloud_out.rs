@@ -1,0 +1,288 @@
+//! `affinity-sync sync --out az://…` and `--out gs://…` against real local emulators of Azure
+//! Blob Storage (Azurite, npm) and Google Cloud Storage (gcp-storage-emulator, PyPI), both
+//! started here, installed by scripts/test.sh: the objects equal the ground truth, a sync that
+//! crashed is resumed from the store (its job journal lives there), `status` and
+//! `load duckdb` read it, and a store that cannot be used is refused in one line naming what
+//! to fix, before any request to Affinity and with nothing written.
+
+mod support;
+
+use affinity_mock::MockServer;
+use std::path::Path;
+use std::process::Output;
+use support::azurite::*;
+use support::e2e::*;
+use support::gcs::*;
+use support::*;
+
+const CONTAINER: &str = "affinity-test";
+const BUCKET: &str = "affinity-test";
+
+/// A store under test: where it is, the environment that reaches it, and an independent
+/// client that copies all of it into a folder.
+struct Cloud<'a> {
+    out: String,
+    env: Vec<(String, String)>,
+    download: &'a dyn Fn(&Path) -> Vec<String>,
+}
+
+impl Cloud<'_> {
+    async fn run(&self, args: &[&str], cwd: &Path, extra_env: &[(&str, &str)]) -> Output {
+        let mut env = self.env.clone();
+        env.extend(
+            extra_env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let cwd = cwd.to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let env: Vec<(&str, &str)> =
+                env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            affinity_sync_with_env(&args, Some("test-key"), &cwd, &env)
+        })
+        .await
+        .unwrap()
+    }
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+/// A refused run: not successful, one line on stderr, which is returned.
+fn refused(o: &Output) -> String {
+    assert_ne!(o.status.code(), Some(0));
+    let text = stderr(o);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    text
+}
+
+/// A crashed sync resumed, checked against the double's truth, read by `status` and by
+/// `load duckdb` (equal to a load of the downloaded copy); returns the objects' names.
+async fn sync_resume_and_load(cloud: &Cloud<'_>, d: &MockServer, dir: &Path) -> Vec<String> {
+    let base = d.base_url();
+    let out = cloud.out.as_str();
+    // A crash after 40 object writes leaves the journal in the store; resume finishes.
+    let crashed = cloud
+        .run(
+            &[
+                "sync",
+                "--base-url",
+                &base,
+                "--out",
+                out,
+                "--quiet",
+                "--inject",
+                "crash-after-writes=40",
+            ],
+            dir,
+            &[],
+        )
+        .await;
+    assert_eq!(crashed.status.code(), Some(86), "{}", stderr(&crashed));
+    let stopped = cloud
+        .run(&["status", "--out", out, "--json"], dir, &[])
+        .await;
+    let report: serde_json::Value = serde_json::from_slice(&stopped.stdout).unwrap();
+    assert_ne!(report["syncs"][0]["state"], "complete", "{report}");
+    let resumed = cloud
+        .run(
+            &["resume", "--base-url", &base, "--out", out, "--quiet"],
+            dir,
+            &[],
+        )
+        .await;
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+
+    let local = dir.join("copy");
+    let names = (cloud.download)(&local);
+    assert!(
+        names.iter().all(|k| k.starts_with("exports/affinity/")),
+        "{names:?}"
+    );
+    assert!(
+        !names.iter().any(|k| k.contains("_jobs/")),
+        "a complete sync leaves no journal: {names:?}"
+    );
+    let synced = local.join("exports/affinity");
+    let syncs = complete_syncs(&synced);
+    assert_eq!(syncs.len(), 1);
+    check_against_truth(&d.dataset(), &synced, &syncs[0]);
+
+    let status = cloud
+        .run(&["status", "--out", out, "--json"], dir, &[])
+        .await;
+    assert!(status.status.success(), "{}", stderr(&status));
+    let report: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(report["syncs"][0]["sync_id"], syncs[0].as_str());
+    assert_eq!(report["syncs"][0]["state"], "complete", "{report}");
+
+    let (from_store, from_copy) = (dir.join("store.duckdb"), dir.join("copy.duckdb"));
+    for (from, db) in [
+        (out.to_string(), &from_store),
+        (synced.display().to_string(), &from_copy),
+    ] {
+        let db = db.display().to_string();
+        let o = cloud
+            .run(&["load", "duckdb", "--from", &from, "--db", &db], dir, &[])
+            .await;
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    support::changes::assert_same(
+        &from_store,
+        &from_copy,
+        &[
+            "persons",
+            "companies",
+            "notes",
+            "list_entries",
+            "persons_field_values",
+        ],
+        "",
+    );
+    names
+}
+
+/// After the refused runs: a load from the `missing` store is refused too, the double served
+/// no request since `before`, and the store holds what it held (`names`).
+async fn nothing_else_happened(
+    cloud: &Cloud<'_>,
+    d: &MockServer,
+    before: u64,
+    missing: &str,
+    names: &[String],
+    dir: &Path,
+) {
+    let o = cloud
+        .run(&["load", "duckdb", "--from", missing], dir, &[])
+        .await;
+    assert!(refused(&o).contains("does not exist"));
+    assert_eq!(d.stats().requests, before);
+    assert_eq!(
+        (cloud.download)(&dir.join("after")),
+        names,
+        "nothing written"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn azure_blob_storage_holds_a_whole_sync_resumes_and_loads() {
+    let dir = temp_dir("azure");
+    let azurite = start_azurite(&dir.join("azurite"));
+    azurite.create_container(CONTAINER);
+    let d = small_double(29, "test-key").await;
+    let download = |to: &Path| azurite.download(CONTAINER, to);
+    let cloud = Cloud {
+        out: format!("az://{CONTAINER}/exports/affinity"),
+        env: azurite
+            .env()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+        download: &download,
+    };
+    let names = sync_resume_and_load(&cloud, &d, &dir).await;
+    for name in &names {
+        let bytes = std::fs::read(dir.join("copy").join(name)).unwrap();
+        assert!(
+            !bytes.windows(KEY.len()).any(|w| w == KEY.as_bytes()),
+            "{name}"
+        );
+    }
+
+    let base = d.base_url();
+    let before = d.stats().requests;
+    let missing = "az://no-such-container/x";
+    let o = cloud
+        .run(&["sync", "--base-url", &base, "--out", missing], &dir, &[])
+        .await;
+    assert_eq!(
+        refused(&o),
+        format!(
+            "error: opening {missing}: the container no-such-container does not exist in the storage account {ACCOUNT} (--out): create it (az storage container create --name no-such-container) or name another\n"
+        )
+    );
+    let wrong_key = "d3Jvbmcta2V5LW5ldmVyLWxvZ2dlZA==";
+    let o = cloud
+        .run(
+            &["sync", "--base-url", &base, "--out", &cloud.out],
+            &dir,
+            &[("AZURE_STORAGE_KEY", wrong_key)],
+        )
+        .await;
+    let text = refused(&o);
+    assert!(
+        text.contains("Azure refused the credentials for the storage account"),
+        "{text}"
+    );
+    assert!(!text.contains(wrong_key), "{text}");
+    let o = cloud
+        .run(
+            &["sync", "--base-url", &base, "--out", "az://Bad_Name/x"],
+            &dir,
+            &[],
+        )
+        .await;
+    assert!(refused(&o).contains("is not an Azure container name"));
+    nothing_else_happened(&cloud, &d, before, missing, &names, &dir).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn google_cloud_storage_holds_a_whole_sync_resumes_and_loads() {
+    let dir = temp_dir("gcs");
+    let gcs = start_gcs(BUCKET);
+    let d = small_double(31, "test-key").await;
+    let download = |to: &Path| gcs.download(BUCKET, to);
+    let cloud = Cloud {
+        out: format!("gs://{BUCKET}/exports/affinity"),
+        env: vec![("STORAGE_EMULATOR_HOST".into(), gcs.url.clone())],
+        download: &download,
+    };
+    let names = sync_resume_and_load(&cloud, &d, &dir).await;
+
+    let base = d.base_url();
+    let before = d.stats().requests;
+    let missing = "gs://no-such-bucket/x";
+    let o = cloud
+        .run(&["sync", "--base-url", &base, "--out", missing], &dir, &[])
+        .await;
+    assert_eq!(
+        refused(&o),
+        format!(
+            "error: opening {missing}: the bucket no-such-bucket does not exist (--out): create it (gcloud storage buckets create gs://no-such-bucket) or name another\n"
+        )
+    );
+    let o = cloud
+        .run(
+            &["sync", "--base-url", &base, "--out", "gs://Bad_Name/x"],
+            &dir,
+            &[],
+        )
+        .await;
+    assert!(refused(&o).contains("is not a bucket name"));
+    // Credentials that cannot be used (no emulator: the real service's path).
+    let not_a_key = dir.join("not-a-key.json");
+    std::fs::write(&not_a_key, r#"{"type": "service_account"}"#).unwrap();
+    let not_a_key = not_a_key.display().to_string();
+    for key_file in [not_a_key.as_str(), "/no/such/key.json"] {
+        let o = affinity_sync_with_env(
+            &["sync", "--base-url", &base, "--out", &cloud.out],
+            Some("test-key"),
+            &dir,
+            &[
+                ("GOOGLE_APPLICATION_CREDENTIALS", key_file),
+                ("STORAGE_EMULATOR_HOST", ""),
+            ],
+        );
+        let text = refused(&o);
+        assert!(
+            text.contains("no Google Cloud credentials")
+                && text.contains("GOOGLE_APPLICATION_CREDENTIALS"),
+            "{text}"
+        );
+    }
+    nothing_else_happened(&cloud, &d, before, missing, &names, &dir).await;
+}
