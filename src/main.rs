@@ -73,6 +73,24 @@ enum Command {
 
 fn main() {
     let cli = Cli::parse();
+    // A command that prints its result, piped into a reader that stops early (`ddl … | head`),
+    // ends quietly as other command-line tools do, instead of panicking on the failed print.
+    // Only those: the servers and syncs keep Rust's default (a closed connection is an error
+    // to handle, not a signal that ends the process).
+    #[cfg(unix)]
+    if matches!(
+        cli.command,
+        Command::Status(_)
+            | Command::Plan(_)
+            | Command::Query(_)
+            | Command::Ddl(_)
+            | Command::Schema
+    ) {
+        // SAFETY: restores a signal's default disposition before any other thread exists.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     let filter = tracing_subscriber::EnvFilter::try_from_env("AFFINITY_SYNC_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let logs = tracing_subscriber::fmt()

@@ -233,7 +233,7 @@ async fn azure_blob_storage_holds_a_whole_sync_resumes_and_loads() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn google_cloud_storage_holds_a_whole_sync_resumes_and_loads() {
     let dir = temp_dir("gcs");
-    let gcs = start_gcs(BUCKET);
+    let gcs = start_gcs(BUCKET, &dir);
     let d = small_double(31, "test-key").await;
     let download = |to: &Path| gcs.download(BUCKET, to);
     let cloud = Cloud {
@@ -241,9 +241,89 @@ async fn google_cloud_storage_holds_a_whole_sync_resumes_and_loads() {
         env: vec![("STORAGE_EMULATOR_HOST".into(), gcs.url.clone())],
         download: &download,
     };
-    let names = sync_resume_and_load(&cloud, &d, &dir).await;
+    sync_resume_and_load(&cloud, &d, &dir).await;
 
+    // load postgres reads the bucket too: the same records as the DuckDB load of the copy.
+    let pg = support::postgres::start_postgres();
+    let o = cloud
+        .run(
+            &[
+                "load",
+                "postgres",
+                "--from",
+                &cloud.out,
+                "--dsn",
+                &pg.dsn(),
+                "--schema",
+                "affinity",
+            ],
+            &dir,
+            &[],
+        )
+        .await;
+    assert!(o.status.success(), "{}", stderr(&o));
+    let client = pg.client().await;
+    let duck = duckdb::Connection::open(dir.join("copy.duckdb")).unwrap();
+    for table in ["persons", "companies", "notes", "list_entries"] {
+        let in_pg: Vec<i64> = client
+            .query(&format!("SELECT id FROM affinity.{table} ORDER BY id"), &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let mut stmt = duck
+            .prepare(&format!("SELECT id FROM {table} ORDER BY id"))
+            .unwrap();
+        let in_duckdb: Vec<i64> = stmt
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert!(!in_pg.is_empty(), "{table}");
+        assert_eq!(in_pg, in_duckdb, "{table}");
+    }
+
+    // --gcs-kms-key: every upload asks for the key (the emulator logs the requests it gets;
+    // it does not encrypt).
     let base = d.base_url();
+    let key = "projects/p/locations/eu/keyRings/affinity/cryptoKeys/sync";
+    let kms_out = format!("gs://{BUCKET}/kms");
+    let o = cloud
+        .run(
+            &[
+                "sync",
+                "--base-url",
+                &base,
+                "--out",
+                &kms_out,
+                "--streams",
+                "persons",
+                "--gcs-kms-key",
+                key,
+            ],
+            &dir,
+            &[],
+        )
+        .await;
+    assert!(o.status.success(), "{}", stderr(&o));
+    let uploads: Vec<String> = gcs
+        .requests()
+        .into_iter()
+        .filter(|r| {
+            r.starts_with(&format!("\"POST /upload/storage/v1/b/{BUCKET}/o?"))
+                && r.contains("name=kms%2F")
+        })
+        .collect();
+    assert!(
+        uploads.iter().any(|r| r.contains("%2Fpersons%2F")),
+        "{uploads:?}"
+    );
+    let asked = format!("kmsKeyName={}", key.replace('/', "%2F"));
+    assert!(uploads.iter().all(|r| r.contains(&asked)), "{uploads:?}");
+    // What the store holds now, which the refused runs below must leave as it is.
+    let names = (cloud.download)(&dir.join("with-kms"));
+
     let before = d.stats().requests;
     let missing = "gs://no-such-bucket/x";
     let o = cloud

@@ -3,6 +3,7 @@
 //! current state of the bucket.
 
 use crate::ops::ddl::{self, Dialect};
+use crate::ops::location;
 use crate::ops::views::{self, Coverage};
 use anyhow::{Context, Result};
 use clap::Args;
@@ -13,8 +14,9 @@ pub struct DdlArgs {
     /// The warehouse's SQL dialect.
     #[arg(long, value_enum)]
     dialect: Dialect,
-    /// Where the warehouse reads the batches: `s3://bucket/prefix`, `gs://…`, a path (default:
-    /// --from's absolute path).
+    /// Where the warehouse reads the batches: `s3://bucket/prefix`, `gs://…`, `az://…`
+    /// (written as the dialect reads it; Azure's account from AZURE_STORAGE_ACCOUNT), a path
+    /// (default: --from's absolute path).
     #[arg(long)]
     location: Option<String>,
     /// A local output of `affinity-sync sync`: its latest complete sync is loaded, and tables
@@ -53,6 +55,13 @@ fn wide_views(dialect: Dialect, cover: &Coverage, store: Option<&Path>) -> Resul
     )
 }
 
+/// The storage account of an `az://` location, as `sync` reads it.
+fn azure_account() -> Option<String> {
+    std::env::var("AZURE_STORAGE_ACCOUNT")
+        .ok()
+        .filter(|a| !a.is_empty())
+}
+
 pub async fn run(args: DdlArgs) -> Result<()> {
     if args.views {
         let location = match (&args.location, &args.from) {
@@ -66,7 +75,8 @@ pub async fn run(args: DdlArgs) -> Result<()> {
             ),
         };
         let cover = views::coverage(args.dialect, args.from.as_deref());
-        print!("{}", views::render(args.dialect, &location, &cover)?);
+        let read_at = location::for_dialect(args.dialect, &location, azure_account().as_deref())?;
+        print!("{}", views::render(args.dialect, &read_at, &cover)?);
         // The fields come from --from, or from the location when it is a local directory.
         let local = Path::new(&location);
         let store = args
@@ -76,11 +86,16 @@ pub async fn run(args: DdlArgs) -> Result<()> {
         print!("{}", wide_views(args.dialect, &cover, store)?);
         return Ok(());
     }
+    let read_at = args
+        .location
+        .as_deref()
+        .map(|l| location::for_dialect(args.dialect, l, azure_account().as_deref()))
+        .transpose()?;
     print!(
         "{}",
         ddl::for_request(ddl::Request {
             dialect: args.dialect,
-            location: args.location.as_deref(),
+            location: read_at.as_deref(),
             from: args.from.as_deref(),
             sync_id: args.sync_id.as_deref(),
         })?

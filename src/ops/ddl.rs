@@ -391,7 +391,7 @@ pub fn render(
             let _ = writeln!(
                 out,
                 "CREATE SCHEMA IF NOT EXISTS affinity;\n\
-                 -- For s3:// locations, add WITH CONNECTION `project.region.connection` (BigQuery Omni) to each external table.\n"
+                 -- For s3:// and azure:// locations, add WITH CONNECTION `project.region.connection` (BigQuery Omni) to each external table.\n"
             );
         }
         Dialect::Redshift => {

@@ -12,6 +12,7 @@ pub mod duckdb_load;
 pub mod duckdb_sql;
 #[cfg(feature = "duckdb")]
 pub mod duckdb_stage;
+pub mod location;
 pub mod plan;
 pub mod postgres_load;
 pub mod serve;

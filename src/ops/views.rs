@@ -34,6 +34,7 @@
 
 use super::change_sql::{FIELD_NAMES, KINDS, quoted, up_table};
 use super::ddl::Dialect;
+use super::location::{Cloud, cloud_of};
 #[cfg(feature = "duckdb")]
 use super::wide::{self, WideView};
 use affinity_sync_core::catalog::STREAMS;
@@ -62,6 +63,10 @@ struct Reader {
 
 /// The Snowflake stage `ddl` creates over the location.
 const STAGE: &str = "affinity_stage";
+
+/// The Snowflake notification integration that tells external tables on Azure and Google
+/// Cloud of new files (Event Grid, Pub/Sub).
+const NOTIFICATIONS: &str = "AFFINITY_NOTIFICATIONS";
 
 impl Reader {
     /// `SELECT sync_id, started_at, stream, since` of every stream of every complete sync in
@@ -202,9 +207,15 @@ impl Reader {
     /// in `format`), refreshed by the bucket's event notifications; returns its name.
     fn external(&self, dir: &str, pattern: &str, format: &str) -> String {
         let name = self.dialect.quote(&files_table(dir));
+        // On Azure and Google Cloud, the notifications reach Snowflake through an integration
+        // each external table names (on AWS, through the SQS queue Snowflake gives).
+        let integration = match cloud_of(&self.location) {
+            Cloud::Azure | Cloud::Google => format!("\n  INTEGRATION = '{NOTIFICATIONS}'"),
+            _ => String::new(),
+        };
         self.files.borrow_mut().push(format!(
             "CREATE EXTERNAL TABLE IF NOT EXISTS {name}\n  LOCATION = @{STAGE}/{dir}/\n  \
-             PATTERN = '{pattern}'\n  FILE_FORMAT = (TYPE = {format})\n  AUTO_REFRESH = TRUE;\n"
+             PATTERN = '{pattern}'\n  FILE_FORMAT = (TYPE = {format})\n  AUTO_REFRESH = TRUE{integration};\n"
         ));
         name
     }
@@ -1021,13 +1032,33 @@ fn setup(reader: &Reader) -> String {
         format!("-- affinity-sync ddl --views --dialect {d} : the current state of {location}\n");
     match reader.dialect {
         Dialect::Snowflake => {
+            let set_up = match cloud_of(location) {
+                Cloud::Azure => format!(
+                    "--   CREATE STORAGE INTEGRATION affinity_integration (STORAGE_PROVIDER = 'AZURE',\n\
+                     --   AZURE_TENANT_ID = your tenant, STORAGE_ALLOWED_LOCATIONS = ('{location}/')),\n\
+                     --   consent to its app and give it Storage Blob Data Reader on the container; then an\n\
+                     --   Event Grid subscription (Microsoft.Storage.BlobCreated) on the account into a storage\n\
+                     --   queue, and CREATE NOTIFICATION INTEGRATION {NOTIFICATIONS} (TYPE = QUEUE,\n\
+                     --   NOTIFICATION_PROVIDER = AZURE_STORAGE_QUEUE) on that queue, so AUTO_REFRESH sees new files.\n"
+                ),
+                Cloud::Google => format!(
+                    "--   CREATE STORAGE INTEGRATION affinity_integration (STORAGE_PROVIDER = 'GCS',\n\
+                     --   STORAGE_ALLOWED_LOCATIONS = ('{location}/')) and give its service account Storage\n\
+                     --   Object Viewer on the bucket; then a Pub/Sub topic for the bucket's OBJECT_FINALIZE\n\
+                     --   notifications with a subscription, and CREATE NOTIFICATION INTEGRATION {NOTIFICATIONS}\n\
+                     --   (TYPE = QUEUE, NOTIFICATION_PROVIDER = GCP_PUBSUB) on it, so AUTO_REFRESH sees new files.\n"
+                ),
+                _ => format!(
+                    "--   CREATE STORAGE INTEGRATION affinity_integration (an IAM role that can read {location}/),\n\
+                     --   then point the bucket's event notifications (s3:ObjectCreated:*) at the SQS queue\n\
+                     --   SHOW EXTERNAL TABLES lists as notification_channel, so AUTO_REFRESH sees new files.\n"
+                ),
+            };
             let _ = write!(
                 out,
                 "-- Run once. The views read external tables over the bucket: a sync shows when its\n\
                  -- sync.json is registered, webhook changes as they arrive. One-time set-up, yours:\n\
-                 --   CREATE STORAGE INTEGRATION affinity_integration (an IAM role that can read {location}/),\n\
-                 --   then point the bucket's event notifications (s3:ObjectCreated:*) at the SQS queue\n\
-                 --   SHOW EXTERNAL TABLES lists as notification_channel, so AUTO_REFRESH sees new files.\n\
+                 {set_up}\
                  -- Cost: every query scans the files it reads (no copy, no warehouse time between syncs).\n\
                  -- _AFFINITY_SYNCS lists the complete syncs shown.\n\n\
                  CREATE STAGE IF NOT EXISTS {STAGE} URL = '{location}/'\n  \
@@ -1039,13 +1070,18 @@ fn setup(reader: &Reader) -> String {
             }
         }
         Dialect::Databricks => {
+            let credential = match cloud_of(location) {
+                Cloud::Azure => "a storage credential of an Azure managed identity with Storage Blob Data Reader",
+                Cloud::Google => "a storage credential of a Google service account with Storage Object Viewer",
+                _ => "a storage credential (IAM role) or instance profile",
+            };
             let _ = write!(
                 out,
                 "-- Run once, after the first complete sync (Spark fails a query on a path with no\n\
                  -- file). Every query reads the files (no copy, no job between syncs): a sync shows\n\
                  -- when its sync.json is written, webhook changes as they arrive. One-time set-up,\n\
-                 -- yours: an external location (Unity Catalog) or instance profile that can read\n\
-                 -- {location}/. Tables of a stream synced later need these statements run again.\n\
+                 -- yours: an external location (Unity Catalog) on {credential}\n\
+                 -- that can read {location}/. Tables of a stream synced later need these statements run again.\n\
                  -- _affinity_syncs lists the complete syncs shown.\n\n"
             );
         }
@@ -1055,7 +1091,7 @@ fn setup(reader: &Reader) -> String {
                 "-- Run once, after the first complete sync. The views read external tables over the\n\
                  -- bucket: a sync shows when its sync.json is written, webhook changes as they arrive.\n\
                  -- One-time set-up, yours: the dataset `{DATASET}`, and read access to {location}/ for\n\
-                 -- whoever queries (storage.objects.get and .list); for s3:// add\n\
+                 -- whoever queries (storage.objects.get and .list); for s3:// or azure:// add\n\
                  -- WITH CONNECTION `project.region.connection` (BigQuery Omni) to each external table.\n\
                  -- Cost: every query scans the files it reads (bytes billed per query; no copy, nothing\n\
                  -- runs between syncs). Manifests are read one object a line, as syncs write sync.json\n\

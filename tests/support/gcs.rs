@@ -7,6 +7,8 @@ use std::process::{Child, Command, Stdio};
 /// The emulator on a free loopback port, in memory, with one bucket; stopped on drop.
 pub struct GcsEmulator {
     child: Child,
+    /// Where it logs each request line (method, path and query, status).
+    log: std::path::PathBuf,
     /// `http://127.0.0.1:<port>`, what `STORAGE_EMULATOR_HOST` is set to.
     pub url: String,
 }
@@ -18,14 +20,16 @@ impl Drop for GcsEmulator {
     }
 }
 
-pub fn start_gcs(bucket: &str) -> GcsEmulator {
+pub fn start_gcs(bucket: &str, dir: &std::path::Path) -> GcsEmulator {
     let port = super::free_port();
+    std::fs::create_dir_all(dir).unwrap();
+    let log = dir.join("gcs-emulator.log");
     let bin = python().with_file_name("gcp-storage-emulator");
     let child = Command::new(&bin)
         .args(["start", "--host", "127.0.0.1", "--port", &port.to_string()])
         .args(["--in-memory", "--default-bucket", bucket])
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap_or_else(|e| {
             panic!(
@@ -36,11 +40,23 @@ pub fn start_gcs(bucket: &str) -> GcsEmulator {
     super::wait_for_port(port, "gcp-storage-emulator");
     GcsEmulator {
         child,
+        log,
         url: format!("http://127.0.0.1:{port}"),
     }
 }
 
 impl GcsEmulator {
+    /// The request lines the emulator has logged so far, e.g.
+    /// `"POST /upload/storage/v1/b/<bucket>/o?uploadType=media&name=… HTTP/1.1" 200 -`.
+    pub fn requests(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.starts_with('"'))
+            .map(str::to_string)
+            .collect()
+    }
+
     /// Copies every object of `bucket` into `dir` through the JSON API, and returns the names.
     pub fn download(&self, bucket: &str, dir: &std::path::Path) -> Vec<String> {
         let script = r#"
