@@ -184,9 +184,40 @@ async fn azure_blob_storage_holds_a_whole_sync_resumes_and_loads() {
             .collect(),
         download: &download,
     };
-    let names = sync_resume_and_load(&cloud, &d, &dir).await;
+    sync_resume_and_load(&cloud, &d, &dir).await;
+
+    // serve writes webhook changes into the container; a load from it applies them.
+    let env: Vec<(&str, &str)> = cloud
+        .env
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let receiver = support::changes::serve_to(&d.base_url(), &cloud.out, &dir, &env);
+    support::changes::change(&d, &receiver, 20, serde_json::json!({"seed": 3})).await;
+    support::changes::idle(&receiver).await;
+    drop(receiver);
+    let db = dir.join("changed.duckdb").display().to_string();
+    let o = cloud
+        .run(
+            &["load", "duckdb", "--from", &cloud.out, "--db", &db],
+            &dir,
+            &[],
+        )
+        .await;
+    assert!(o.status.success(), "{}", stderr(&o));
+    let events: i64 = duckdb::Connection::open(&db)
+        .unwrap()
+        .query_row("SELECT count(*) FROM change_events", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(events, 20);
+    // What the container holds now, which the refused runs below must leave as it is.
+    let names = (cloud.download)(&dir.join("with-changes"));
+    assert!(
+        names.iter().any(|n| n.contains("/changes/events/")),
+        "{names:?}"
+    );
     for name in &names {
-        let bytes = std::fs::read(dir.join("copy").join(name)).unwrap();
+        let bytes = std::fs::read(dir.join("with-changes").join(name)).unwrap();
         assert!(
             !bytes.windows(KEY.len()).any(|w| w == KEY.as_bytes()),
             "{name}"

@@ -26,6 +26,11 @@ impl Drop for Receiver {
 }
 
 pub fn serve(base: &str, out: &Path, cwd: &Path) -> Receiver {
+    serve_to(base, &out.display().to_string(), cwd, &[])
+}
+
+/// `affinity-sync serve` into the store `out` (a directory or a bucket), with `env` added.
+pub fn serve_to(base: &str, out: &str, cwd: &Path, env: &[(&str, &str)]) -> Receiver {
     let secret_file = cwd.join("webhook-secret");
     std::fs::write(&secret_file, SECRET).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_affinity-sync"))
@@ -34,7 +39,7 @@ pub fn serve(base: &str, out: &Path, cwd: &Path) -> Receiver {
             "--base-url",
             base,
             "--out",
-            &out.display().to_string(),
+            out,
             "--listen",
             "127.0.0.1:0",
             "--webhook-secret-file",
@@ -43,6 +48,7 @@ pub fn serve(base: &str, out: &Path, cwd: &Path) -> Receiver {
         .current_dir(cwd)
         .env("AFFINITY_API_KEY", "test-key")
         .env("AFFINITY_SYNC_LOG", "info")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
