@@ -8,47 +8,10 @@ mod support;
 
 use affinity_mock::FaultPlan;
 use serde_json::{Value, json};
-use std::io::BufRead;
 use std::path::Path;
 use support::changes::{change, idle, serve};
+use support::show::Show;
 use support::*;
-
-/// `affinity-sync show <args>` running, and the address it printed.
-struct Show {
-    child: std::process::Child,
-    url: String,
-}
-
-impl Show {
-    fn start(args: &[&str], cwd: &Path) -> Show {
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_affinity-sync"))
-            .arg("show")
-            .args(args)
-            .current_dir(cwd)
-            .env_remove("AFFINITY_SYNC_SHOW_TOKEN")
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .unwrap_or_else(|| panic!("no address in {line:?}"))
-            .to_string();
-        Show { child, url }
-    }
-}
-
-impl Drop for Show {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// The one line a refused `show` printed, and that it exited with status 2.
 fn refused(args: &[&str], cwd: &Path) -> String {
@@ -174,6 +137,7 @@ async fn the_page_shows_the_store_and_database_in_a_browser() {
             "127.0.0.1:0",
         ],
         &work,
+        &[],
     );
     let shots = match std::env::var("AFFINITY_SYNC_SCREENSHOTS") {
         Ok(dir) => std::path::PathBuf::from(dir),
@@ -223,6 +187,7 @@ async fn the_page_shows_the_store_and_database_in_a_browser() {
             "s3cret-t0ken",
         ],
         &work,
+        &[],
     );
     assert!(guarded.url.ends_with("?token=<your"), "{}", guarded.url);
     let root = guarded.url.split('?').next().unwrap().to_string();
@@ -255,7 +220,7 @@ async fn the_page_shows_the_store_and_database_in_a_browser() {
     drop(guarded);
 
     // Without a token, a request naming another host is refused (DNS rebinding).
-    let open = Show::start(&["--from", &o, "--listen", "127.0.0.1:0"], &work);
+    let open = Show::start(&["--from", &o, "--listen", "127.0.0.1:0"], &work, &[]);
     let rebound = http
         .get(&open.url)
         .header("host", "attacker.example:8765")

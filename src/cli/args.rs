@@ -3,7 +3,7 @@
 //! it needs into its own `#[derive(Args)]` struct.
 
 use crate::ops;
-use crate::ops::store::Store;
+use crate::ops::store::{Store, WriteEncryption};
 use affinity_mock::{FaultPlan, RateLimits, Sizes};
 use affinity_sync_core::layout::SyncManifest;
 use affinity_sync_io::s3_encryption::Encryption;
@@ -105,18 +105,20 @@ pub struct Output {
     /// (projects/P/locations/L/keyRings/R/cryptoKeys/K); default: Google-managed.
     #[arg(long, env = "AFFINITY_SYNC_GCS_KMS_KEY")]
     pub gcs_kms_key: Option<String>,
+    /// The encryption scope of the storage account every write of an az:// --out is
+    /// encrypted with (one with a customer-managed key); default: the container's.
+    #[arg(long, env = "AFFINITY_SYNC_AZURE_ENCRYPTION_SCOPE")]
+    pub azure_encryption_scope: Option<String>,
 }
 
 impl Output {
     pub async fn open(&self) -> Result<Store> {
-        Store::open(
-            "--out",
-            &self.out,
-            self.s3_endpoint.as_deref(),
-            self.s3_sse.clone(),
-            self.gcs_kms_key.as_deref(),
-        )
-        .await
+        let encryption = WriteEncryption {
+            s3: self.s3_sse.clone(),
+            gcs_kms_key: self.gcs_kms_key.clone(),
+            azure_scope: self.azure_encryption_scope.clone(),
+        };
+        Store::open("--out", &self.out, self.s3_endpoint.as_deref(), &encryption).await
     }
 
     /// The latest complete sync there, without creating anything (for `plan`).

@@ -2,8 +2,7 @@
 //! database, run by affinity-sync itself (the other warehouses get `ddl`).
 
 use crate::ops;
-use crate::ops::store::Store;
-use affinity_sync_io::s3_encryption::Encryption;
+use crate::ops::store::{Store, WriteEncryption};
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
@@ -20,8 +19,9 @@ pub enum LoadInto {
 
 #[derive(Args)]
 pub struct LoadDuckdbArgs {
-    /// What `sync` wrote: a directory, or `s3://bucket/prefix` (AWS credentials from the
-    /// standard chain; the objects the load reads are copied to a temporary folder first).
+    /// What `sync` wrote: a directory, `s3://bucket/prefix`, `az://container/prefix` or
+    /// `gs://bucket/prefix` (credentials as for `sync --out`; the objects the load reads are
+    /// copied to a temporary folder first).
     #[arg(long, default_value = "./affinity-data")]
     from: String,
     /// Endpoint of an S3-compatible store (MinIO, R2, moto) for an s3:// --from; path-style.
@@ -34,8 +34,8 @@ pub struct LoadDuckdbArgs {
 
 #[derive(Args)]
 pub struct LoadPostgresArgs {
-    /// What `sync` wrote: a directory, or `s3://bucket/prefix` (AWS credentials from the
-    /// standard chain).
+    /// What `sync` wrote: a directory, `s3://bucket/prefix`, `az://container/prefix` or
+    /// `gs://bucket/prefix` (credentials as for `sync --out`).
     #[arg(long, default_value = "./affinity-data")]
     from: String,
     /// Endpoint of an S3-compatible store (MinIO, R2, moto) for an s3:// --from; path-style.
@@ -138,7 +138,7 @@ async fn postgres(args: LoadPostgresArgs) -> Result<()> {
 /// The store `--from` names, opened to read: objects of any server-side encryption read back
 /// the same, so none is asked for.
 async fn open_from(from: &str, s3_endpoint: Option<&str>) -> Result<Store> {
-    Store::open("--from", from, s3_endpoint, Encryption::default(), None).await
+    Store::open("--from", from, s3_endpoint, &WriteEncryption::default()).await
 }
 
 /// The webhook changes a load applied on top of the sync, if any.

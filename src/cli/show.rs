@@ -8,8 +8,8 @@ use std::path::PathBuf;
 
 #[derive(Args)]
 pub struct ShowArgs {
-    /// The store the syncs wrote (their --out): a directory, or `s3://bucket/prefix` (AWS
-    /// credentials from the standard chain).
+    /// The store the syncs wrote (their --out): a directory, `s3://bucket/prefix`,
+    /// `az://container/prefix` or `gs://bucket/prefix` (credentials as for `sync --out`).
     #[arg(long, default_value = "./affinity-data")]
     from: String,
     /// Endpoint of an S3-compatible store (MinIO, R2, moto) for an s3:// --from; path-style.
@@ -49,8 +49,7 @@ pub async fn run(_: ShowArgs) -> Result<()> {
 #[cfg(feature = "duckdb")]
 pub async fn run(args: ShowArgs) -> Result<()> {
     use crate::ops::show::{self, db::Db, snapshot};
-    use crate::ops::store::Store;
-    use affinity_sync_io::s3_encryption::Encryption;
+    use crate::ops::store::{Store, WriteEncryption};
     use std::io::Write;
     use std::path::Path;
 
@@ -72,8 +71,7 @@ pub async fn run(args: ShowArgs) -> Result<()> {
         "--from",
         &args.from,
         args.s3_endpoint.as_deref(),
-        Encryption::None,
-        None,
+        &WriteEncryption::default(),
     )
     .await
     .map_err(bad)?;

@@ -5,7 +5,7 @@ use super::Exit;
 use super::args::Output;
 use crate::ops;
 use crate::ops::status::{Options, Report};
-use crate::ops::store::Store;
+use crate::ops::store::{Store, WriteEncryption};
 use affinity_sync_io::s3_encryption::Encryption;
 use affinity_sync_io::sink::LocalDir;
 use anyhow::Result;
@@ -48,6 +48,13 @@ fn store_args(output: &Output) -> String {
     {
         args.push_str(&format!(" --gcs-kms-key {key}"));
     }
+    if let Some(scope) = output
+        .azure_encryption_scope
+        .as_deref()
+        .filter(|_| output.out.starts_with("az://"))
+    {
+        args.push_str(&format!(" --azure-encryption-scope {scope}"));
+    }
     if output.out.starts_with("s3://") {
         match &output.s3_sse {
             Encryption::S3 => {}
@@ -89,8 +96,7 @@ pub async fn run(args: StatusArgs) -> Result<()> {
             "--out",
             out,
             args.output.s3_endpoint.as_deref(),
-            Encryption::None,
-            None,
+            &WriteEncryption::default(),
         )
         .await
         .map_err(bad)?;

@@ -41,33 +41,44 @@ pub fn is_remote(location: &str) -> bool {
         .any(|scheme| location.starts_with(scheme))
 }
 
+/// What each store is asked for on the writes of a sync: server-side encryption, with a key of
+/// the user's where the store offers that. Readers pass the default: objects read back the
+/// same however they were encrypted.
+#[derive(Clone, Default)]
+pub struct WriteEncryption {
+    /// S3's server-side encryption (`--s3-sse`).
+    pub s3: Encryption,
+    /// The Cloud KMS key Google Cloud Storage encrypts with (`--gcs-kms-key`).
+    pub gcs_kms_key: Option<String>,
+    /// The encryption scope Azure encrypts with (`--azure-encryption-scope`).
+    pub azure_scope: Option<String>,
+}
+
 /// What every command says of a location it cannot open.
 pub const SUPPORTED: &str =
     "a directory, s3://bucket/prefix, az://container/prefix or gs://bucket/prefix";
 
 impl Store {
     /// The store at `location` (a directory, `s3://…`, `az://…` or `gs://…`), named `flag` in
-    /// errors; `encryption` is what S3 is asked for on writes, `gcs_kms_key` the Cloud KMS key
-    /// Google Cloud Storage is (Azure encrypts every blob with the container's key).
+    /// errors, whose writes ask for `encryption`.
     pub async fn open(
         flag: &str,
         location: &str,
         s3_endpoint: Option<&str>,
-        encryption: Encryption,
-        gcs_kms_key: Option<&str>,
+        encryption: &WriteEncryption,
     ) -> Result<Store> {
         if location.starts_with("s3://") {
             Ok(Store::S3(
                 S3Sink::open(location, s3_endpoint, flag)
                     .await?
-                    .with_encryption(encryption),
+                    .with_encryption(encryption.s3.clone()),
             ))
         } else if location.starts_with("az://") {
-            Ok(Store::Azure(AzureSink::open(location, flag).await?))
+            let scope = encryption.azure_scope.as_deref();
+            Ok(Store::Azure(AzureSink::open(location, flag, scope).await?))
         } else if location.starts_with("gs://") {
-            Ok(Store::Gcs(
-                GcsSink::open(location, flag, gcs_kms_key).await?,
-            ))
+            let key = encryption.gcs_kms_key.as_deref();
+            Ok(Store::Gcs(GcsSink::open(location, flag, key).await?))
         } else if location.contains("://") {
             anyhow::bail!("{flag} {location}: only {SUPPORTED} is supported")
         } else {

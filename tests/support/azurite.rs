@@ -16,6 +16,8 @@ pub struct Azurite {
     child: Child,
     /// `http://127.0.0.1:<port>`: the account's blobs are under `/<account>`.
     pub url: String,
+    /// Azurite's debug log: a line per request with its method, URL and headers.
+    log: PathBuf,
 }
 
 impl Drop for Azurite {
@@ -39,9 +41,13 @@ fn azurite_blob() -> PathBuf {
 pub fn start_azurite(data: &Path) -> Azurite {
     let port = super::free_port();
     let bin = azurite_blob();
+    std::fs::create_dir_all(data).unwrap();
+    let log = data.join("debug.log");
     let child = Command::new(&bin)
         .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
-        .args(["--silent", "--skipApiVersionCheck", "--location"])
+        .args(["--silent", "--skipApiVersionCheck", "--debug"])
+        .arg(&log)
+        .arg("--location")
         .arg(data)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -56,7 +62,17 @@ pub fn start_azurite(data: &Path) -> Azurite {
     Azurite {
         child,
         url: format!("http://127.0.0.1:{port}"),
+        log,
     }
+}
+
+/// One request Azurite logged.
+#[derive(Debug)]
+pub struct Logged {
+    pub method: String,
+    /// The path and query, e.g. `/devstoreaccount1/<container>/<blob>?comp=block&…`.
+    pub path: String,
+    pub headers: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Azurite {
@@ -83,6 +99,40 @@ container = service.get_container_client({container:?})
             url = self.url
         );
         super::python_lines(&script, args)
+    }
+
+    /// The requests Azurite has received so far, in order.
+    pub fn requests(&self) -> Vec<Logged> {
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        log.lines()
+            .filter_map(|line| {
+                let (_, rest) = line.split_once("RequestMethod=")?;
+                let (method, rest) = rest.split_once(" RequestURL=")?;
+                let (url, rest) = rest.split_once(" RequestHeaders:")?;
+                let (headers, _) = rest.rsplit_once(" ClientIP=")?;
+                let path = url.splitn(4, '/').nth(3).unwrap_or("");
+                Some(Logged {
+                    method: method.to_string(),
+                    path: format!("/{path}"),
+                    headers: serde_json::from_str(headers).ok()?,
+                })
+            })
+            .collect()
+    }
+
+    /// A SAS token for `container` (read, add, create, write, delete, list; an hour), made
+    /// with the account key by the Azure SDK, as `az storage container generate-sas` would.
+    pub fn container_sas(&self, container: &str) -> String {
+        let script = format!(
+            r#"
+import datetime
+from azure.storage.blob import generate_container_sas, ContainerSasPermissions
+print(generate_container_sas({ACCOUNT:?}, {container:?}, account_key={KEY:?},
+    permission=ContainerSasPermissions(read=True, add=True, create=True, write=True, delete=True, list=True),
+    expiry=datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)))
+"#
+        );
+        super::python_lines(&script, &[]).remove(0)
     }
 
     pub fn create_container(&self, container: &str) {

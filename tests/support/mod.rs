@@ -9,6 +9,7 @@ pub mod gcs;
 pub mod lambda_api;
 pub mod moto;
 pub mod postgres;
+pub mod show;
 
 use affinity_sync_core::catalog;
 use affinity_sync_core::table::{Ty, parse_timestamp};

@@ -5,14 +5,22 @@
 //! The store is the same as on S3: one blob per key under the prefix, same names and layout.
 //! A blob is written by one Put Blob call, so a reader sees the whole object or none of it.
 //! Azure encrypts every blob at rest with the key the account or container is set to
-//! (Microsoft-managed, or a customer-managed key of a default encryption scope).
+//! (Microsoft-managed, or a customer-managed key of a default encryption scope); an
+//! encryption scope named by the user ([`AzureSink::open`]'s `scope`) overrides that on every
+//! blob this sink writes.
 
 use crate::sink::{Listed, ObjectSink};
 use anyhow::{Result, anyhow, bail};
 use futures_util::TryStreamExt;
-use object_store::azure::{MicrosoftAzure, MicrosoftAzureBuilder};
+use object_store::azure::{
+    AzureAccessKey, AzureAuthorizer, AzureConfigKey, AzureCredential, MicrosoftAzure,
+    MicrosoftAzureBuilder,
+};
+use object_store::client::{
+    HttpClient, HttpConnector, HttpError, HttpRequest, HttpResponse, HttpService, ReqwestConnector,
+};
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{ClientOptions, ObjectStore, ObjectStoreExt, PutPayload};
 use std::sync::Arc;
 
 /// The blobs under one prefix of one container.
@@ -22,6 +30,8 @@ pub struct AzureSink {
     account: String,
     /// Empty, or the prefix with a trailing `/`.
     prefix: String,
+    /// The encryption scope every write asks for, if one was named.
+    scope: Option<String>,
 }
 
 /// The container and prefix of `az://container/prefix` (no trailing `/`; may be empty).
@@ -61,8 +71,14 @@ impl AzureSink {
     /// CLI's login with `AZURE_USE_AZURE_CLI=true`; with none of them, the managed identity
     /// of the machine. `AZURE_STORAGE_USE_EMULATOR=true` talks to Azurite
     /// (`AZURITE_BLOB_STORAGE_URL`, default `http://127.0.0.1:10000`).
-    pub async fn open(url: &str, setting: &str) -> Result<AzureSink> {
+    ///
+    /// `scope` names an encryption scope of the account (one backed by a customer-managed
+    /// key in Key Vault): every blob written is encrypted with it ([`EncryptionScope`]).
+    pub async fn open(url: &str, setting: &str, scope: Option<&str>) -> Result<AzureSink> {
         let (container, prefix) = parse_url(url)?;
+        if let Some(scope) = scope {
+            check_scope_name(scope)?;
+        }
         let mut builder = MicrosoftAzureBuilder::from_env().with_container_name(&container);
         let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         if let Some(account) = env("AZURE_STORAGE_ACCOUNT") {
@@ -80,6 +96,22 @@ impl AzureSink {
                 "{setting} {url}: no Azure storage account: set AZURE_STORAGE_ACCOUNT to the account's name"
             );
         };
+        if let Some(scope) = scope {
+            // The key a shared-key request is signed with, as object_store picks it: the
+            // configured one, else the emulator's published development key.
+            let signing_key = match builder.get_config_value(&AzureConfigKey::AccessKey) {
+                Some(key) => Some(key),
+                None => emulator.then(|| AZURITE_KEY.to_string()),
+            }
+            .map(|key| AzureAccessKey::try_new(&key))
+            .transpose()
+            .map_err(|e| anyhow!("{setting} {url}: the storage account key: {e}"))?;
+            builder = builder.with_http_connector(EncryptionScope {
+                scope: http::HeaderValue::from_str(scope)?,
+                signing_key: signing_key.map(|key| Arc::new(AzureCredential::AccessKey(key))),
+                account: account.clone(),
+            });
+        }
         let store = builder
             .build()
             .map_err(|e| anyhow!("{setting} {url}: {e}"))?;
@@ -92,6 +124,7 @@ impl AzureSink {
             } else {
                 format!("{prefix}/")
             },
+            scope: scope.map(str::to_string),
         };
         // One listing request: the container exists and the credentials may read it.
         let probe = Path::parse(&sink.prefix).unwrap_or_default();
@@ -123,6 +156,16 @@ impl AzureSink {
                 self.container
             );
         }
+        // Azure's codes for a scope the account lacks or has disabled (EncryptionScopeNotFound,
+        // EncryptionScopeDisabled…); checked before the 403 they may come with.
+        if let (Some(scope), true) = (&self.scope, text.contains("EncryptionScope")) {
+            return anyhow!(
+                "{doing}: Azure refused the encryption scope {scope} ({}): name an enabled scope of the storage account {} (az storage account encryption-scope list --account-name {})",
+                first_line(&text),
+                self.account,
+                self.account
+            );
+        }
         if text.contains("AuthenticationFailed")
             || text.contains("AuthorizationFailure")
             || text.contains("403 Forbidden")
@@ -139,6 +182,91 @@ impl AzureSink {
 
 fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or(text)
+}
+
+/// Azurite's development account key, public in Microsoft's documentation; object_store signs
+/// with it when the emulator is used without a key.
+const AZURITE_KEY: &str =
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+
+/// Azure's rule for encryption scope names: 3 to 63 letters and digits.
+fn check_scope_name(scope: &str) -> Result<()> {
+    let valid = (3..=63).contains(&scope.len()) && scope.chars().all(|c| c.is_ascii_alphanumeric());
+    if !valid {
+        bail!(
+            "--azure-encryption-scope {scope:?}: an encryption scope's name is 3 to 63 letters and digits: name one of the storage account's scopes (az storage account encryption-scope list)"
+        );
+    }
+    Ok(())
+}
+
+/// The requests object_store sends, with `x-ms-encryption-scope` added to each write of blob
+/// content (Put Blob, Put Block, Put Block List), so Azure encrypts the blob with the scope's
+/// key.
+///
+/// object_store has no setting for it, and a header added after its shared-key signature
+/// would invalidate the signature (every `x-ms-` header is signed). So a request signed with
+/// the account key is signed again after the header is added, by object_store's own
+/// [`AzureAuthorizer`]. SAS and Entra ID (bearer) requests do not sign headers.
+#[derive(Debug)]
+struct EncryptionScope {
+    scope: http::HeaderValue,
+    /// The account key, when the store is reached with one.
+    signing_key: Option<Arc<AzureCredential>>,
+    account: String,
+}
+
+impl HttpConnector for EncryptionScope {
+    fn connect(&self, options: &ClientOptions) -> object_store::Result<HttpClient> {
+        Ok(HttpClient::new(ScopedClient {
+            inner: ReqwestConnector::default().connect(options)?,
+            scope: self.scope.clone(),
+            signing_key: self.signing_key.clone(),
+            account: self.account.clone(),
+        }))
+    }
+}
+
+#[derive(Debug)]
+struct ScopedClient {
+    inner: HttpClient,
+    scope: http::HeaderValue,
+    signing_key: Option<Arc<AzureCredential>>,
+    account: String,
+}
+
+/// Whether `request` writes blob content: a PUT to a blob with no `comp`, or with
+/// `comp=block` or `comp=blocklist` (not a container, tags or metadata request).
+fn writes_content(request: &HttpRequest) -> bool {
+    if request.method() != http::Method::PUT {
+        return false;
+    }
+    let query = request.uri().query().unwrap_or("");
+    let param = |name: &str| {
+        query
+            .split('&')
+            .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+    };
+    param("restype").is_none() && matches!(param("comp"), None | Some("block" | "blocklist"))
+}
+
+#[async_trait::async_trait]
+impl HttpService for ScopedClient {
+    async fn call(&self, mut request: HttpRequest) -> Result<HttpResponse, HttpError> {
+        if writes_content(&request) {
+            let headers = request.headers_mut();
+            headers.insert("x-ms-encryption-scope", self.scope.clone());
+            let shared_key = headers
+                .get(http::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("SharedKey "));
+            if let (true, Some(key)) = (shared_key, &self.signing_key) {
+                headers.remove(http::header::AUTHORIZATION);
+                AzureAuthorizer::new(key, &self.account).authorize(&mut request);
+            }
+        }
+        self.inner.execute(request).await
+    }
 }
 
 impl ObjectSink for AzureSink {
@@ -215,7 +343,100 @@ impl ObjectSink for AzureSink {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_url;
+    use super::*;
+
+    /// A sink on a made-up account, built offline (no request is made).
+    fn offline_sink(scope: Option<&str>) -> AzureSink {
+        let store = MicrosoftAzureBuilder::new()
+            .with_account("acct")
+            .with_container_name("data")
+            .with_access_key(AZURITE_KEY)
+            .build()
+            .unwrap();
+        AzureSink {
+            store: Arc::new(store),
+            container: "data".into(),
+            account: "acct".into(),
+            prefix: String::new(),
+            scope: scope.map(str::to_string),
+        }
+    }
+
+    fn refusal(code: &str) -> object_store::Error {
+        object_store::Error::Generic {
+            store: "MicrosoftAzure",
+            source: format!("Error performing PUT: Server returned non-2xx status code: 409 Conflict: <Code>{code}</Code>").into(),
+        }
+    }
+
+    #[test]
+    fn a_refused_scope_is_named_with_what_to_do() {
+        let sink = offline_sink(Some("cmk1"));
+        let e = sink
+            .error(
+                "writing az://data/x",
+                refusal("EncryptionScopeNotFound"),
+                None,
+            )
+            .to_string();
+        assert!(
+            e.starts_with("writing az://data/x: Azure refused the encryption scope cmk1 (")
+                && e.contains("EncryptionScopeNotFound")
+                && e.ends_with("name an enabled scope of the storage account acct (az storage account encryption-scope list --account-name acct)"),
+            "{e}"
+        );
+        // Without a scope named, the same answer is passed on as Azure gave it.
+        let e = offline_sink(None)
+            .error(
+                "writing az://data/x",
+                refusal("EncryptionScopeNotFound"),
+                None,
+            )
+            .to_string();
+        assert!(!e.contains("Azure refused the encryption scope"), "{e}");
+    }
+
+    #[test]
+    fn scope_names_follow_azures_rule() {
+        for good in ["cmk", "affinityCmk01", &"a".repeat(63)] {
+            check_scope_name(good).unwrap();
+        }
+        for bad in [
+            "ab",
+            "with space",
+            "dash-ed",
+            "under_score",
+            &"a".repeat(64),
+        ] {
+            let e = check_scope_name(bad).unwrap_err().to_string();
+            assert!(e.contains("3 to 63 letters and digits"), "{bad}: {e}");
+        }
+    }
+
+    fn request(method: http::Method, uri: &str) -> HttpRequest {
+        http::Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(Vec::new().into())
+            .unwrap()
+    }
+
+    #[test]
+    fn only_writes_of_blob_content_carry_the_scope() {
+        let base = "https://acct.blob.core.windows.net/data/x/part.parquet";
+        for (method, query, writes) in [
+            (http::Method::PUT, "", true),
+            (http::Method::PUT, "?comp=block&blockid=AAA", true),
+            (http::Method::PUT, "?comp=blocklist", true),
+            (http::Method::PUT, "?comp=tags", false),
+            (http::Method::PUT, "?restype=container", false),
+            (http::Method::GET, "", false),
+            (http::Method::DELETE, "", false),
+        ] {
+            let r = request(method.clone(), &format!("{base}{query}"));
+            assert_eq!(writes_content(&r), writes, "{method} {query}");
+        }
+    }
 
     #[test]
     fn a_location_is_a_container_and_a_prefix() {
