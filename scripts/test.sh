@@ -12,6 +12,18 @@ if [ "${CI:-}" = "true" ] && [ -z "${CARGO_TARGET_DIR:-}" ]; then
   export CARGO_TARGET_DIR="${HOME}/.cache/affinity-sync/ci-target"
   mkdir -p "$CARGO_TARGET_DIR"
 fi
+if [ "${CI:-}" = "true" ]; then
+  # CI builds each commit once, from a clone whose path (and so the names of the workspace's
+  # artifacts) may change every run: incremental state and the test binaries of old clones
+  # only grow the shared target dir, and once filled the disk (the linker died). Dependencies'
+  # artifacts (DuckDB's above all) are kept.
+  export CARGO_INCREMENTAL=0
+  target="${CARGO_TARGET_DIR:-target}"
+  rm -rf "$target/debug/incremental"
+  if [ -d "$target/debug/deps" ]; then
+    find "$target/debug/deps" -maxdepth 1 -type f ! -name '*.*' -mmin +720 -delete
+  fi
+fi
 
 say "toolchain (rust-toolchain.toml)"
 rustc --version

@@ -3,8 +3,8 @@
 //! (or a 429), it delays its own next jobs to the window's reset, but the other messages
 //! already on the queue would still run and be refused. So it also writes, in the store, the
 //! time before which no request should be made, and every invocation reads it before its
-//! request: a page that would run into a spent window is sent again, delayed to the reset,
-//! without a request to Affinity and without counting as a failed try.
+//! request: a page or a webhook refresh that would run into a spent window is sent again,
+//! delayed to the reset, without a request to Affinity and without counting as a failed try.
 //!
 //! One small object (`_jobs/pacing.json`): one GET per page, one PUT per window in which the
 //! budget ran low. A lost or stale record only costs what the headers alone would: a few

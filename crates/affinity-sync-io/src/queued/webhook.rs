@@ -4,7 +4,7 @@
 //! before the answer, so a delivery answered 200 is never lost; the refreshes then arrive
 //! like jobs and [`run_refresh`] fetches and writes each record.
 
-use super::{Deployment, JobQueue, PageFetcher, page::Handled};
+use super::{Deployment, JobQueue, MAX_DELAY_SECONDS, PageFetcher, page::Handled};
 use crate::{ObjectSink, changes};
 use affinity_sync_core::changes::{EventError, Refresh, receive};
 use affinity_sync_core::layout::JobState;
@@ -91,6 +91,18 @@ pub async fn run_refresh<S: ObjectSink, Q: JobQueue, F: PageFetcher>(
     if app.sink.get(&pending).await?.is_none() {
         return Ok(Handled::AlreadyDone);
     }
+    // The minute's budget is shared with the pages of a running sync: when another
+    // invocation saw it spent, the refresh waits for the window too, sent again as it is (no
+    // request made, no try counted), as a page does.
+    let wait = super::pacing::wait(&app.sink, crate::now_unix()).await?;
+    if wait > 0 {
+        let delay = (wait + 1).min(MAX_DELAY_SECONDS);
+        app.queue
+            .send(&[refresh.encode_for_queue(secret)], delay, attempt)
+            .await?;
+        tracing::info!(change = %refresh.change, delay, "waiting for the rate-limit window (pacing record)");
+        return Ok(Handled::Retried { delay });
+    }
     let cfg = app.core_config(app.settings.format)?;
     match changes::refresh(
         &cfg,
@@ -111,10 +123,14 @@ pub async fn run_refresh<S: ObjectSink, Q: JobQueue, F: PageFetcher>(
             let delay = f
                 .retry_after
                 .unwrap_or_else(|| super::page::backoff(attempt));
-            let next = if f.retry_after.is_some() {
-                attempt
-            } else {
-                attempt + 1
+            let next = match f.retry_after {
+                // A 429: the pages and refreshes other invocations would run meanwhile wait
+                // for the window too.
+                Some(wait) => {
+                    super::pacing::pause(&app.sink, crate::now_unix() + wait as i64).await?;
+                    attempt
+                }
+                None => attempt + 1,
             };
             tracing::warn!(change = %refresh.change, attempt, delay, "refresh failed, retrying: {}", f.reason);
             app.queue
@@ -128,5 +144,119 @@ pub async fn run_refresh<S: ObjectSink, Q: JobQueue, F: PageFetcher>(
             app.queue.dead_letter(body, &f.reason, attempt).await?;
             Ok(Handled::Parked)
         }
+    }
+}
+
+#[cfg(all(test, feature = "native"))]
+mod tests {
+    use super::*;
+    use crate::fetch::{ApiKey, Response};
+    use crate::queued::pacing;
+    use crate::queued::secrets::Secrets;
+    use crate::queued::settings::Settings;
+    use crate::sink::LocalDir;
+    use affinity_sync_core::Request;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// The messages sent, with their delay and try.
+    #[derive(Default)]
+    struct Queue(Mutex<Vec<(String, u64, u32)>>);
+
+    impl JobQueue for Queue {
+        async fn send(&self, messages: &[String], delay: u64, attempt: u32) -> Result<()> {
+            let mut sent = self.0.lock().unwrap();
+            sent.extend(messages.iter().map(|m| (m.clone(), delay, attempt)));
+            Ok(())
+        }
+        async fn dead_letter(&self, _: &str, error: &str, _: u32) -> Result<()> {
+            panic!("nothing is dead-lettered here: {error}")
+        }
+    }
+
+    /// Answers every request with a 429 that says to wait 20 seconds, and counts them.
+    #[derive(Default)]
+    struct Refusing(AtomicUsize);
+
+    impl PageFetcher for Refusing {
+        async fn get_page(&self, _: &Request, _: &ApiKey) -> Result<Response, String> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            let mut headers = http::HeaderMap::new();
+            headers.insert("retry-after", http::HeaderValue::from_static("20"));
+            Ok(Response {
+                status: 429,
+                headers,
+                body: br#"{"errors":[{"code":"rate-limit"}]}"#.to_vec(),
+            })
+        }
+    }
+
+    fn deployment(dir: &std::path::Path) -> Deployment<LocalDir, Queue, Refusing> {
+        let var = |name: &str| {
+            match name {
+                "AFFINITY_SYNC_BUCKET" => Some("my-bucket"),
+                "AFFINITY_SYNC_QUEUE_URL" => Some("https://sqs/q"),
+                "AFFINITY_SYNC_DEAD_LETTER_URL" => Some("https://sqs/dlq"),
+                "AFFINITY_API_KEY" => Some("test-key"),
+                "AFFINITY_SYNC_WEBHOOK_SECRET" => Some("hook-token-0123456789"),
+                _ => None,
+            }
+            .map(str::to_string)
+        };
+        Deployment {
+            settings: Settings::from_vars("lambda", var).unwrap(),
+            secrets: Secrets::from_vars(var).unwrap(),
+            sink: LocalDir::open(dir).unwrap(),
+            queue: Queue::default(),
+            fetcher: Refusing::default(),
+        }
+    }
+
+    /// A refresh shares the minute's budget with the pages: it waits while the pacing record
+    /// says so, without a request, and a 429 it meets makes everyone wait.
+    #[tokio::test]
+    async fn a_refresh_keeps_to_the_shared_minute_budget() {
+        let dir = std::env::temp_dir().join(format!("affinity-refresh-{}", std::process::id()));
+        let app = deployment(&dir);
+        let event = json!({
+            "type": "person.updated",
+            "body": {"id": 42},
+            "sent_at": crate::now_unix(),
+        });
+        let (status, _) = handle(&app, "hook-token-0123456789", event.to_string().as_bytes()).await;
+        assert_eq!(status, 200);
+        let (message, ..) = app.queue.0.lock().unwrap().pop().expect("a refresh sent");
+
+        // Another invocation paused requests for 30 seconds: sent again after the window, as
+        // the same try, with no request made.
+        pacing::pause(&app.sink, crate::now_unix() + 30)
+            .await
+            .unwrap();
+        let handled = run_refresh(&app, &message, 2).await.unwrap();
+        let Handled::Retried { delay } = handled else {
+            panic!("{handled:?}")
+        };
+        assert!((30..=31).contains(&delay), "{delay}");
+        assert_eq!(app.fetcher.0.load(Ordering::SeqCst), 0);
+        let (again, sent_delay, attempt) = app.queue.0.lock().unwrap().pop().unwrap();
+        assert_eq!(
+            (again.as_str(), sent_delay, attempt),
+            (message.as_str(), delay, 2)
+        );
+
+        // The window passed; Affinity answers 429: retried after Retry-After as the same try,
+        // and the pacing record holds the other invocations for as long.
+        pacing::pause(&app.sink, 0).await.unwrap();
+        let handled = run_refresh(&app, &message, 2).await.unwrap();
+        assert!(
+            matches!(handled, Handled::Retried { delay: 20 }),
+            "{handled:?}"
+        );
+        assert_eq!(app.fetcher.0.load(Ordering::SeqCst), 1);
+        let (_, sent_delay, attempt) = app.queue.0.lock().unwrap().pop().unwrap();
+        assert_eq!((sent_delay, attempt), (20, 2));
+        let wait = pacing::wait(&app.sink, crate::now_unix()).await.unwrap();
+        assert!((19..=20).contains(&wait), "{wait}");
+        std::fs::remove_dir_all(dir).ok();
     }
 }
