@@ -6,7 +6,7 @@
 
 mod support;
 
-use affinity_mock::{MockConfig, MockServer, Sizes};
+use affinity_mock::{MockConfig, MockServer, RateLimits, Sizes};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -60,11 +60,12 @@ fn ids(db: &Path, sql: &str) -> BTreeSet<i64> {
         .collect()
 }
 
-async fn double(seed: u64) -> MockServer {
+async fn double(seed: u64, limits: RateLimits) -> MockServer {
     MockServer::start(
         MockConfig {
             seed,
             sizes: Sizes::small(),
+            limits,
             ..MockConfig::default()
         },
         "127.0.0.1:0".parse().unwrap(),
@@ -73,8 +74,21 @@ async fn double(seed: u64) -> MockServer {
     .unwrap()
 }
 
-async fn run_scenario(seed: u64, changes: usize, delivery: Value) -> (Value, Value, PathBuf) {
-    let d = double(seed).await;
+/// What a scenario saw.
+struct Scenario {
+    /// The double's answer to the deliveries.
+    answer: Value,
+    /// The receiver's `GET /health` once idle.
+    health: Value,
+    work: PathBuf,
+    /// Requests the double refused with a 429 while `serve` ran.
+    throttled_while_serving: u64,
+}
+
+/// A sync and a load, `changes` webhook events delivered to `serve` as `delivery` says, then
+/// the load with the changes equal to a fresh sync's.
+async fn run_scenario(seed: u64, changes: usize, delivery: Value, limits: RateLimits) -> Scenario {
+    let d = double(seed, limits).await;
     let work = temp_dir("webhooks");
     let (out, db, fresh_out, fresh_db) = (
         work.join("out"),
@@ -85,10 +99,12 @@ async fn run_scenario(seed: u64, changes: usize, delivery: Value) -> (Value, Val
     sync_and_load(&d.base_url(), &out, &db, &work).await;
     let persons_before = ids(&db, "SELECT id FROM persons");
 
+    let throttled_before = d.stats().rate_limited;
     let receiver = serve(&d.base_url(), &out, &work);
     let answer = change(&d, &receiver, changes, delivery).await;
     let health = idle(&receiver).await;
     drop(receiver);
+    let throttled_while_serving = d.stats().rate_limited - throttled_before;
 
     let printed = load(&out, &db, &work).await;
     assert!(printed.contains("webhook changes:"), "{printed}");
@@ -111,16 +127,27 @@ async fn run_scenario(seed: u64, changes: usize, delivery: Value) -> (Value, Val
         .map(|f| f.id)
         .collect();
     assert_eq!(ids(&db, "SELECT id FROM fields"), fields);
-    (answer, health, work)
+    Scenario {
+        answer,
+        health,
+        work,
+        throttled_while_serving,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhooks_bring_the_warehouse_to_the_current_state() {
     // Every 4th event twice, shuffled within windows of 7: duplicates and out of order.
-    let (answer, health, work) = run_scenario(
+    let Scenario {
+        answer,
+        health,
+        work,
+        ..
+    } = run_scenario(
         31,
         120,
         json!({"seed": 5, "duplicate_every": 4, "shuffle_window": 7}),
+        RateLimits::default(),
     )
     .await;
     let events = answer["events"].as_array().unwrap();
@@ -192,7 +219,18 @@ async fn webhooks_bring_the_warehouse_to_the_current_state() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_a_thousand_events_is_accepted_without_loss() {
-    let (answer, health, work) = run_scenario(32, 1000, json!({"seed": 6, "parallel": 32})).await;
+    let Scenario {
+        answer,
+        health,
+        work,
+        ..
+    } = run_scenario(
+        32,
+        1000,
+        json!({"seed": 6, "parallel": 32}),
+        RateLimits::default(),
+    )
+    .await;
     assert_eq!(answer["events"].as_array().unwrap().len(), 1000);
     assert_eq!(answer["delivered"], 1000);
     assert_eq!(health["received"], 1000);
@@ -234,9 +272,42 @@ async fn a_burst_of_a_thousand_events_is_accepted_without_loss() {
     assert_eq!(merged, merges.len() as i64);
 }
 
+/// `serve`'s refresh workers keep to the minute's budget as a sync does: against a double
+/// that enforces 30 requests a minute (a minute of 3 real seconds), a burst of events takes
+/// several windows and is refreshed whole with no refresh parked. A 429 can only meet the
+/// workers' first requests, sent before an answer told the new process that the sync before
+/// it left the window spent; without the shared budget, each worker met one in every window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refreshes_keep_to_the_minute_budget() {
+    let limits = RateLimits {
+        per_minute: 30,
+        enforce: true,
+        clock_scale: 20.0,
+        ..RateLimits::default()
+    };
+    let s = run_scenario(33, 150, json!({"seed": 7, "parallel": 8}), limits).await;
+    assert_eq!(s.answer["delivered"], 150);
+    assert_eq!(s.health["failed"], 0);
+    let refreshed = ["upserted", "deleted", "skipped"]
+        .iter()
+        .map(|k| s.health[k].as_u64().unwrap())
+        .sum::<u64>();
+    assert!(
+        refreshed > 3 * 30,
+        "several windows of refreshes: {}",
+        s.health
+    );
+    // `serve`'s default: 2 workers.
+    assert!(
+        s.throttled_while_serving <= 2,
+        "{}",
+        s.throttled_while_serving
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_receiver_refuses_what_is_not_an_event_from_the_subscription() {
-    let d = double(33).await;
+    let d = double(33, RateLimits::default()).await;
     let work = temp_dir("webhooks-bad");
     let out = work.join("out");
     let receiver = serve(&d.base_url(), &out, &work);
@@ -290,7 +361,7 @@ async fn the_receiver_refuses_what_is_not_an_event_from_the_subscription() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscriptions_are_made_listed_and_deleted_within_affinitys_limit_of_three() {
-    let d = double(34).await;
+    let d = double(34, RateLimits::default()).await;
     let work = temp_dir("webhooks-subs");
     std::fs::write(work.join("secret"), SECRET).unwrap();
     let base = d.base_url();

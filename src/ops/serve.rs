@@ -4,8 +4,9 @@
 //! (`affinity_sync_core::changes::receive`), its change record, tombstones and pending refreshes
 //! are written (`affinity_sync_io::changes::record`), and only then is it answered 200, so an
 //! event Affinity saw acknowledged is never lost. Refreshes run behind the answer on a few
-//! workers that share Affinity's rate limits with everything else the key does: a 429 waits
-//! for its `Retry-After`, other failures back off and are tried again, and one that keeps
+//! workers that share Affinity's rate limits with everything else the key does: they pace by
+//! the rate-limit headers as a sync does (`affinity_sync_io::budget`), a 429 holds them all
+//! until its `Retry-After`, other failures back off and are tried again, and one that keeps
 //! failing is parked under `changes/_refresh/failed/` with its reason. Refreshes left pending
 //! by a receiver that stopped are run again at start. `GET /health` reports the counts.
 //!
@@ -16,6 +17,7 @@ use affinity_sync_core::Config;
 use affinity_sync_core::changes::{self, EventError, Refresh};
 use affinity_sync_io::ApiKey;
 use affinity_sync_io::ObjectSink;
+use affinity_sync_io::budget::{Governor, Paced};
 use affinity_sync_io::changes::{self as store_changes, Done};
 use affinity_sync_io::queued::secrets::Token;
 use anyhow::{Context, Result};
@@ -68,6 +70,9 @@ struct App<S> {
     refreshes: mpsc::UnboundedSender<Refresh>,
     max_retries: u32,
     http: reqwest::Client,
+    /// The minute's budget the workers share: a 429 one of them meets, or a window nearly
+    /// spent, holds them all (a reserve of one request per worker).
+    governor: Governor,
 }
 
 fn answer(status: StatusCode, body: serde_json::Value) -> Response {
@@ -146,7 +151,11 @@ async fn health<S: ObjectSink + 'static>(State(app): State<Arc<App<S>>>) -> Resp
 async fn run_refresh<S: ObjectSink + 'static>(app: &App<S>, refresh: Refresh) {
     let mut wait = Duration::from_millis(500);
     for attempt in 1..=app.max_retries.max(1) {
-        match store_changes::refresh(&app.cfg, &app.sink, &app.http, &app.key, &refresh).await {
+        let fetcher = Paced {
+            fetcher: &app.http,
+            governor: &app.governor,
+        };
+        match store_changes::refresh(&app.cfg, &app.sink, &fetcher, &app.key, &refresh).await {
             Ok(done) => {
                 let counter = match done {
                     Done::Upserted { .. } => &app.counts.upserted,
@@ -158,10 +167,12 @@ async fn run_refresh<S: ObjectSink + 'static>(app: &App<S>, refresh: Refresh) {
                 return;
             }
             Err(f) if f.retryable && attempt < app.max_retries => {
-                let pause = f.retry_after.map(Duration::from_secs).unwrap_or(wait);
                 tracing::warn!(change = %refresh.change, attempt, reason = %f.reason, "refresh failed; trying again");
-                tokio::time::sleep(pause).await;
-                wait = (wait * 2).min(Duration::from_secs(60));
+                // After a 429 the governor holds the next try until the window allows it.
+                if f.retry_after.is_none() {
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(60));
+                }
             }
             Err(f) => {
                 tracing::error!(change = %refresh.change, reason = %f.reason, "refresh failed for good; parked");
@@ -194,6 +205,7 @@ pub async fn run<S: ObjectSink + 'static>(
         refreshes: tx,
         max_retries: opts.max_retries,
         http: affinity_sync_io::fetch::http_client()?,
+        governor: Governor::new(opts.workers.max(1) as u64),
     });
     let (left, unreadable) = store_changes::pending(&app.sink).await?;
     for key in unreadable {

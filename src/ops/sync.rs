@@ -15,6 +15,7 @@ use affinity_sync_core::layout::{self, FailedJob, SyncRun};
 use affinity_sync_core::metrics;
 use affinity_sync_core::step::{self, StepError};
 use affinity_sync_core::{Config, Format, Job};
+use affinity_sync_io::budget::Governor;
 use affinity_sync_io::{ObjectSink, complete, fetch, journal};
 use anyhow::{Result, anyhow, bail};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -139,91 +140,14 @@ pub fn select_streams(names: Option<&str>) -> Result<Vec<&'static Stream>> {
     catalog::select(names).map_err(|e| anyhow!("--streams: {e}"))
 }
 
-/// Paces requests by the rate-limit headers every Affinity response carries: when the
-/// per-minute budget is nearly spent, wait for its reset instead of collecting 429s.
-struct Governor {
-    state: Mutex<Pace>,
-    reserve: u64,
-}
-
-struct Pace {
-    remaining: Option<u64>,
-    reset_at: Instant,
-}
-
-impl Governor {
-    fn new(reserve: u64) -> Self {
-        Governor {
-            state: Mutex::new(Pace {
-                remaining: None,
-                reset_at: Instant::now(),
-            }),
-            reserve,
-        }
-    }
-
-    /// Waits until a request may be sent, and counts it.
-    async fn admit(&self) {
-        loop {
-            let wait = {
-                let mut s = self.state.lock().expect("governor");
-                let now = Instant::now();
-                if now >= s.reset_at {
-                    if s.remaining == Some(0) {
-                        s.remaining = None;
-                    }
-                    None
-                } else {
-                    match s.remaining {
-                        Some(r) if r <= self.reserve => Some(s.reset_at - now),
-                        Some(r) => {
-                            s.remaining = Some(r - 1);
-                            None
-                        }
-                        None => None,
-                    }
-                }
-            };
-            match wait {
-                Some(d) => tokio::time::sleep(d.min(Duration::from_secs(61))).await,
-                None => return,
-            }
-        }
-    }
-
-    fn observe(&self, headers: &reqwest::header::HeaderMap) {
-        let num = |k: &str| {
-            headers
-                .get(k)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse::<u64>().ok())
-        };
-        if let (Some(remaining), Some(reset)) = (
-            num("x-ratelimit-limit-user-remaining"),
-            num("x-ratelimit-limit-user-reset"),
-        ) {
-            let mut s = self.state.lock().expect("governor");
-            s.remaining = Some(remaining);
-            s.reset_at = Instant::now() + Duration::from_secs(reset);
-        }
-    }
-
-    /// After a 429: nothing left until `Retry-After`, or else the reset the response names
-    /// (at least a second).
-    fn exhausted(&self, headers: &reqwest::header::HeaderMap) {
-        let reset = fetch::retry_after(headers);
-        let mut s = self.state.lock().expect("governor");
-        s.remaining = Some(0);
-        s.reset_at = Instant::now() + Duration::from_secs(reset);
-    }
-}
-
 struct Shared<S> {
     cfg: Config,
     http: reqwest::Client,
     key: ApiKey,
     key_source: String,
     sink: Crashing<S>,
+    /// The minute's budget every request waits for, a reserve of `--concurrency` kept for
+    /// the requests in flight.
     governor: Governor,
     max_retries: u32,
     /// The streams of this sync: child jobs of other streams are not queued.
@@ -919,71 +843,6 @@ impl Report {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reqwest::header::{HeaderMap, HeaderValue};
-
-    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.insert(*k, HeaderValue::from_str(v).unwrap());
-        }
-        h
-    }
-
-    fn wait(g: &Governor) -> Duration {
-        g.state
-            .lock()
-            .unwrap()
-            .reset_at
-            .saturating_duration_since(Instant::now())
-    }
-
-    #[test]
-    fn a_429_waits_for_retry_after_or_else_the_reset_header() {
-        let g = Governor::new(4);
-        g.exhausted(&headers(&[
-            ("retry-after", "7"),
-            ("x-ratelimit-limit-user-reset", "30"),
-        ]));
-        assert!((6..=7).contains(&wait(&g).as_secs()), "{:?}", wait(&g));
-        assert_eq!(g.state.lock().unwrap().remaining, Some(0));
-        g.exhausted(&headers(&[("x-ratelimit-limit-user-reset", "30")]));
-        assert!((29..=30).contains(&wait(&g).as_secs()));
-        // Absurd or missing values: at least a second, at most an hour.
-        g.exhausted(&headers(&[("retry-after", "0")]));
-        assert!(wait(&g) > Duration::from_millis(900));
-        g.exhausted(&headers(&[("retry-after", "99999999")]));
-        assert!(wait(&g) <= Duration::from_secs(3600));
-    }
-
-    #[test]
-    fn the_governor_keeps_a_reserve_of_the_minute_budget() {
-        let g = Governor::new(4);
-        g.observe(&headers(&[
-            ("x-ratelimit-limit-user-remaining", "6"),
-            ("x-ratelimit-limit-user-reset", "20"),
-        ]));
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .unwrap();
-        // Two requests pass at once; the third would dip into the reserve and waits.
-        rt.block_on(async {
-            g.admit().await;
-            g.admit().await;
-            let third = tokio::time::timeout(Duration::from_millis(200), g.admit()).await;
-            assert!(third.is_err(), "the third request waits for the reset");
-        });
-        assert_eq!(g.state.lock().unwrap().remaining, Some(4));
-        let parsed = fetch::month_spent(&headers(&[
-            ("x-ratelimit-limit-org-remaining", "0"),
-            ("x-ratelimit-limit-org-reset", "86400"),
-        ]));
-        assert_eq!(parsed, Some(86_400));
-        assert_eq!(
-            fetch::month_spent(&headers(&[("x-ratelimit-limit-org-remaining", "5")])),
-            None
-        );
-    }
 
     #[test]
     fn injected_faults_parse_and_redeliveries_are_a_fixed_function_of_the_seed() {

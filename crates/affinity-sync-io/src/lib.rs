@@ -19,6 +19,7 @@
 pub mod aws_error;
 #[cfg(feature = "azure")]
 pub mod azure;
+pub mod budget;
 pub mod changes;
 pub mod complete;
 pub mod fetch;

@@ -236,10 +236,7 @@ async fn run_job<S: ObjectSink, Q: JobQueue, F: PageFetcher>(
     journal::enqueue(&app.sink, "", &jobs, secret).await?;
     // Pacing: when the minute's budget is nearly spent, the next pages wait for the window,
     // so the pages already in flight are the only ones that use what is left.
-    let delay = match fetch::user_budget(&response.headers) {
-        Some((remaining, reset)) if remaining <= app.settings.rate_reserve => reset + 1,
-        _ => 0,
-    };
+    let delay = crate::budget::delay_after(&response.headers, app.settings.rate_reserve);
     if delay > 0 {
         // And so do the pages other invocations would run meanwhile (`pacing`).
         super::pacing::pause(&app.sink, crate::now_unix() + delay as i64).await?;
