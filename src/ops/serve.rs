@@ -147,10 +147,13 @@ async fn health<S: ObjectSink + 'static>(State(app): State<Arc<App<S>>>) -> Resp
     )
 }
 
-/// Runs one refresh to its end: done, or parked after `max_retries` tries.
+/// Runs one refresh to its end: done, or parked after `max_retries` tries. A 429 for the
+/// minute is not a try: the governor holds the next one until the window allows it (a spent
+/// month is not retried at all).
 async fn run_refresh<S: ObjectSink + 'static>(app: &App<S>, refresh: Refresh) {
     let mut wait = Duration::from_millis(500);
-    for attempt in 1..=app.max_retries.max(1) {
+    let mut attempt = 1;
+    loop {
         let fetcher = Paced {
             fetcher: &app.http,
             governor: &app.governor,
@@ -166,13 +169,14 @@ async fn run_refresh<S: ObjectSink + 'static>(app: &App<S>, refresh: Refresh) {
                 tracing::info!(change = %refresh.change, target = refresh.target.entity(), id = refresh.target.id(), ?done, "refreshed");
                 return;
             }
+            Err(f) if f.retryable && f.retry_after.is_some() => {
+                tracing::warn!(change = %refresh.change, attempt, reason = %f.reason, "refresh throttled; trying again in the next window");
+            }
             Err(f) if f.retryable && attempt < app.max_retries => {
                 tracing::warn!(change = %refresh.change, attempt, reason = %f.reason, "refresh failed; trying again");
-                // After a 429 the governor holds the next try until the window allows it.
-                if f.retry_after.is_none() {
-                    tokio::time::sleep(wait).await;
-                    wait = (wait * 2).min(Duration::from_secs(60));
-                }
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(60));
+                attempt += 1;
             }
             Err(f) => {
                 tracing::error!(change = %refresh.change, reason = %f.reason, "refresh failed for good; parked");

@@ -75,11 +75,25 @@ pub async fn refresh<S: ObjectSink, F: PageFetcher>(
         })?;
         let outcome =
             changes::handle(cfg, &current, response.status, &response.body).map_err(|e| {
-                Failed {
-                    retry_after: (response.status == 429)
-                        .then(|| fetch::retry_after(&response.headers)),
-                    retryable: e.retryable(),
-                    reason: e.to_string(),
+                let throttled = response.status == 429;
+                match fetch::month_spent(&response.headers).filter(|_| throttled) {
+                    // Nothing will be answered before the month resets: parked, not retried
+                    // all month (the next full sync brings the record anyway).
+                    Some(reset) => Failed {
+                        reason: format!(
+                            "Affinity's monthly request quota is spent (429 with \
+                             X-Ratelimit-Limit-Org-Remaining: 0); it resets in {:.1} days, and \
+                             the next full sync after that brings the record",
+                            reset as f64 / 86_400.0
+                        ),
+                        retryable: false,
+                        retry_after: None,
+                    },
+                    None => Failed {
+                        retry_after: throttled.then(|| fetch::retry_after(&response.headers)),
+                        retryable: e.retryable(),
+                        reason: e.to_string(),
+                    },
                 }
             })?;
         let done = match outcome {

@@ -159,30 +159,45 @@ mod tests {
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    /// The messages sent, with their delay and try.
+    /// The messages sent, with their delay and try, and the dead letters with their error.
     #[derive(Default)]
-    struct Queue(Mutex<Vec<(String, u64, u32)>>);
+    struct Queue {
+        sent: Mutex<Vec<(String, u64, u32)>>,
+        dead: Mutex<Vec<(String, String)>>,
+    }
 
     impl JobQueue for Queue {
         async fn send(&self, messages: &[String], delay: u64, attempt: u32) -> Result<()> {
-            let mut sent = self.0.lock().unwrap();
+            let mut sent = self.sent.lock().unwrap();
             sent.extend(messages.iter().map(|m| (m.clone(), delay, attempt)));
             Ok(())
         }
-        async fn dead_letter(&self, _: &str, error: &str, _: u32) -> Result<()> {
-            panic!("nothing is dead-lettered here: {error}")
+        async fn dead_letter(&self, body: &str, error: &str, _: u32) -> Result<()> {
+            let mut dead = self.dead.lock().unwrap();
+            dead.push((body.to_string(), error.to_string()));
+            Ok(())
         }
     }
 
-    /// Answers every request with a 429 that says to wait 20 seconds, and counts them.
+    /// Answers every request with a 429 that says to wait 20 seconds (and, once the month is
+    /// spent, that the org has nothing left), and counts them.
     #[derive(Default)]
-    struct Refusing(AtomicUsize);
+    struct Refusing {
+        requests: AtomicUsize,
+        month_spent: std::sync::atomic::AtomicBool,
+    }
 
     impl PageFetcher for Refusing {
         async fn get_page(&self, _: &Request, _: &ApiKey) -> Result<Response, String> {
-            self.0.fetch_add(1, Ordering::SeqCst);
+            self.requests.fetch_add(1, Ordering::SeqCst);
             let mut headers = http::HeaderMap::new();
             headers.insert("retry-after", http::HeaderValue::from_static("20"));
+            if self.month_spent.load(Ordering::SeqCst) {
+                let zero = http::HeaderValue::from_static("0");
+                headers.insert("x-ratelimit-limit-org-remaining", zero);
+                let reset = http::HeaderValue::from_static("172800");
+                headers.insert("x-ratelimit-limit-org-reset", reset);
+            }
             Ok(Response {
                 status: 429,
                 headers,
@@ -213,7 +228,8 @@ mod tests {
     }
 
     /// A refresh shares the minute's budget with the pages: it waits while the pacing record
-    /// says so, without a request, and a 429 it meets makes everyone wait.
+    /// says so, without a request, and a 429 it meets makes everyone wait; a spent month parks
+    /// it.
     #[tokio::test]
     async fn a_refresh_keeps_to_the_shared_minute_budget() {
         let dir = std::env::temp_dir().join(format!("affinity-refresh-{}", std::process::id()));
@@ -225,7 +241,13 @@ mod tests {
         });
         let (status, _) = handle(&app, "hook-token-0123456789", event.to_string().as_bytes()).await;
         assert_eq!(status, 200);
-        let (message, ..) = app.queue.0.lock().unwrap().pop().expect("a refresh sent");
+        let (message, ..) = app
+            .queue
+            .sent
+            .lock()
+            .unwrap()
+            .pop()
+            .expect("a refresh sent");
 
         // Another invocation paused requests for 30 seconds: sent again after the window, as
         // the same try, with no request made.
@@ -237,8 +259,8 @@ mod tests {
             panic!("{handled:?}")
         };
         assert!((30..=31).contains(&delay), "{delay}");
-        assert_eq!(app.fetcher.0.load(Ordering::SeqCst), 0);
-        let (again, sent_delay, attempt) = app.queue.0.lock().unwrap().pop().unwrap();
+        assert_eq!(app.fetcher.requests.load(Ordering::SeqCst), 0);
+        let (again, sent_delay, attempt) = app.queue.sent.lock().unwrap().pop().unwrap();
         assert_eq!(
             (again.as_str(), sent_delay, attempt),
             (message.as_str(), delay, 2)
@@ -252,11 +274,35 @@ mod tests {
             matches!(handled, Handled::Retried { delay: 20 }),
             "{handled:?}"
         );
-        assert_eq!(app.fetcher.0.load(Ordering::SeqCst), 1);
-        let (_, sent_delay, attempt) = app.queue.0.lock().unwrap().pop().unwrap();
+        assert_eq!(app.fetcher.requests.load(Ordering::SeqCst), 1);
+        let (_, sent_delay, attempt) = app.queue.sent.lock().unwrap().pop().unwrap();
         assert_eq!((sent_delay, attempt), (20, 2));
         let wait = pacing::wait(&app.sink, crate::now_unix()).await.unwrap();
         assert!((19..=20).contains(&wait), "{wait}");
+
+        // The month's quota is spent: parked with the reason and dead-lettered, not retried
+        // every window for the rest of the month.
+        pacing::pause(&app.sink, 0).await.unwrap();
+        app.fetcher.month_spent.store(true, Ordering::SeqCst);
+        let handled = run_refresh(&app, &message, 2).await.unwrap();
+        assert!(matches!(handled, Handled::Parked), "{handled:?}");
+        assert!(app.queue.sent.lock().unwrap().is_empty());
+        let (body, error) = app.queue.dead.lock().unwrap().pop().unwrap();
+        assert_eq!(body, message);
+        assert!(
+            error.contains("monthly request quota is spent") && error.contains("2.0 days"),
+            "{error}"
+        );
+        let refresh = Refresh::decode_from_queue(&message, None).unwrap();
+        let failed = app
+            .sink
+            .get(&refresh.key("", JobState::Failed))
+            .await
+            .unwrap()
+            .expect("the failed entry");
+        assert!(String::from_utf8_lossy(&failed).contains("monthly request quota"));
+        let pending = app.sink.get(&refresh.key("", JobState::Pending)).await;
+        assert!(pending.unwrap().is_none());
         std::fs::remove_dir_all(dir).ok();
     }
 }
