@@ -161,7 +161,7 @@ impl AzureSink {
         if let (Some(scope), true) = (&self.scope, text.contains("EncryptionScope")) {
             return anyhow!(
                 "{doing}: Azure refused the encryption scope {scope} ({}): name an enabled scope of the storage account {} (az storage account encryption-scope list --account-name {})",
-                first_line(&text),
+                crate::first_line(&text),
                 self.account,
                 self.account
             );
@@ -176,12 +176,8 @@ impl AzureSink {
             );
         }
         // object_store's messages carry the request and Azure's answer, never a key.
-        anyhow!("{doing}: {}", first_line(&text))
+        anyhow!("{doing}: {}", crate::first_line(&text))
     }
-}
-
-fn first_line(text: &str) -> &str {
-    text.lines().next().unwrap_or(text)
 }
 
 /// Azurite's development account key, public in Microsoft's documentation; object_store signs

@@ -79,7 +79,7 @@ impl GcsSink {
                 let provider = gcp_auth::provider().await.map_err(|e| {
                     anyhow!(
                         "{setting} {url}: no Google Cloud credentials ({}): set GOOGLE_APPLICATION_CREDENTIALS to a service-account key file, or run `gcloud auth application-default login`",
-                        first_line(&e.to_string())
+                        crate::first_line(&e.to_string())
                     )
                 })?;
                 let base = url::Url::parse("https://storage.googleapis.com").expect("a URL");
@@ -147,7 +147,7 @@ impl GcsSink {
                 let token = auth.token(SCOPES).await.map_err(|e| {
                     anyhow!(
                         "{doing}: no token from the Google Cloud credentials ({}): check GOOGLE_APPLICATION_CREDENTIALS",
-                        first_line(&e.to_string())
+                        crate::first_line(&e.to_string())
                     )
                 })?;
                 request = request.bearer_auth(token.as_str());
@@ -158,7 +158,7 @@ impl GcsSink {
                 }
                 Ok(r) => return Ok(r),
                 Err(e) if attempt < TRIES => tracing::debug!(error = %e, "{doing}: trying again"),
-                Err(e) => return Err(anyhow!("{doing}: {}", first_line(&e.to_string()))),
+                Err(e) => return Err(anyhow!("{doing}: {}", crate::first_line(&e.to_string()))),
             }
             tokio::time::sleep(pause).await;
             pause *= 3;
@@ -178,7 +178,7 @@ impl GcsSink {
         let message = serde_json::from_str::<serde_json::Value>(&body)
             .ok()
             .and_then(|v| v["error"]["message"].as_str().map(str::to_string))
-            .unwrap_or_else(|| first_line(&body).to_string());
+            .unwrap_or_else(|| crate::first_line(&body).to_string());
         let flag = setting.map(|s| format!(" ({s})")).unwrap_or_default();
         match status.as_u16() {
             // An object's 404 is an answer (get, delete); any other is the bucket's.
@@ -194,10 +194,6 @@ impl GcsSink {
             _ => anyhow!("{doing}: {status}: {message}"),
         }
     }
-}
-
-fn first_line(text: &str) -> &str {
-    text.lines().next().unwrap_or(text)
 }
 
 #[derive(serde::Deserialize)]

@@ -38,6 +38,13 @@ pub mod sink;
 pub use fetch::ApiKey;
 pub use sink::ObjectSink;
 
+/// The first line of a client library's error, whose later lines (a request dump, a body)
+/// are not for an error line.
+#[cfg(any(feature = "azure", feature = "gcs"))]
+pub(crate) fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or(text)
+}
+
 /// The current time in Unix seconds (sync ids, a webhook's receipt time).
 pub fn now_unix() -> i64 {
     std::time::SystemTime::now()
